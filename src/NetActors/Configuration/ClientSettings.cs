@@ -1,0 +1,168 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Akka.Configuration;
+
+namespace NetActors.Configuration;
+
+/// <summary>
+/// The typed, validated settings of one named client, read from <c>netactors.clients.&lt;name&gt;</c> with
+/// <c>netactors.client-defaults</c> as fallback. Immutable; use <c>with</c> expressions for copies.
+/// </summary>
+public sealed record ClientSettings
+{
+    /// <summary>The client's name, as used in <see cref="NetRequest.Client"/>.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Absolute address relative request URLs are resolved against, or null.</summary>
+    public Uri? BaseAddress { get; init; }
+
+    /// <summary>Most requests in flight at once to one origin.</summary>
+    public int MaxConnections { get; init; } = 6;
+
+    /// <summary>How many requests may wait for a slot per origin before new ones are rejected.</summary>
+    public int QueueCapacity { get; init; } = 1024;
+
+    /// <summary>Time allowed to open a connection.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time allowed for one attempt, from sending to the end of the response body.</summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time allowed for the whole request, queue wait and retries included.</summary>
+    public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest response body accepted, in bytes.</summary>
+    public long MaxResponseSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Redirects followed per request; 0 disables following.</summary>
+    public int MaxRedirects { get; init; } = 5;
+
+    /// <summary>How long a pooled connection is reused before it is replaced.</summary>
+    public TimeSpan PooledConnectionLifetime { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long an idle pooled connection is kept.</summary>
+    public TimeSpan PooledConnectionIdleTimeout { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Headers sent with every request of this client, the app headers included.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> DefaultHeaders { get; init; } = [];
+
+    /// <summary>The origin key (<c>scheme://host:port</c>) of <see cref="BaseAddress"/>, or null.</summary>
+    public string? BaseOrigin => BaseAddress is null ? null : Origins.KeyOf(BaseAddress);
+
+    /// <summary>
+    /// Reads and validates the client named <paramref name="name"/> from the <c>netactors</c> section.
+    /// </summary>
+    /// <param name="name">The client's name.</param>
+    /// <param name="netactors">The <c>netactors</c> configuration section, reference defaults included.</param>
+    /// <exception cref="NetActorsConfigurationException">A setting is missing or impossible.</exception>
+    public static ClientSettings Create(string name, Config netactors)
+    {
+        var defaults = netactors.GetConfig("client-defaults") ?? Config.Empty;
+        var own = netactors.GetConfig($"clients.{Quote(name)}") ?? Config.Empty;
+        var c = own.WithFallback(defaults);
+        var prefix = $"netactors.clients.{name}.";
+        var r = new HoconReader(c, prefix);
+
+        var baseText = r.String("base-address");
+        Uri? baseAddress = null;
+        if (!string.IsNullOrWhiteSpace(baseText))
+        {
+            if (!Uri.TryCreate(baseText, UriKind.Absolute, out baseAddress) ||
+                (baseAddress.Scheme != Uri.UriSchemeHttp && baseAddress.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new NetActorsConfigurationException(prefix + "base-address",
+                    $"'{baseText}' is not an absolute http:// or https:// address.");
+            }
+
+            if (!string.IsNullOrEmpty(baseAddress.Query) || !string.IsNullOrEmpty(baseAddress.Fragment) ||
+                !string.IsNullOrEmpty(baseAddress.UserInfo))
+            {
+                throw new NetActorsConfigurationException(prefix + "base-address",
+                    "must not carry a query, a fragment or user info (put credentials in an auth realm).");
+            }
+        }
+
+        var settings = new ClientSettings
+        {
+            Name = name,
+            BaseAddress = baseAddress,
+            MaxConnections = r.Int("max-connections", min: 1, max: 10_000),
+            QueueCapacity = r.Int("queue-capacity", min: 0, max: 10_000_000),
+            ConnectTimeout = r.Duration("connect-timeout"),
+            ResponseTimeout = r.Duration("response-timeout"),
+            TotalTimeout = r.Duration("total-timeout"),
+            MaxResponseSize = r.ByteSize("max-response-size", min: 1),
+            MaxRedirects = r.Int("max-redirects", min: 0, max: 50),
+            PooledConnectionLifetime = r.Duration("pooled-connection-lifetime"),
+            PooledConnectionIdleTimeout = r.Duration("pooled-connection-idle-timeout"),
+            DefaultHeaders = ReadHeaders(c, prefix, r),
+        };
+
+        if (settings.ResponseTimeout > settings.TotalTimeout)
+        {
+            throw new NetActorsConfigurationException(prefix + "response-timeout",
+                $"{settings.ResponseTimeout} is longer than total-timeout ({settings.TotalTimeout}); " +
+                "one attempt cannot take longer than the whole request.");
+        }
+
+        return settings;
+    }
+
+    private static IReadOnlyList<KeyValuePair<string, string>> ReadHeaders(Config c, string prefix, HoconReader r)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        if (r.Bool("send-app-headers"))
+        {
+            var version = r.String("app-version");
+            headers.Add(new("X-App-Version", string.IsNullOrWhiteSpace(version) ? EntryAssemblyVersion() : version));
+            var platform = r.String("platform");
+            headers.Add(new("X-Platform", string.IsNullOrWhiteSpace(platform) ? DefaultPlatform() : platform));
+        }
+
+        var section = c.GetConfig("headers");
+        if (section is not null && !section.IsEmpty)
+        {
+            foreach (var (key, value) in section.Root.GetObject().Items)
+            {
+                var headerValue = value.GetString() ?? string.Empty;
+                var problem = HeaderRules.Check(key, headerValue);
+                if (problem is not null)
+                {
+                    throw new NetActorsConfigurationException($"{prefix}headers.{key}", problem);
+                }
+
+                headers.RemoveAll(h => string.Equals(h.Key, key, StringComparison.OrdinalIgnoreCase));
+                headers.Add(new(key, headerValue));
+            }
+        }
+
+        return headers;
+    }
+
+    /// <summary>The entry assembly's informational version, or its version, or "0.0.0".</summary>
+    internal static string EntryAssemblyVersion()
+    {
+        var entry = Assembly.GetEntryAssembly();
+        var informational = entry?.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        if (!string.IsNullOrWhiteSpace(informational))
+        {
+            // Drop the "+commit" suffix the SDK appends: it is noise for the backend.
+            var plus = informational.IndexOf('+');
+            return plus > 0 ? informational[..plus] : informational;
+        }
+
+        return entry?.GetName().Version?.ToString() ?? "0.0.0";
+    }
+
+    /// <summary>"&lt;os&gt;/&lt;arch&gt; .NET/&lt;version&gt;", for example "linux/x64 .NET/10.0.12".</summary>
+    internal static string DefaultPlatform()
+    {
+        var os = OperatingSystem.IsWindows() ? "windows"
+            : OperatingSystem.IsLinux() ? "linux"
+            : OperatingSystem.IsMacOS() ? "macos"
+            : "other";
+        return $"{os}/{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()} .NET/{Environment.Version}";
+    }
+
+    private static string Quote(string name) => $"\"{name}\"";
+}

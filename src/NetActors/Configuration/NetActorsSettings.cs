@@ -1,0 +1,91 @@
+using Akka.Actor;
+using Akka.Configuration;
+using NetActors.Telemetry;
+
+namespace NetActors.Configuration;
+
+/// <summary>
+/// All NetActors settings of an actor system, read from the <c>netactors</c> HOCON section (the library's
+/// reference config is the fallback) and validated. Actors read these objects, never raw config paths.
+/// </summary>
+public sealed record NetActorsSettings
+{
+    /// <summary>The named clients, by name (case-sensitive).</summary>
+    public required IReadOnlyDictionary<string, ClientSettings> Clients { get; init; }
+
+    /// <summary>The logging and redaction settings.</summary>
+    public required RedactionSettings Redaction { get; init; }
+
+    /// <summary>The library's reference configuration (the defaults), parsed once.</summary>
+    public static Config Reference => ReferenceConfig.Value;
+
+    private static readonly Lazy<Config> ReferenceConfig = new(() =>
+    {
+        using var stream = typeof(NetActorsSettings).Assembly.GetManifestResourceStream("NetActors.reference.conf")
+            ?? throw new InvalidOperationException("NetActors.reference.conf is not embedded in the assembly.");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    });
+
+    /// <summary>Reads the settings of <paramref name="system"/>.</summary>
+    /// <param name="system">The actor system whose configuration holds the <c>netactors</c> section.</param>
+    public static NetActorsSettings Create(ActorSystem system) => Create(system.Settings.Config);
+
+    /// <summary>Reads and validates the settings from a root configuration.</summary>
+    /// <param name="root">A root configuration; the reference defaults are added as fallback.</param>
+    /// <exception cref="NetActorsConfigurationException">A setting is missing or impossible.</exception>
+    public static NetActorsSettings Create(Config root)
+    {
+        var netactors = root.WithFallback(Reference).GetConfig("netactors")
+            ?? throw new NetActorsConfigurationException("netactors", "the section is missing.");
+
+        var clients = new Dictionary<string, ClientSettings>(StringComparer.Ordinal);
+        var clientSection = netactors.GetConfig("clients");
+        if (clientSection is not null && !clientSection.IsEmpty)
+        {
+            foreach (var name in clientSection.Root.GetObject().Items.Keys)
+            {
+                clients[name] = ClientSettings.Create(name, netactors);
+            }
+        }
+
+        ValidateSharedOrigins(clients.Values);
+
+        var logging = new HoconReader(netactors.GetConfig("logging") ?? Config.Empty, "netactors.logging.");
+        return new NetActorsSettings
+        {
+            Clients = clients,
+            Redaction = RedactionSettings.Create(
+                logging.StringList("redacted-query-parameters"),
+                logging.StringList("redacted-headers")),
+        };
+    }
+
+    /// <summary>
+    /// One origin has one connection budget. Two clients on the same origin must agree on it, or the cap
+    /// the server sees would depend on which client happened to send first.
+    /// </summary>
+    private static void ValidateSharedOrigins(IEnumerable<ClientSettings> clients)
+    {
+        foreach (var group in clients.Where(c => c.BaseOrigin is not null).GroupBy(c => c.BaseOrigin))
+        {
+            var first = group.First();
+            foreach (var other in group.Skip(1))
+            {
+                if (other.MaxConnections != first.MaxConnections)
+                {
+                    throw new NetActorsConfigurationException($"netactors.clients.{other.Name}.max-connections",
+                        $"{other.MaxConnections} differs from client '{first.Name}' ({first.MaxConnections}), " +
+                        $"which uses the same origin {group.Key}; one origin has one connection cap.");
+                }
+
+                if (other.QueueCapacity != first.QueueCapacity)
+                {
+                    throw new NetActorsConfigurationException($"netactors.clients.{other.Name}.queue-capacity",
+                        $"{other.QueueCapacity} differs from client '{first.Name}' ({first.QueueCapacity}), " +
+                        $"which uses the same origin {group.Key}; one origin has one queue.");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace NetActors;
+
+/// <summary>
+/// A request body that can be sent more than once: every attempt (a retry, a retry after a token refresh)
+/// gets a fresh <see cref="HttpContent"/> with the same bytes.
+/// </summary>
+public abstract class NetContent
+{
+    /// <summary>The body length in bytes, when known in advance.</summary>
+    public abstract long? Length { get; }
+
+    /// <summary>The media type, for example <c>application/json</c>.</summary>
+    public abstract string? MediaType { get; }
+
+    /// <summary>Creates the content for one attempt.</summary>
+    public abstract HttpContent CreateHttpContent();
+
+    /// <summary>A body of bytes.</summary>
+    /// <param name="bytes">The bytes; not copied, do not change them afterwards.</param>
+    /// <param name="mediaType">The media type.</param>
+    public static NetContent Bytes(ReadOnlyMemory<byte> bytes, string mediaType = "application/octet-stream") =>
+        new BytesContent(bytes, mediaType, charset: null);
+
+    /// <summary>A text body, UTF-8 encoded.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="mediaType">The media type.</param>
+    public static NetContent Text(string text, string mediaType = "text/plain") =>
+        new BytesContent(Encoding.UTF8.GetBytes(text), mediaType, "utf-8");
+
+    /// <summary>A JSON body, serialized once with System.Text.Json.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="value">The value.</param>
+    /// <param name="options">Serializer options; the web defaults when null.</param>
+    public static NetContent Json<T>(T value, JsonSerializerOptions? options = null) =>
+        new BytesContent(JsonSerializer.SerializeToUtf8Bytes(value, options ?? NetJson.Default), "application/json", "utf-8");
+
+    /// <summary>An <c>application/x-www-form-urlencoded</c> body.</summary>
+    /// <param name="fields">The form fields.</param>
+    public static NetContent Form(IEnumerable<KeyValuePair<string, string>> fields)
+    {
+        var sb = new StringBuilder();
+        foreach (var (k, v) in fields)
+        {
+            if (sb.Length > 0)
+            {
+                sb.Append('&');
+            }
+
+            sb.Append(Uri.EscapeDataString(k)).Append('=').Append(Uri.EscapeDataString(v));
+        }
+
+        return new BytesContent(Encoding.ASCII.GetBytes(sb.ToString()), "application/x-www-form-urlencoded", null);
+    }
+
+    private sealed class BytesContent(ReadOnlyMemory<byte> bytes, string mediaType, string? charset) : NetContent
+    {
+        public override long? Length => bytes.Length;
+
+        public override string? MediaType => mediaType;
+
+        public override HttpContent CreateHttpContent()
+        {
+            var content = new ReadOnlyMemoryContent(bytes);
+            content.Headers.ContentType = new MediaTypeHeaderValue(mediaType) { CharSet = charset };
+            return content;
+        }
+    }
+}
+
+/// <summary>The JSON defaults NetActors uses when a client sets none.</summary>
+public static class NetJson
+{
+    /// <summary>System.Text.Json's web defaults (camelCase, case-insensitive reads), numbers as strings allowed.</summary>
+    public static JsonSerializerOptions Default { get; } = new(JsonSerializerDefaults.Web);
+}

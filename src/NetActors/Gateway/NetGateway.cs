@@ -1,0 +1,125 @@
+using Akka.Actor;
+using Akka.Event;
+using NetActors.Configuration;
+using NetActors.Errors;
+using NetActors.Hosting;
+using NetActors.Hosts;
+using NetActors.Telemetry;
+
+namespace NetActors;
+
+/// <summary>
+/// The entry actor of the runtime, registered in the <c>ActorRegistry</c> under this type. Tell or Ask it a
+/// <see cref="NetRequest"/>: the reply is a <see cref="NetResponse"/>, or a <see cref="Status.Failure"/> with a
+/// <see cref="NetException"/>. It resolves the client, routes the request to the host actor of its origin
+/// (creating and supervising one per origin on first use) and does nothing slow itself.
+/// </summary>
+public sealed class NetGateway : ReceiveActor
+{
+    private readonly NetActorsRuntime _runtime;
+    private readonly NetActorsSettings _settings;
+    private readonly Dictionary<string, IActorRef> _hosts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClientSettings> _declaredOrigins = new(StringComparer.Ordinal);
+    private readonly HostContext _hostContext;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private int _hostCounter;
+
+    private NetGateway(NetActorsRuntime runtime, NetActorsSettings settings)
+    {
+        _runtime = runtime;
+        _settings = settings;
+        foreach (var client in settings.Clients.Values)
+        {
+            if (client.BaseOrigin is { } origin)
+            {
+                _declaredOrigins.TryAdd(origin, client);
+            }
+        }
+
+        _hostContext = new HostContext(Self, runtime, runtime.RequestLog);
+        Receive<Exchange>(Route);
+        Receive<NetRequest>(request => Route(Exchange.ForActor(request, Sender)));
+    }
+
+    internal static Props Props(NetActorsRuntime runtime, NetActorsSettings settings) =>
+        ActorProps.Of(() => new NetGateway(runtime, settings));
+
+    /// <summary>Host actors that crash are restarted; the requests they held are failed, others go on.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false);
+
+    private void Route(Exchange ex)
+    {
+        if (ex.IsCompleted)
+        {
+            return;
+        }
+
+        if (ex.Client is null)
+        {
+            if (ex.Request is null || !_settings.Clients.TryGetValue(ex.Request.Client ?? string.Empty, out var client))
+            {
+                Reject(ex, UnknownClient(ex.Request?.Client));
+                return;
+            }
+
+            ex.Client = client;
+            ex.Redaction = _settings.Redaction;
+            if (ex.Request.Method is null || ex.Request.Url is null)
+            {
+                Reject(ex, "the request has no method or no URL.");
+                return;
+            }
+
+            if (RequestTargets.TryAbsolute(ex.Request.Url, out var absolute, out var problem))
+            {
+                ex.Target = absolute;
+                ex.OriginKey = Origins.KeyOf(absolute!);
+            }
+            else if (problem is not null)
+            {
+                Reject(ex, problem);
+                return;
+            }
+            else if (client.BaseOrigin is { } baseOrigin)
+            {
+                // Relative: the host actor resolves it against the base address, off the gateway.
+                ex.OriginKey = baseOrigin;
+            }
+            else
+            {
+                Reject(ex, $"the URL '{_settings.Redaction.Url(ex.Request.Url)}' is relative but client " +
+                           $"'{client.Name}' has no base-address.");
+                return;
+            }
+        }
+
+        HostFor(ex.OriginKey, ex.Client).Tell(ex);
+    }
+
+    private IActorRef HostFor(string origin, ClientSettings sender)
+    {
+        if (_hosts.TryGetValue(origin, out var host))
+        {
+            return host;
+        }
+
+        // The connection budget of an origin is the one of the client that declares it as its base address;
+        // an origin no client declares (an absolute URL, a redirect) takes the sending client's.
+        var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
+        host = Context.ActorOf(HostActor.Props(_hostContext, origin, connection), $"host-{++_hostCounter}");
+        _hosts[origin] = host;
+        _log.Debug("Host actor {0} created for {1} (max-connections {2}, queue-capacity {3})",
+            host.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);
+        return host;
+    }
+
+    private string UnknownClient(string? name) =>
+        $"no client named '{name}' is configured (configured: {string.Join(", ", _settings.Clients.Keys.Order())}).";
+
+    private static void Reject(Exchange ex, string problem)
+    {
+        ex.TryFail(new InvalidRequestException(ex.Info(), problem));
+        ex.Release();
+    }
+}

@@ -1,0 +1,104 @@
+namespace NetActors.Hosting;
+
+/// <summary>
+/// Sets a named client's settings from C#. Each call writes the HOCON key it names (shown in its docs), so
+/// validation and error messages are the same whichever way a setting is given. Values are checked when the
+/// host starts, not here.
+/// </summary>
+public sealed class ClientBuilder
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _headers = new(StringComparer.OrdinalIgnoreCase);
+
+    internal ClientBuilder(string name)
+    {
+        Name = name;
+    }
+
+    /// <summary>The client's name.</summary>
+    public string Name { get; }
+
+    /// <summary><c>base-address</c>: the absolute address relative URLs resolve against.</summary>
+    /// <param name="baseAddress">An absolute http(s) address.</param>
+    public ClientBuilder WithBaseAddress(string baseAddress) => Set("base-address", HoconText.Quote(baseAddress));
+
+    /// <summary><c>base-address</c>: the absolute address relative URLs resolve against.</summary>
+    /// <param name="baseAddress">An absolute http(s) address.</param>
+    public ClientBuilder WithBaseAddress(Uri baseAddress) => WithBaseAddress(baseAddress.ToString());
+
+    /// <summary><c>max-connections</c>: most requests in flight at once to one origin.</summary>
+    /// <param name="maxConnections">At least 1.</param>
+    public ClientBuilder WithMaxConnections(int maxConnections) => Set("max-connections", HoconText.Number(maxConnections));
+
+    /// <summary><c>queue-capacity</c>: how many requests may wait per origin.</summary>
+    /// <param name="capacity">0 or more.</param>
+    public ClientBuilder WithQueueCapacity(int capacity) => Set("queue-capacity", HoconText.Number(capacity));
+
+    /// <summary><c>connect-timeout</c>: time allowed to open a connection.</summary>
+    /// <param name="timeout">Greater than zero.</param>
+    public ClientBuilder WithConnectTimeout(TimeSpan timeout) => Set("connect-timeout", HoconText.Duration(timeout));
+
+    /// <summary><c>response-timeout</c>: time allowed for one attempt.</summary>
+    /// <param name="timeout">Greater than zero and not above the total timeout.</param>
+    public ClientBuilder WithResponseTimeout(TimeSpan timeout) => Set("response-timeout", HoconText.Duration(timeout));
+
+    /// <summary><c>total-timeout</c>: time allowed for the whole request.</summary>
+    /// <param name="timeout">Greater than zero.</param>
+    public ClientBuilder WithTotalTimeout(TimeSpan timeout) => Set("total-timeout", HoconText.Duration(timeout));
+
+    /// <summary><c>max-response-size</c>: largest body accepted, in bytes.</summary>
+    /// <param name="bytes">At least 1.</param>
+    public ClientBuilder WithMaxResponseSize(long bytes) => Set("max-response-size", HoconText.Number(bytes));
+
+    /// <summary><c>max-redirects</c>: redirects followed per request (0: none).</summary>
+    /// <param name="redirects">0 to 50.</param>
+    public ClientBuilder WithMaxRedirects(int redirects) => Set("max-redirects", HoconText.Number(redirects));
+
+    /// <summary><c>pooled-connection-lifetime</c>: how long a connection is reused.</summary>
+    /// <param name="lifetime">Greater than zero.</param>
+    public ClientBuilder WithPooledConnectionLifetime(TimeSpan lifetime) =>
+        Set("pooled-connection-lifetime", HoconText.Duration(lifetime));
+
+    /// <summary><c>app-version</c>: the X-App-Version header value.</summary>
+    /// <param name="version">The version text.</param>
+    public ClientBuilder WithAppVersion(string version) => Set("app-version", HoconText.Quote(version));
+
+    /// <summary><c>platform</c>: the X-Platform header value.</summary>
+    /// <param name="platform">The platform text.</param>
+    public ClientBuilder WithPlatform(string platform) => Set("platform", HoconText.Quote(platform));
+
+    /// <summary><c>send-app-headers</c>: whether X-App-Version and X-Platform are sent.</summary>
+    /// <param name="send">True to send them.</param>
+    public ClientBuilder WithAppHeaders(bool send) => Set("send-app-headers", HoconText.Bool(send));
+
+    /// <summary><c>headers.&lt;name&gt;</c>: a header sent with every request of the client.</summary>
+    /// <param name="name">The header name.</param>
+    /// <param name="value">The header value.</param>
+    public ClientBuilder WithHeader(string name, string value)
+    {
+        _headers[name] = value;
+        return this;
+    }
+
+    /// <summary>Sets any key of the client's HOCON section to a raw HOCON value.</summary>
+    /// <param name="key">The key under <c>netactors.clients.&lt;name&gt;</c>, for example <c>max-connections</c>.</param>
+    /// <param name="hoconValue">The value as HOCON text, for example <c>6</c> or <c>"text"</c>.</param>
+    public ClientBuilder Set(string key, string hoconValue)
+    {
+        _values[key] = hoconValue;
+        return this;
+    }
+
+    internal string ToHocon()
+    {
+        var lines = _values.Select(kv => $"  {kv.Key} = {kv.Value}").ToList();
+        if (_headers.Count > 0)
+        {
+            lines.Add("  headers {");
+            lines.AddRange(_headers.Select(h => $"    {HoconText.Quote(h.Key)} = {HoconText.Quote(h.Value)}"));
+            lines.Add("  }");
+        }
+
+        return $"netactors.clients.{HoconText.Quote(Name)} {{\n{string.Join("\n", lines)}\n}}\n";
+    }
+}

@@ -1,0 +1,50 @@
+using System.Text;
+
+namespace NetActors.Hosting;
+
+/// <summary>Configures the NetActors runtime from C#: its named clients and anything HOCON cannot hold.</summary>
+public sealed class NetActorsBuilder
+{
+    private readonly Dictionary<string, ClientBuilder> _clients = new(StringComparer.Ordinal);
+    private readonly List<string> _hocon = [];
+
+    /// <summary>Adds (or further configures) the named client <c>netactors.clients.&lt;name&gt;</c>.</summary>
+    /// <param name="name">The client name used in requests.</param>
+    /// <param name="configure">Sets the client's settings.</param>
+    public NetActorsBuilder AddClient(string name, Action<ClientBuilder>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (!_clients.TryGetValue(name, out var client))
+        {
+            client = new ClientBuilder(name);
+            _clients[name] = client;
+        }
+
+        configure?.Invoke(client);
+        return this;
+    }
+
+    /// <summary>Adds HOCON text (for example the contents of <c>netactors.hocon</c>) above the defaults.</summary>
+    /// <param name="hocon">HOCON text with a <c>netactors</c> section.</param>
+    public NetActorsBuilder WithHocon(string hocon)
+    {
+        _hocon.Add(hocon);
+        return this;
+    }
+
+    internal string ToHocon()
+    {
+        var sb = new StringBuilder();
+        foreach (var text in _hocon)
+        {
+            sb.AppendLine(text);
+        }
+
+        foreach (var client in _clients.Values)
+        {
+            sb.Append(client.ToHocon());
+        }
+
+        return sb.ToString();
+    }
+}

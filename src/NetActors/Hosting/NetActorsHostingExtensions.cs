@@ -1,0 +1,110 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Options;
+using NetActors.Configuration;
+
+namespace NetActors.Hosting;
+
+/// <summary>Registers NetActors in a generic host, Akka.Hosting style.</summary>
+public static class NetActorsHostingExtensions
+{
+    /// <summary>
+    /// Adds the NetActors runtime to an actor system configured with Akka.Hosting: the library's reference
+    /// configuration as fallback, the builder's settings above it, Akka's logging through
+    /// Microsoft.Extensions.Logging, and the gateway actor (registered as <see cref="NetGateway"/>).
+    /// Call <see cref="AddNetActors(IServiceCollection)"/> on the services too.
+    /// </summary>
+    /// <param name="builder">The Akka configuration builder.</param>
+    /// <param name="configure">Configures clients and anything HOCON cannot hold.</param>
+    public static AkkaConfigurationBuilder WithNetActors(this AkkaConfigurationBuilder builder,
+        Action<NetActorsBuilder>? configure = null)
+    {
+        var net = new NetActorsBuilder();
+        configure?.Invoke(net);
+        builder.AddHocon(NetActorsSettings.Reference, HoconAddMode.Append);
+        var own = net.ToHocon();
+        if (!string.IsNullOrWhiteSpace(own))
+        {
+            builder.AddHocon(ConfigurationFactory.ParseString(own), HoconAddMode.Prepend);
+        }
+
+        builder.ConfigureLoggers(loggers =>
+        {
+            loggers.ClearLoggers();
+            loggers.AddLoggerFactory();
+        });
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var runtime = resolver.GetService<NetActorsRuntime>()
+                ?? throw new InvalidOperationException(
+                    "NetActors services are missing: call services.AddNetActors() as well as WithNetActors().");
+            runtime.Start(system, registry);
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers the services NetActors needs (<see cref="INetClient"/>, the HTTP client factory, startup
+    /// validation). Use with <see cref="WithNetActors"/> when the application configures Akka itself.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    public static IServiceCollection AddNetActors(this IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(NetActorsRuntime)))
+        {
+            return services;
+        }
+
+        // Validation starts before Akka's hosted service when registered first, so that a bad setting
+        // fails the host's StartAsync with a message that names the key.
+        services.Insert(0, ServiceDescriptor.Singleton<IHostedService, NetActorsStartupValidator>());
+        services.AddHttpClient();
+        services.AddLogging();
+        services.TryAddSingleton<OriginConnections>();
+        services.TryAddSingleton<NetActorsRuntime>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<HttpClientFactoryOptions>, NetActorsHttpClientOptions>());
+        services.TryAddSingleton<INetClient, NetClient>();
+        return services;
+    }
+
+    /// <summary>
+    /// One call for applications that do not otherwise use Akka: registers the services and an actor system
+    /// named <paramref name="actorSystemName"/> running NetActors.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Configures clients and anything HOCON cannot hold.</param>
+    /// <param name="actorSystemName">The actor system's name.</param>
+    /// <param name="configureAkka">Further Akka configuration (for example <c>AddHoconFile</c>).</param>
+    public static IServiceCollection AddNetActors(this IServiceCollection services, Action<NetActorsBuilder> configure,
+        string actorSystemName = "netactors", Action<AkkaConfigurationBuilder, IServiceProvider>? configureAkka = null)
+    {
+        services.AddNetActors();
+        services.AddAkka(actorSystemName, (akka, sp) =>
+        {
+            configureAkka?.Invoke(akka, sp);
+            akka.WithNetActors(configure);
+        });
+        return services;
+    }
+}
+
+/// <summary>
+/// Reads and validates the NetActors settings when the host starts, so an impossible value stops startup
+/// with a <see cref="NetActorsConfigurationException"/> that names the key.
+/// </summary>
+internal sealed class NetActorsStartupValidator(IServiceProvider services) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var system = services.GetRequiredService<ActorSystem>();
+        NetActorsSettings.Create(system);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,47 @@
+using System.Net;
+using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Options;
+
+namespace NetActors.Hosting;
+
+/// <summary>
+/// Configures the factory's named clients <c>NetActors:&lt;origin&gt;</c>: a <see cref="SocketsHttpHandler"/>
+/// per origin whose <c>MaxConnectionsPerServer</c> is the origin's cap, whose pooled connections are replaced
+/// every <c>pooled-connection-lifetime</c> (so DNS changes are seen), which does not follow redirects (the
+/// runtime does, so tokens never cross origins) and keeps no cookies. The handler is kept for the life of the
+/// process (connection lifetime does the rotation), and the factory's own logs never show a header value.
+/// </summary>
+internal sealed class NetActorsHttpClientOptions(OriginConnections connections) : IConfigureNamedOptions<HttpClientFactoryOptions>
+{
+    public const string NamePrefix = "NetActors:";
+
+    public void Configure(string? name, HttpClientFactoryOptions options)
+    {
+        if (name is null || !name.StartsWith(NamePrefix, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var origin = name[NamePrefix.Length..];
+        var connection = connections.For(origin)
+            ?? throw new InvalidOperationException($"No connection settings are registered for origin {origin}.");
+
+        options.HandlerLifetime = Timeout.InfiniteTimeSpan;
+        options.ShouldRedactHeaderValue = static _ => true;
+        options.HttpClientActions.Add(static client => client.Timeout = Timeout.InfiniteTimeSpan);
+        options.HttpMessageHandlerBuilderActions.Add(builder => builder.PrimaryHandler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = connection.MaxConnections,
+            ConnectTimeout = connection.ConnectTimeout,
+            PooledConnectionLifetime = connection.PooledConnectionLifetime,
+            PooledConnectionIdleTimeout = connection.PooledConnectionIdleTimeout,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.All,
+        });
+    }
+
+    public void Configure(HttpClientFactoryOptions options)
+    {
+    }
+}

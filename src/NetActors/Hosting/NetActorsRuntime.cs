@@ -1,0 +1,56 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.Logging;
+using NetActors.Configuration;
+using NetActors.Telemetry;
+
+namespace NetActors.Hosting;
+
+/// <summary>
+/// The runtime's services, one per service provider: the HTTP client factory, the loggers, and the connection
+/// settings of each origin (read by <see cref="NetActorsHttpClientOptions"/> when the factory builds the
+/// origin's handler).
+/// </summary>
+internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILoggerFactory loggerFactory,
+    OriginConnections connections)
+{
+
+    public RequestLog RequestLog { get; } = new(loggerFactory.CreateLogger(RequestLog.Category));
+
+    public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+
+    public NetActorsSettings? Settings { get; private set; }
+
+    /// <summary>Reads the settings, starts the gateway and registers it. Called once by the actor system.</summary>
+    public IActorRef Start(ActorSystem system, IActorRegistry registry)
+    {
+        var settings = NetActorsSettings.Create(system);
+        Settings = settings;
+        var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");
+        system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
+        var gateway = system.ActorOf(NetGateway.Props(this, settings), "netactors");
+        registry.Register<NetGateway>(gateway);
+        return gateway;
+    }
+
+    /// <summary>An HttpClient (from the factory) whose handler is configured for <paramref name="origin"/>.</summary>
+    public HttpClient CreateHttpClient(string origin, ClientSettings connection)
+    {
+        connections.Set(origin, connection);
+        return httpClientFactory.CreateClient(NetActorsHttpClientOptions.NamePrefix + origin);
+    }
+}
+
+/// <summary>
+/// The connection settings of each origin, registered by its host actor before the HTTP client factory builds
+/// the origin's handler. (Separate from the runtime so the factory's options do not depend on the runtime.)
+/// </summary>
+internal sealed class OriginConnections
+{
+    private readonly ConcurrentDictionary<string, ClientSettings> _connections = new(StringComparer.Ordinal);
+
+    public void Set(string origin, ClientSettings connection) => _connections[origin] = connection;
+
+    public ClientSettings? For(string origin) => _connections.GetValueOrDefault(origin);
+}

@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using Akka.Actor;
+using NetActors.Configuration;
+using NetActors.Errors;
+using NetActors.Telemetry;
+
+namespace NetActors.Hosts;
+
+/// <summary>Where a request is in its life.</summary>
+internal enum ExchangeState
+{
+    /// <summary>Accepted by the gateway, not yet by a host.</summary>
+    New,
+
+    /// <summary>Waiting in the host's queue for a connection slot.</summary>
+    Queued,
+
+    /// <summary>An attempt is on the wire; it holds a slot.</summary>
+    InFlight,
+
+    /// <summary>Waiting for a token from the realm's TokenActor; holds no slot.</summary>
+    WaitingForToken,
+
+    /// <summary>Waiting for its retry delay; holds no slot.</summary>
+    WaitingForRetry,
+
+    /// <summary>Its outcome has been delivered.</summary>
+    Done,
+}
+
+/// <summary>
+/// One logical request from acceptance to outcome: the request, its resolved client, its current target,
+/// its attempts, its deadline and the one place its outcome goes. It is owned by exactly one actor at a time
+/// (the gateway, then a HostActor) and only that actor changes it; the outcome is delivered exactly once.
+/// </summary>
+internal sealed class Exchange
+{
+    private readonly TaskCompletionSource<NetResponse>? _tcs;
+    private readonly IActorRef? _replyTo;
+    private readonly CancellationToken _callerToken;
+    private int _completed;
+    private CancellationTokenSource? _cts;
+    private CancellationTokenRegistration _registration;
+    private bool _deadlineIsTotal;
+
+    private Exchange(NetRequest request, TaskCompletionSource<NetResponse>? tcs, IActorRef? replyTo,
+        CancellationToken callerToken)
+    {
+        Request = request;
+        _tcs = tcs;
+        _replyTo = replyTo;
+        _callerToken = callerToken;
+        Method = request.Method;
+        Content = request.Content;
+        StartedAt = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>An exchange whose outcome completes a task (the facade's path).</summary>
+    public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken) =>
+        new(request, new TaskCompletionSource<NetResponse>(TaskCreationOptions.RunContinuationsAsynchronously),
+            null, cancellationToken);
+
+    /// <summary>An exchange whose outcome is sent to an actor (the Tell/Ask path).</summary>
+    public static Exchange ForActor(NetRequest request, IActorRef replyTo) =>
+        new(request, null, replyTo, CancellationToken.None);
+
+    public NetRequest Request { get; }
+
+    /// <summary>The outcome, for the facade's path.</summary>
+    public Task<NetResponse> Task => _tcs?.Task ?? throw new InvalidOperationException("Not a task exchange.");
+
+    /// <summary>The resolved client; set by the gateway.</summary>
+    public ClientSettings Client { get; set; } = null!;
+
+    /// <summary>The redaction rules for messages about this exchange; set by the gateway.</summary>
+    public RedactionSettings Redaction { get; set; } = RedactionSettings.Default;
+
+    /// <summary>The absolute target; null until resolved from a relative URL.</summary>
+    public Uri? Target { get; set; }
+
+    /// <summary>The origin key of <see cref="Target"/>.</summary>
+    public string OriginKey { get; set; } = string.Empty;
+
+    /// <summary>The method of the next attempt (a 303 turns it into GET).</summary>
+    public HttpMethod Method { get; set; }
+
+    /// <summary>The body of the next attempt.</summary>
+    public NetContent? Content { get; set; }
+
+    /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
+    public bool Priority { get; init; }
+
+    public ExchangeState State { get; set; } = ExchangeState.New;
+
+    public int Attempts { get; set; }
+
+    public int Redirects { get; set; }
+
+    public long StartedAt { get; }
+
+    /// <summary>The node of this exchange in its host's queue, while queued.</summary>
+    public LinkedListNode<Exchange>? QueueNode { get; set; }
+
+    /// <summary>The host actor that owns it now; cancellation notices go there.</summary>
+    public IActorRef? Owner { get; set; }
+
+    public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
+    public bool CallerCancelled => _callerToken.IsCancellationRequested;
+
+    public CancellationToken CallerToken => _callerToken;
+
+    /// <summary>The token the current attempt runs under: caller cancellation, total or attempt deadline.</summary>
+    public CancellationToken Token => _cts!.Token;
+
+    public TimeSpan TotalTimeout { get; private set; }
+
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartedAt);
+
+    public TimeSpan Remaining => TotalTimeout - Elapsed;
+
+    /// <summary>True when the deadline now armed is the total one (not a shorter attempt deadline).</summary>
+    public bool DeadlineIsTotal => _deadlineIsTotal;
+
+    /// <summary>
+    /// Starts the deadline clock the first time a host accepts the exchange. Cancellation by the caller fails
+    /// the exchange at once; any deadline is reported to <see cref="Owner"/>, which decides what it means.
+    /// </summary>
+    public void Begin(TimeSpan totalTimeout)
+    {
+        if (_cts is not null)
+        {
+            return;
+        }
+
+        TotalTimeout = totalTimeout;
+        _cts = _callerToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(_callerToken)
+            : new CancellationTokenSource();
+        ArmTotal();
+        _registration = _cts.Token.UnsafeRegister(static state => ((Exchange)state!).OnCancelled(), this);
+    }
+
+    /// <summary>Arms the total deadline only (while queued or waiting).</summary>
+    public void ArmTotal()
+    {
+        var remaining = Remaining;
+        _deadlineIsTotal = true;
+        if (!_cts!.IsCancellationRequested)
+        {
+            _cts.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>Arms the deadline of one attempt: the shorter of the response timeout and what is left.</summary>
+    public void ArmAttempt(TimeSpan attemptTimeout)
+    {
+        var remaining = Remaining;
+        if (attemptTimeout < remaining)
+        {
+            _deadlineIsTotal = false;
+            _cts!.CancelAfter(attemptTimeout);
+        }
+        else
+        {
+            _deadlineIsTotal = true;
+            _cts!.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>
+    /// After an attempt deadline fired, a new source for the rest of the total time (a cancelled source
+    /// cannot be reset).
+    /// </summary>
+    public void RenewAfterAttemptTimeout()
+    {
+        _registration.Dispose();
+        _cts!.Dispose();
+        _cts = null;
+        Begin(TotalTimeout);
+    }
+
+    private void OnCancelled()
+    {
+        if (_callerToken.IsCancellationRequested)
+        {
+            TryFail(new OperationCanceledException("The caller cancelled the request.", _callerToken));
+        }
+
+        Owner?.Tell(new ExchangeDeadline(this), ActorRefs.NoSender);
+    }
+
+    /// <summary>What error messages say about this request; the URL is redacted.</summary>
+    public NetRequestInfo Info() =>
+        new(Request.Client, Method.Method, Target is null ? Redaction.Url(Request.Url) : Redaction.Url(Target), Attempts);
+
+    public bool TryComplete(NetResponse response)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        State = ExchangeState.Done;
+        if (_tcs is not null)
+        {
+            _tcs.TrySetResult(response);
+        }
+        else
+        {
+            _replyTo!.Tell(response, ActorRefs.NoSender);
+        }
+
+        return true;
+    }
+
+    public bool TryFail(Exception error)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        State = ExchangeState.Done;
+        if (_tcs is not null)
+        {
+            if (error is OperationCanceledException oce)
+            {
+                _tcs.TrySetCanceled(oce.CancellationToken);
+            }
+            else
+            {
+                _tcs.TrySetException(error);
+            }
+        }
+        else
+        {
+            _replyTo!.Tell(new Status.Failure(error), ActorRefs.NoSender);
+        }
+
+        return true;
+    }
+
+    /// <summary>Frees the deadline timer; called by the owner once nothing of the exchange is in flight.</summary>
+    public void Release()
+    {
+        _registration.Dispose();
+        _cts?.Dispose();
+    }
+}
+
+/// <summary>The exchange's cancellation token fired: the caller cancelled, or a deadline passed.</summary>
+internal sealed record ExchangeDeadline(Exchange Exchange) : Akka.Event.IDeadLetterSuppression;

@@ -1,0 +1,81 @@
+using NetActors.Configuration;
+
+namespace NetActors.Hosts;
+
+/// <summary>Turns a request's URL into an absolute http(s) target.</summary>
+internal static class RequestTargets
+{
+    /// <summary>
+    /// True when <paramref name="url"/> is an absolute http(s) URL. (On Unix "/path" parses as an absolute
+    /// file URI, so a leading slash always means relative.)
+    /// </summary>
+    public static bool TryAbsolute(string url, out Uri? uri, out string? problem)
+    {
+        problem = null;
+        uri = null;
+        if (url.Length > 0 && url[0] == '/')
+        {
+            return false;
+        }
+
+        if (!url.Contains("://", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed))
+        {
+            problem = "the URL is not valid.";
+            return false;
+        }
+
+        if (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps)
+        {
+            problem = $"the URL scheme '{parsed.Scheme}' is not http or https.";
+            return false;
+        }
+
+        uri = parsed;
+        return true;
+    }
+
+    /// <summary>
+    /// Resolves a relative URL against the client's base address, Dio-style: the path is appended to the base
+    /// address's path whether or not it starts with a slash ("users/me" and "/users/me" under
+    /// "https://api/v1" both give "https://api/v1/users/me").
+    /// </summary>
+    public static (Uri? Target, string? Problem) Resolve(ClientSettings client, string url)
+    {
+        if (TryAbsolute(url, out var absolute, out var problem))
+        {
+            return (absolute, null);
+        }
+
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        if (client.BaseAddress is null)
+        {
+            return (null, $"the URL '{url}' is relative but client '{client.Name}' has no base-address.");
+        }
+
+        foreach (var ch in url)
+        {
+            if (char.IsControl(ch) || ch == ' ')
+            {
+                return (null, "the URL contains a space or a control character; escape it.");
+            }
+        }
+
+        var baseText = client.BaseAddress.AbsoluteUri;
+        var joined = url.Length == 0
+            ? baseText
+            : string.Concat(baseText.AsSpan(0, baseText.Length - (baseText.EndsWith('/') ? 1 : 0)), "/",
+                url.AsSpan(url.StartsWith('/') ? 1 : 0));
+        return Uri.TryCreate(joined, UriKind.Absolute, out var target)
+            ? (target, null)
+            : (null, "the URL is not valid.");
+    }
+}

@@ -1,0 +1,47 @@
+namespace NetActors;
+
+/// <summary>
+/// The facade app code uses to send requests through the runtime. Every call gets exactly one outcome: a
+/// result, a <see cref="Errors.NetException"/>, or <see cref="OperationCanceledException"/> when the caller's
+/// token is cancelled (the request then leaves its queue, or its HTTP call is aborted).
+/// </summary>
+public interface INetClient
+{
+    /// <summary>Sends a request and returns its response (2xx and 3xx), or throws its typed error.</summary>
+    /// <param name="request">The request.</param>
+    /// <param name="cancellationToken">Cancels the request wherever it is.</param>
+    Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>GETs <paramref name="url"/> and reads the body as JSON.</summary>
+    /// <typeparam name="T">The type to read.</typeparam>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    Task<T> GetJsonAsync<T>(string client, string url, CancellationToken cancellationToken = default);
+
+    /// <summary>POSTs <paramref name="body"/> as JSON and reads the response body as JSON.</summary>
+    /// <typeparam name="TRequest">The body's type.</typeparam>
+    /// <typeparam name="TResponse">The response type.</typeparam>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    /// <param name="body">The body.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>PUTs <paramref name="body"/> as JSON and reads the response body as JSON.</summary>
+    /// <typeparam name="TRequest">The body's type.</typeparam>
+    /// <typeparam name="TResponse">The response type.</typeparam>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    /// <param name="body">The body.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Sends a DELETE and returns its response.</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,67 @@
+using Akka.Actor;
+using Akka.Hosting;
+using NetActors.Hosts;
+
+namespace NetActors;
+
+/// <summary>
+/// The <see cref="INetClient"/> implementation: it hands each request to the gateway with a completion
+/// attached (no <c>Ask</c> and no temporary actor per request) and returns that completion's task.
+/// </summary>
+internal sealed class NetClient(IRequiredActor<NetGateway> gateway) : INetClient
+{
+    private IActorRef? _gateway;
+
+    public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<NetResponse>(cancellationToken);
+        }
+
+        var target = _gateway;
+        if (target is null)
+        {
+            return SendWhenStartedAsync(request, cancellationToken);
+        }
+
+        var exchange = Exchange.ForTask(request, cancellationToken);
+        target.Tell(exchange, ActorRefs.NoSender);
+        return exchange.Task;
+    }
+
+    private async Task<NetResponse> SendWhenStartedAsync(NetRequest request, CancellationToken cancellationToken)
+    {
+        _gateway = await gateway.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await SendAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<T> GetJsonAsync<T>(string client, string url, CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(NetRequest.Get(client, url).WithHeader("Accept", "application/json"),
+            cancellationToken).ConfigureAwait(false);
+        return response.ReadJson<T>();
+    }
+
+    public async Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(
+            NetRequest.Post(client, url, NetContent.Json(body)).WithHeader("Accept", "application/json"),
+            cancellationToken).ConfigureAwait(false);
+        return response.ReadJson<TResponse>();
+    }
+
+    public async Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default)
+    {
+        var response = await SendAsync(
+            NetRequest.Put(client, url, NetContent.Json(body)).WithHeader("Accept", "application/json"),
+            cancellationToken).ConfigureAwait(false);
+        return response.ReadJson<TResponse>();
+    }
+
+    public Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default) =>
+        SendAsync(NetRequest.Delete(client, url), cancellationToken);
+}

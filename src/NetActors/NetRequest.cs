@@ -1,0 +1,81 @@
+namespace NetActors;
+
+/// <summary>
+/// A request message: which client sends it, the method, the URL (relative to the client's base address, or
+/// absolute), headers and content. Immutable; the <c>With…</c> methods return copies. Send it through
+/// <see cref="INetClient.SendAsync"/>, or Tell/Ask it to the gateway actor: either way it gets exactly one
+/// outcome, a <see cref="NetResponse"/> or a <see cref="Errors.NetException"/>.
+/// </summary>
+/// <param name="Client">The name of a configured client (<c>netactors.clients.&lt;name&gt;</c>).</param>
+/// <param name="Method">The HTTP method.</param>
+/// <param name="Url">A URL relative to the client's base address, or an absolute http(s) URL.</param>
+public sealed record NetRequest(string Client, HttpMethod Method, string Url)
+{
+    /// <summary>Request headers, in order. The client's default headers are added before these.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+
+    /// <summary>The request body, or null.</summary>
+    public NetContent? Content { get; init; }
+
+    /// <summary>When true no credentials are attached, even for an origin of the client's auth realm.</summary>
+    public bool Anonymous { get; init; }
+
+    /// <summary>Overrides the client's total timeout for this request.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>When true, an error status is returned as a <see cref="NetResponse"/> rather than thrown.</summary>
+    public bool AllowErrorStatus { get; init; }
+
+    /// <summary>A GET request.</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    public static NetRequest Get(string client, string url) => new(client, HttpMethod.Get, url);
+
+    /// <summary>A HEAD request.</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    public static NetRequest Head(string client, string url) => new(client, HttpMethod.Head, url);
+
+    /// <summary>A DELETE request.</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    public static NetRequest Delete(string client, string url) => new(client, HttpMethod.Delete, url);
+
+    /// <summary>A POST request with optional content.</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    /// <param name="content">The body.</param>
+    public static NetRequest Post(string client, string url, NetContent? content = null) =>
+        new(client, HttpMethod.Post, url) { Content = content };
+
+    /// <summary>A PUT request with optional content.</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    /// <param name="content">The body.</param>
+    public static NetRequest Put(string client, string url, NetContent? content = null) =>
+        new(client, HttpMethod.Put, url) { Content = content };
+
+    /// <summary>A PATCH request with optional content.</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">Relative or absolute URL.</param>
+    /// <param name="content">The body.</param>
+    public static NetRequest Patch(string client, string url, NetContent? content = null) =>
+        new(client, HttpMethod.Patch, url) { Content = content };
+
+    /// <summary>A copy with one more header. Validation happens when the request is sent.</summary>
+    /// <param name="name">The header name.</param>
+    /// <param name="value">The header value.</param>
+    public NetRequest WithHeader(string name, string value) =>
+        this with { Headers = [.. Headers, new KeyValuePair<string, string>(name, value)] };
+
+    /// <summary>A copy with the given body.</summary>
+    /// <param name="content">The body.</param>
+    public NetRequest WithContent(NetContent? content) => this with { Content = content };
+
+    /// <summary>A copy that carries no credentials.</summary>
+    public NetRequest AsAnonymous() => this with { Anonymous = true };
+
+    /// <summary>A copy with its own total timeout.</summary>
+    /// <param name="timeout">The total timeout for this request.</param>
+    public NetRequest WithTimeout(TimeSpan timeout) => this with { Timeout = timeout };
+}

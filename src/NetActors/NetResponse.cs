@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using NetActors.Errors;
+using NetActors.Telemetry;
+
+namespace NetActors;
+
+/// <summary>
+/// The successful outcome of a <see cref="NetRequest"/>: status, headers and the whole body, already read
+/// (within the client's <c>max-response-size</c>), so the response can be passed between actors and read
+/// more than once.
+/// </summary>
+public sealed class NetResponse
+{
+    internal NetResponse(NetRequest request, Uri uri, HttpStatusCode status, HttpResponseHeaders headers,
+        HttpContentHeaders? contentHeaders, ReadOnlyMemory<byte> body, int attempts, TimeSpan elapsed,
+        RedactionSettings redaction)
+    {
+        Request = request;
+        Uri = uri;
+        StatusCode = status;
+        Headers = headers;
+        ContentHeaders = contentHeaders;
+        Body = body;
+        Attempts = attempts;
+        Elapsed = elapsed;
+        _redaction = redaction;
+    }
+
+    private readonly RedactionSettings _redaction;
+
+    private NetRequestInfo Info => new(Request.Client, Request.Method.Method, _redaction.Url(Uri), Attempts);
+
+    /// <summary>The request this answers.</summary>
+    public NetRequest Request { get; }
+
+    /// <summary>The URL that produced the response (after redirects).</summary>
+    public Uri Uri { get; }
+
+    /// <summary>The response status.</summary>
+    public HttpStatusCode StatusCode { get; }
+
+    /// <summary>True for a 2xx status.</summary>
+    public bool IsSuccessStatusCode => (int)StatusCode is >= 200 and <= 299;
+
+    /// <summary>The response headers.</summary>
+    public HttpResponseHeaders Headers { get; }
+
+    /// <summary>The content headers (Content-Type, Content-Length, …), when the response had a body.</summary>
+    public HttpContentHeaders? ContentHeaders { get; }
+
+    /// <summary>The response body.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>How many attempts went on the wire for this outcome.</summary>
+    public int Attempts { get; }
+
+    /// <summary>Time from accepting the request to its outcome.</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary>The body as text, decoded with the declared charset (UTF-8 when none).</summary>
+    public string ReadAsString()
+    {
+        var charset = ContentHeaders?.ContentType?.CharSet;
+        var encoding = Encoding.UTF8;
+        if (!string.IsNullOrEmpty(charset))
+        {
+            try
+            {
+                encoding = Encoding.GetEncoding(charset.Trim('"'));
+            }
+            catch (ArgumentException)
+            {
+                // An unknown charset falls back to UTF-8.
+            }
+        }
+
+        return encoding.GetString(Body.Span);
+    }
+
+    /// <summary>
+    /// Deserializes the body as JSON. A body that is not the JSON asked for gives a
+    /// <see cref="ResponseFormatException"/> naming the type and the position of the problem.
+    /// </summary>
+    /// <typeparam name="T">The type to read.</typeparam>
+    /// <param name="options">Serializer options; the web defaults when null.</param>
+    public T ReadJson<T>(JsonSerializerOptions? options = null)
+    {
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(Body.Span, options ?? NetJson.Default);
+            if (value is null && default(T) is null && !typeof(T).IsValueType)
+            {
+                throw new ResponseFormatException(Info,
+                    $"expected JSON for {TypeName(typeof(T))} but the body was JSON null or empty.", null);
+            }
+
+            return value!;
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is null ? string.Empty : $" at {e.Path}";
+            var line = e.LineNumber is null ? string.Empty : $" (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
+            throw new ResponseFormatException(Info,
+                $"the body is not valid JSON for {TypeName(typeof(T))}{where}{line}: {FirstSentence(e.Message)}", e);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new ResponseFormatException(Info, $"{TypeName(typeof(T))} cannot be read from JSON: {e.Message}", e);
+        }
+    }
+
+    internal static string TypeName(Type t) =>
+        t.IsGenericType
+            ? $"{t.Name[..t.Name.IndexOf('`')]}<{string.Join(", ", t.GetGenericArguments().Select(TypeName))}>"
+            : t.Name;
+
+    private static string FirstSentence(string message)
+    {
+        // System.Text.Json appends "Path: … | LineNumber: …" which we already report in our own words.
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+}

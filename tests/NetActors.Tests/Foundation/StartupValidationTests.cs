@@ -1,0 +1,75 @@
+using NetActors.Configuration;
+using NetActors.Hosting;
+
+namespace NetActors.Tests.Foundation;
+
+public sealed class StartupValidationTests
+{
+    public static TheoryData<string, string> BadSettings => new()
+    {
+        { "max-connections = 0", "netactors.clients.api.max-connections" },
+        { "queue-capacity = -1", "netactors.clients.api.queue-capacity" },
+        { "response-timeout = 40s\ntotal-timeout = 30s", "netactors.clients.api.response-timeout" },
+        { "base-address = \"ftp://example.com\"", "netactors.clients.api.base-address" },
+        { "base-address = \"relative/path\"", "netactors.clients.api.base-address" },
+        { "total-timeout = banana", "netactors.clients.api.total-timeout" },
+        { "max-response-size = 0", "netactors.clients.api.max-response-size" },
+        { "headers { \"Bad Name\" = x }", "netactors.clients.api.headers.Bad Name" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSettings))]
+    public async Task Impossible_settings_stop_startup_with_a_message_naming_the_key(string hocon, string key)
+    {
+        using var host = NetHost.Build(n => n.WithHocon($"netactors.clients.api {{\n{hocon}\n}}"));
+
+        var error = await Assert.ThrowsAsync<NetActorsConfigurationException>(() => host.StartAsync());
+
+        Assert.Equal(key, error.Key);
+        Assert.Contains(key, error.Message);
+    }
+
+    [Fact]
+    public async Task Builder_settings_are_validated_the_same_way()
+    {
+        using var host = NetHost.Build(n => n.AddClient("api", c => c.WithMaxConnections(0)));
+
+        var error = await Assert.ThrowsAsync<NetActorsConfigurationException>(() => host.StartAsync());
+
+        Assert.Equal("netactors.clients.api.max-connections", error.Key);
+    }
+
+    [Fact]
+    public async Task Two_clients_on_one_origin_must_agree_on_the_cap()
+    {
+        using var host = NetHost.Build(n => n
+            .AddClient("a", c => c.WithBaseAddress("https://api.example.com/v1").WithMaxConnections(4))
+            .AddClient("b", c => c.WithBaseAddress("https://api.example.com/v2").WithMaxConnections(8)));
+
+        var error = await Assert.ThrowsAsync<NetActorsConfigurationException>(() => host.StartAsync());
+
+        Assert.Contains("one connection cap", error.Message);
+    }
+
+    [Fact]
+    public void Reference_defaults_are_valid_and_documented_values_hold()
+    {
+        var settings = NetActorsSettings.Create(Akka.Configuration.ConfigurationFactory.ParseString("netactors.clients.api {}"));
+        var api = settings.Clients["api"];
+
+        Assert.Equal(6, api.MaxConnections);
+        Assert.Equal(1024, api.QueueCapacity);
+        Assert.Equal(TimeSpan.FromSeconds(30), api.TotalTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), api.ResponseTimeout);
+        Assert.Equal(16 * 1024 * 1024, api.MaxResponseSize);
+    }
+
+    [Fact]
+    public void The_repository_netactors_hocon_parses_and_validates()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "netactors.hocon");
+        var settings = NetActorsSettings.Create(Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(path)));
+
+        Assert.True(settings.Clients.ContainsKey("demo"));
+    }
+}
