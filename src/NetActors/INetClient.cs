@@ -44,4 +44,22 @@ public interface INetClient
     /// <param name="url">Relative or absolute URL.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
     Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts (or replaces) the session of auth realm <paramref name="realm"/> with <paramref name="tokens"/>;
+    /// requests waiting for a token go on with it. Returns the new token version.
+    /// </summary>
+    /// <param name="realm">The auth realm.</param>
+    /// <param name="tokens">The tokens, for example from your login flow.</param>
+    /// <param name="cancellationToken">Cancels the wait for the answer.</param>
+    Task<long> SignInAsync(string realm, Auth.TokenSet tokens, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Ends the session of <paramref name="realm"/>: tokens cleared from the store, every queued or waiting
+    /// authenticated request of the realm failed with <see cref="Errors.SessionExpiredException"/>, and later
+    /// ones failing fast until the next <see cref="SignInAsync"/>.
+    /// </summary>
+    /// <param name="realm">The auth realm.</param>
+    /// <param name="cancellationToken">Cancels the wait for the answer.</param>
+    Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default);
 }

@@ -31,9 +31,27 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway) : INetClient
         return exchange.Task;
     }
 
+    public async Task<long> SignInAsync(string realm, Auth.TokenSet tokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        var gateway = await GatewayAsync(cancellationToken).ConfigureAwait(false);
+        var signedIn = await gateway.Ask<Auth.SignedIn>(new Auth.SignIn(realm, tokens), cancellationToken).ConfigureAwait(false);
+        return signedIn.Version;
+    }
+
+    public async Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default)
+    {
+        var gateway = await GatewayAsync(cancellationToken).ConfigureAwait(false);
+        await gateway.Ask<Auth.SessionTerminated>(new Auth.TerminateSession(realm, "the session was terminated"),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<IActorRef> GatewayAsync(CancellationToken cancellationToken) =>
+        _gateway ??= await gateway.GetAsync(cancellationToken).ConfigureAwait(false);
+
     private async Task<NetResponse> SendWhenStartedAsync(NetRequest request, CancellationToken cancellationToken)
     {
-        _gateway = await gateway.GetAsync(cancellationToken).ConfigureAwait(false);
+        await GatewayAsync(cancellationToken).ConfigureAwait(false);
         return await SendAsync(request, cancellationToken).ConfigureAwait(false);
     }
 

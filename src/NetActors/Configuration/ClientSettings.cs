@@ -46,6 +46,9 @@ public sealed record ClientSettings
     /// <summary>Headers sent with every request of this client, the app headers included.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> DefaultHeaders { get; init; } = [];
 
+    /// <summary>The auth realm whose token this client's requests carry, or null.</summary>
+    public string? AuthRealm { get; init; }
+
     /// <summary>The origin key (<c>scheme://host:port</c>) of <see cref="BaseAddress"/>, or null.</summary>
     public string? BaseOrigin => BaseAddress is null ? null : Origins.KeyOf(BaseAddress);
 
@@ -96,6 +99,7 @@ public sealed record ClientSettings
             PooledConnectionLifetime = r.Duration("pooled-connection-lifetime"),
             PooledConnectionIdleTimeout = r.Duration("pooled-connection-idle-timeout"),
             DefaultHeaders = ReadHeaders(c, prefix, r),
+            AuthRealm = r.String("auth-realm") is { Length: > 0 } realm ? realm : null,
         };
 
         if (settings.ResponseTimeout > settings.TotalTimeout)

@@ -13,6 +13,9 @@ public sealed record NetActorsSettings
     /// <summary>The named clients, by name (case-sensitive).</summary>
     public required IReadOnlyDictionary<string, ClientSettings> Clients { get; init; }
 
+    /// <summary>The auth realms, by name.</summary>
+    public required IReadOnlyDictionary<string, Auth.RealmSettings> Realms { get; init; }
+
     /// <summary>The logging and redaction settings.</summary>
     public required RedactionSettings Redaction { get; init; }
 
@@ -29,12 +32,15 @@ public sealed record NetActorsSettings
 
     /// <summary>Reads the settings of <paramref name="system"/>.</summary>
     /// <param name="system">The actor system whose configuration holds the <c>netactors</c> section.</param>
-    public static NetActorsSettings Create(ActorSystem system) => Create(system.Settings.Config);
+    public static NetActorsSettings Create(ActorSystem system) =>
+        Create(system.Settings.Config,
+            system.Settings.Setup.Get<Hosting.NetActorsSetup>() is { HasValue: true } setup ? setup.Value.DelegateRealms : null);
 
     /// <summary>Reads and validates the settings from a root configuration.</summary>
     /// <param name="root">A root configuration; the reference defaults are added as fallback.</param>
     /// <exception cref="NetActorsConfigurationException">A setting is missing or impossible.</exception>
-    public static NetActorsSettings Create(Config root)
+    /// <param name="delegateRealms">Realms that have a refresher delegate registered in C#.</param>
+    public static NetActorsSettings Create(Config root, IReadOnlySet<string>? delegateRealms = null)
     {
         var netactors = root.WithFallback(Reference).GetConfig("netactors")
             ?? throw new NetActorsConfigurationException("netactors", "the section is missing.");
@@ -51,10 +57,31 @@ public sealed record NetActorsSettings
 
         ValidateSharedOrigins(clients.Values);
 
+        var realms = new Dictionary<string, Auth.RealmSettings>(StringComparer.Ordinal);
+        var auth = netactors.GetConfig("auth") ?? Config.Empty;
+        var realmSection = auth.GetConfig("realms");
+        if (realmSection is not null && !realmSection.IsEmpty)
+        {
+            foreach (var name in realmSection.Root.GetObject().Items.Keys)
+            {
+                realms[name] = Auth.RealmSettings.Create(name, auth, clients, delegateRealms?.Contains(name) == true);
+            }
+        }
+
+        foreach (var client in clients.Values)
+        {
+            if (client.AuthRealm is { } realm && !realms.ContainsKey(realm))
+            {
+                throw new NetActorsConfigurationException($"netactors.clients.{client.Name}.auth-realm",
+                    $"no auth realm named '{realm}' is configured (netactors.auth.realms.{realm}).");
+            }
+        }
+
         var logging = new HoconReader(netactors.GetConfig("logging") ?? Config.Empty, "netactors.logging.");
         return new NetActorsSettings
         {
             Clients = clients,
+            Realms = realms,
             Redaction = RedactionSettings.Create(
                 logging.StringList("redacted-query-parameters"),
                 logging.StringList("redacted-headers")),

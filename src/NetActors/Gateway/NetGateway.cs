@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using NetActors.Auth;
 using NetActors.Configuration;
 using NetActors.Errors;
 using NetActors.Hosting;
@@ -36,9 +37,56 @@ public sealed class NetGateway : ReceiveActor
             }
         }
 
-        _hostContext = new HostContext(Self, runtime, runtime.RequestLog);
+        var realms = new Dictionary<string, RealmRoute>(StringComparer.Ordinal);
+        foreach (var realm in settings.Realms.Values)
+        {
+            realms[realm.Name] = new RealmRoute(realm, StartRealm(realm));
+        }
+
+        _realms = realms;
+        _hostContext = new HostContext(Self, runtime, runtime.RequestLog, realms);
         Receive<Exchange>(Route);
         Receive<NetRequest>(request => Route(Exchange.ForActor(request, Sender)));
+        Receive<SignIn>(m => ToRealm(m.Realm, m));
+        Receive<TerminateSession>(m => ToRealm(m.Realm, m));
+        Receive<GetToken>(m => ToRealm(m.Realm, m));
+    }
+
+    private readonly IReadOnlyDictionary<string, RealmRoute> _realms;
+
+    private IActorRef StartRealm(RealmSettings realm)
+    {
+        var registration = _runtime.Setup?.Realms.GetValueOrDefault(realm.Name);
+        var store = registration?.Store ?? _runtime.Stores.GetOrAdd(realm.Name, _ => realm.StoreType == "file"
+            ? new FileTokenStore(realm.StorePath)
+            : new MemoryTokenStore());
+        var self = Self;
+        var services = new RealmServices(
+            TokenRefreshers.Create(realm, registration?.Refresher),
+            store,
+            (request, ct) =>
+            {
+                // Refresh calls go through the runtime, ahead of their origin's queue, never retried by it.
+                var exchange = Exchange.ForTask(request.WithTimeout(realm.RefreshTimeout), ct, priority: true);
+                self.Tell(exchange);
+                return exchange.Task;
+            },
+            registration?.OnExpired ?? [],
+            registration?.OnRefreshed ?? [],
+            _runtime.Time);
+        return Context.ActorOf(TokenActor.Props(realm, services), "realm-" + Uri.EscapeDataString(realm.Name));
+    }
+
+    private void ToRealm(string realm, object message)
+    {
+        if (_realms.TryGetValue(realm ?? string.Empty, out var route))
+        {
+            route.TokenActor.Forward(message);
+            return;
+        }
+
+        Sender.Tell(new Status.Failure(new InvalidRequestException(null,
+            $"no auth realm named '{realm}' is configured (configured: {string.Join(", ", _realms.Keys.Order())}).")));
     }
 
     internal static Props Props(NetActorsRuntime runtime, NetActorsSettings settings) =>

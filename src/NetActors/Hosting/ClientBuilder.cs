@@ -10,10 +10,13 @@ public sealed class ClientBuilder
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _headers = new(StringComparer.OrdinalIgnoreCase);
 
-    internal ClientBuilder(string name)
+    internal ClientBuilder(string name, NetActorsBuilder owner)
     {
         Name = name;
+        _owner = owner;
     }
+
+    private readonly NetActorsBuilder _owner;
 
     /// <summary>The client's name.</summary>
     public string Name { get; }
@@ -79,6 +82,21 @@ public sealed class ClientBuilder
         _headers[name] = value;
         return this;
     }
+
+    /// <summary>
+    /// Bearer authentication in a realm of this client's own (named after the client): <c>auth-realm</c> is set
+    /// and <paramref name="configure"/> configures <c>netactors.auth.realms.&lt;client&gt;</c>.
+    /// </summary>
+    /// <param name="configure">Configures the realm (refresh strategy, store, callbacks).</param>
+    public ClientBuilder WithBearerAuth(Action<AuthRealmBuilder>? configure = null)
+    {
+        _owner.AddAuthRealm(Name, configure);
+        return WithAuthRealm(Name);
+    }
+
+    /// <summary><c>auth-realm</c>: the client's requests carry the bearer token of this (shared) realm.</summary>
+    /// <param name="realm">A realm added with <see cref="NetActorsBuilder.AddAuthRealm"/> or in HOCON.</param>
+    public ClientBuilder WithAuthRealm(string realm) => Set("auth-realm", HoconText.Quote(realm));
 
     /// <summary>Sets any key of the client's HOCON section to a raw HOCON value.</summary>
     /// <param name="key">The key under <c>netactors.clients.&lt;name&gt;</c>, for example <c>max-connections</c>.</param>

@@ -6,6 +6,7 @@ namespace NetActors.Hosting;
 public sealed class NetActorsBuilder
 {
     private readonly Dictionary<string, ClientBuilder> _clients = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AuthRealmBuilder> _realms = new(StringComparer.Ordinal);
     private readonly List<string> _hocon = [];
 
     /// <summary>Adds (or further configures) the named client <c>netactors.clients.&lt;name&gt;</c>.</summary>
@@ -16,13 +17,32 @@ public sealed class NetActorsBuilder
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         if (!_clients.TryGetValue(name, out var client))
         {
-            client = new ClientBuilder(name);
+            client = new ClientBuilder(name, this);
             _clients[name] = client;
         }
 
         configure?.Invoke(client);
         return this;
     }
+
+    /// <summary>Adds (or further configures) the auth realm <c>netactors.auth.realms.&lt;name&gt;</c>.</summary>
+    /// <param name="name">The realm name; clients join it with <see cref="ClientBuilder.WithAuthRealm"/>.</param>
+    /// <param name="configure">Configures the realm.</param>
+    public NetActorsBuilder AddAuthRealm(string name, Action<AuthRealmBuilder>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (!_realms.TryGetValue(name, out var realm))
+        {
+            realm = new AuthRealmBuilder(name);
+            _realms[name] = realm;
+        }
+
+        configure?.Invoke(realm);
+        return this;
+    }
+
+    internal IReadOnlyDictionary<string, RealmRegistration> RealmRegistrations =>
+        _realms.ToDictionary(r => r.Key, r => r.Value.Registration, StringComparer.Ordinal);
 
     /// <summary>Adds HOCON text (for example the contents of <c>netactors.hocon</c>) above the defaults.</summary>
     /// <param name="hocon">HOCON text with a <c>netactors</c> section.</param>
@@ -43,6 +63,11 @@ public sealed class NetActorsBuilder
         foreach (var client in _clients.Values)
         {
             sb.Append(client.ToHocon());
+        }
+
+        foreach (var realm in _realms.Values)
+        {
+            sb.Append(realm.ToHocon());
         }
 
         return sb.ToString();

@@ -20,6 +20,15 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
 
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
 
+    /// <summary>The clock token expiry is judged by.</summary>
+    public TimeProvider Time { get; } = TimeProvider.System;
+
+    /// <summary>The default token stores, one per realm, kept here so they outlive actor restarts.</summary>
+    public ConcurrentDictionary<string, Auth.ITokenStore> Stores { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The C# registrations of the actor system.</summary>
+    public NetActorsSetup? Setup { get; private set; }
+
     public NetActorsSettings? Settings { get; private set; }
 
     /// <summary>Reads the settings, starts the gateway and registers it. Called once by the actor system.</summary>
@@ -27,6 +36,7 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
     {
         var settings = NetActorsSettings.Create(system);
         Settings = settings;
+        Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(new Dictionary<string, RealmRegistration>()));
         var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
         var gateway = system.ActorOf(NetGateway.Props(this, settings), "netactors");

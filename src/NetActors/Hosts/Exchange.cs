@@ -44,8 +44,9 @@ internal sealed class Exchange
     private bool _deadlineIsTotal;
 
     private Exchange(NetRequest request, TaskCompletionSource<NetResponse>? tcs, IActorRef? replyTo,
-        CancellationToken callerToken)
+        CancellationToken callerToken, bool priority = false)
     {
+        Priority = priority;
         Request = request;
         _tcs = tcs;
         _replyTo = replyTo;
@@ -56,9 +57,9 @@ internal sealed class Exchange
     }
 
     /// <summary>An exchange whose outcome completes a task (the facade's path).</summary>
-    public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken) =>
+    public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken, bool priority = false) =>
         new(request, new TaskCompletionSource<NetResponse>(TaskCreationOptions.RunContinuationsAsynchronously),
-            null, cancellationToken);
+            null, cancellationToken, priority);
 
     /// <summary>An exchange whose outcome is sent to an actor (the Tell/Ask path).</summary>
     public static Exchange ForActor(NetRequest request, IActorRef replyTo) =>
@@ -88,7 +89,16 @@ internal sealed class Exchange
     public NetContent? Content { get; set; }
 
     /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
-    public bool Priority { get; init; }
+    public bool Priority { get; }
+
+    /// <summary>The bearer token the current attempt carries, or null.</summary>
+    public string? AccessToken { get; set; }
+
+    /// <summary>The version of <see cref="AccessToken"/>.</summary>
+    public long TokenVersion { get; set; }
+
+    /// <summary>True once the exchange was retried after a 401: a second 401 is final (no auth loop).</summary>
+    public bool AuthRetried { get; set; }
 
     public ExchangeState State { get; set; } = ExchangeState.New;
 

@@ -25,6 +25,7 @@ internal sealed class HostActor : ReceiveActor
     private readonly LinkedList<Exchange> _queue = new();
     private readonly LinkedList<Exchange> _priority = new();
     private readonly HashSet<Exchange> _inFlight = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private HostActor(HostContext context, string origin, ClientSettings connection)
@@ -38,6 +39,8 @@ internal sealed class HostActor : ReceiveActor
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
         Receive<ExchangeDeadline>(d => OnDeadline(d.Exchange));
+        Receive<Auth.TokenGranted>(OnTokenGranted);
+        Receive<Auth.TokenDenied>(OnTokenDenied);
     }
 
     /// <summary>Props for the host of <paramref name="origin"/>.</summary>
@@ -128,7 +131,10 @@ internal sealed class HostActor : ReceiveActor
                 return;
             }
 
-            Dispatch(next);
+            if (Authorize(next))
+            {
+                Dispatch(next);
+            }
         }
     }
 
@@ -170,6 +176,132 @@ internal sealed class HostActor : ReceiveActor
         RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token).PipeTo(Self);
     }
 
+    // ---- auth ------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Attaches the realm's token when the exchange needs one. False when the exchange cannot go now: it waits
+    /// for a token (holding no slot) or has failed because the session ended.
+    /// </summary>
+    private bool Authorize(Exchange ex)
+    {
+        ex.AccessToken = null;
+        if (ex.Request.Anonymous || ex.Client.AuthRealm is not { } realmName ||
+            !_context.Realms.TryGetValue(realmName, out var route) || !route.Settings.Origins.Contains(_origin))
+        {
+            // Invariant 7: a token only ever goes to its realm's origins (checked per hop, so redirects too).
+            return true;
+        }
+
+        var cache = RealmFor(realmName, route);
+        if (cache.EndedReason is { } reason)
+        {
+            Finish(ex, new SessionExpiredException(ex.Info(), realmName, reason));
+            return false;
+        }
+
+        if (cache.IsUsable(_context.Time.GetUtcNow()))
+        {
+            ex.AccessToken = cache.Token;
+            ex.TokenVersion = cache.Version;
+            return true;
+        }
+
+        WaitForToken(ex, cache, Math.Max(cache.Version, cache.RejectedVersion));
+        return false;
+    }
+
+    private RealmCache RealmFor(string realm, RealmRoute route)
+    {
+        if (!_realms.TryGetValue(realm, out var cache))
+        {
+            cache = new RealmCache(route);
+            _realms[realm] = cache;
+        }
+
+        return cache;
+    }
+
+    private void WaitForToken(Exchange ex, RealmCache cache, long staleVersion)
+    {
+        ex.State = ExchangeState.WaitingForToken;
+        ex.ArmTotal();
+        ex.QueueNode = cache.Waiting.AddLast(ex);
+        cache.Ask(staleVersion, Self);
+    }
+
+    /// <summary>A 401 for a request that carried a token: one retry with a newer token, never a loop.</summary>
+    private void OnUnauthorized(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    {
+        var cache = _realms[ex.Client.AuthRealm!];
+        cache.Rejected(ex.TokenVersion);
+        if (ex.AuthRetried)
+        {
+            var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
+            Finish(ex, new UnauthorizedException(ex.Info(), problem));
+            return;
+        }
+
+        ex.AuthRetried = true;
+        if (cache.IsUsable(_context.Time.GetUtcNow()))
+        {
+            // A newer token arrived while this request was on the wire: retry with it, no refresh.
+            Enqueue(ex, front: true);
+            return;
+        }
+
+        WaitForToken(ex, cache, ex.TokenVersion);
+    }
+
+    private void OnTokenGranted(Auth.TokenGranted granted)
+    {
+        if (!_realms.TryGetValue(granted.Realm, out var cache))
+        {
+            return;
+        }
+
+        cache.Granted(granted);
+        // Waiting exchanges go back to the front of the queue, in their order, ahead of newer requests.
+        for (var node = cache.Waiting.Last; node is not null; node = cache.Waiting.Last)
+        {
+            cache.Waiting.RemoveLast();
+            var ex = node.Value;
+            ex.QueueNode = null;
+            if (ex.IsCompleted)
+            {
+                ex.Release();
+                continue;
+            }
+
+            Enqueue(ex, front: true);
+        }
+
+        Pump();
+    }
+
+    private void OnTokenDenied(Auth.TokenDenied denied)
+    {
+        if (!_realms.TryGetValue(denied.Realm, out var cache))
+        {
+            return;
+        }
+
+        cache.Denied(denied);
+        foreach (var ex in cache.Waiting.ToList())
+        {
+            Finish(ex, denied.Denial switch
+            {
+                Auth.TokenDenial.SessionExpired => new SessionExpiredException(ex.Info(), denied.Realm, denied.Reason),
+                Auth.TokenDenial.Overloaded => new OverloadedException(ex.Info(), "auth realm " + denied.Realm, cache.Route.Settings.StashCapacity),
+                Auth.TokenDenial.Failed => new NetRuntimeException(ex.Info(), denied.Reason, null),
+                _ => new ResponseFormatException(ex.Info(), "no token: " + denied.Reason, null),
+            });
+        }
+
+        Pump();
+    }
+
+    // ---- the wire ----------------------------------------------------------------------------------------
+
     private static HttpRequestMessage BuildMessage(Exchange ex)
     {
         var message = new HttpRequestMessage(ex.Method, ex.Target);
@@ -184,8 +316,18 @@ internal sealed class HostActor : ReceiveActor
             }
         }
 
+        if (ex.AccessToken is { } token)
+        {
+            message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", token));
+        }
+
         foreach (var (name, value) in requestHeaders)
         {
+            if (ex.AccessToken is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                continue; // the realm's token wins over a hand-set Authorization header
+            }
+
             if (!message.Headers.TryAddWithoutValidation(name, value))
             {
                 if (content is null || !content.Headers.TryAddWithoutValidation(name, value))
@@ -271,6 +413,12 @@ internal sealed class HostActor : ReceiveActor
             ex.Client.MaxRedirects > 0)
         {
             FollowRedirect(ex, response.StatusCode, location);
+            return;
+        }
+
+        if (status == 401 && ex.AccessToken is not null)
+        {
+            OnUnauthorized(ex, response, body);
             return;
         }
 
@@ -483,7 +631,8 @@ internal sealed class HostActor : ReceiveActor
 
     private void FailAll(Func<NetRequestInfo, Exception> error)
     {
-        foreach (var ex in _priority.Concat(_queue).Concat(_inFlight).ToList())
+        var waiting = _realms.Values.SelectMany(r => r.Waiting);
+        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_inFlight).ToList())
         {
             if (ex.TryFail(error(ex.Info())))
             {
@@ -493,6 +642,11 @@ internal sealed class HostActor : ReceiveActor
 
         _priority.Clear();
         _queue.Clear();
+        foreach (var realm in _realms.Values)
+        {
+            realm.Waiting.Clear();
+        }
+
         // In-flight calls are abandoned: their exchanges are answered; the late results go nowhere.
         _inFlight.Clear();
     }

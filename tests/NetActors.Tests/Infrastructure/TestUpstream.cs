@@ -69,7 +69,7 @@ public sealed class TestUpstream : IAsyncDisposable
         return upstream;
     }
 
-    /// <summary>Scripts the behaviour of <paramref name="path"/> (exact match; "*" for any other path).</summary>
+    /// <summary>Scripts the behaviour of <paramref name="path"/> (exact match; "/prefix/*" for a prefix; "*" for any other path).</summary>
     public TestUpstream Map(string path, Func<HttpContext, Task> handler)
     {
         _routes[path] = handler;
@@ -121,7 +121,8 @@ public sealed class TestUpstream : IAsyncDisposable
             _seen.Enqueue(new SeenRequest(Interlocked.Increment(ref _order), ctx.Request.Method, ctx.Request.Path.Value ?? "",
                 ctx.Request.QueryString.Value ?? "", headers, body));
 
-            if (_routes.TryGetValue(ctx.Request.Path.Value ?? "", out var handler) || _routes.TryGetValue("*", out handler))
+            var path = ctx.Request.Path.Value ?? "";
+            if (_routes.TryGetValue(path, out var handler) || TryPrefix(path, out handler) || _routes.TryGetValue("*", out handler))
             {
                 await handler(ctx);
             }
@@ -138,6 +139,21 @@ public sealed class TestUpstream : IAsyncDisposable
         {
             Interlocked.Decrement(ref _current);
         }
+    }
+
+    private bool TryPrefix(string path, out Func<HttpContext, Task> handler)
+    {
+        foreach (var (key, value) in _routes)
+        {
+            if (key.EndsWith("/*", StringComparison.Ordinal) && path.StartsWith(key[..^1], StringComparison.Ordinal))
+            {
+                handler = value;
+                return true;
+            }
+        }
+
+        handler = null!;
+        return false;
     }
 
     public async ValueTask DisposeAsync()

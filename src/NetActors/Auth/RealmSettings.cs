@@ -1,0 +1,299 @@
+using Akka.Configuration;
+using NetActors.Configuration;
+
+namespace NetActors.Auth;
+
+/// <summary>How a realm obtains new tokens.</summary>
+public enum RefreshStrategy
+{
+    /// <summary>No refresh: tokens come from sign-in only; an expired or rejected token ends the session.</summary>
+    None,
+
+    /// <summary>A refresh endpoint of the API, described in configuration.</summary>
+    Endpoint,
+
+    /// <summary>OAuth 2.0 <c>refresh_token</c> grant (RFC 6749 section 6), rotating refresh tokens kept.</summary>
+    OAuthRefreshToken,
+
+    /// <summary>OAuth 2.0 <c>client_credentials</c> grant, for service-to-service calls.</summary>
+    OAuthClientCredentials,
+
+    /// <summary>A delegate supplied in C#.</summary>
+    Delegate,
+}
+
+/// <summary>The typed, validated settings of one auth realm (<c>netactors.auth.realms.&lt;name&gt;</c>).</summary>
+public sealed record RealmSettings
+{
+    /// <summary>The realm's name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>How new tokens are obtained.</summary>
+    public RefreshStrategy Strategy { get; init; }
+
+    /// <summary>Origin keys the token may be sent to (the realm's clients' base origins included).</summary>
+    public IReadOnlySet<string> Origins { get; init; } = new HashSet<string>();
+
+    /// <summary>The client whose HTTP path carries refresh calls.</summary>
+    public string TokenClient { get; init; } = string.Empty;
+
+    /// <summary>Refresh this long before expiry at most.</summary>
+    public TimeSpan RefreshSkew { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Refresh this fraction of the lifetime before expiry, if shorter than <see cref="RefreshSkew"/>.</summary>
+    public double RefreshSkewRatio { get; init; } = 0.1;
+
+    /// <summary>Time allowed for one refresh call.</summary>
+    public TimeSpan RefreshTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Smallest delay before retrying a refresh that could not reach the server.</summary>
+    public TimeSpan RetryMinBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Largest delay before retrying a refresh that could not reach the server.</summary>
+    public TimeSpan RetryMaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Token requests that may wait during a refresh.</summary>
+    public int StashCapacity { get; init; } = 10_000;
+
+    /// <summary>The refresh endpoint (strategy endpoint).</summary>
+    public EndpointRefreshSettings Endpoint { get; init; } = new();
+
+    /// <summary>The OAuth settings (strategies oauth-*).</summary>
+    public OAuthSettings OAuth { get; init; } = new();
+
+    /// <summary>"memory" or "file".</summary>
+    public string StoreType { get; init; } = "memory";
+
+    /// <summary>The directory of the file store.</summary>
+    public string StorePath { get; init; } = string.Empty;
+
+    /// <summary>How long before <paramref name="expiresAt"/> a token obtained at <paramref name="now"/> is refreshed.</summary>
+    public TimeSpan SkewFor(DateTimeOffset now, DateTimeOffset expiresAt)
+    {
+        var lifetime = expiresAt - now;
+        if (lifetime <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var ratio = TimeSpan.FromTicks((long)(lifetime.Ticks * RefreshSkewRatio));
+        return ratio < RefreshSkew ? ratio : RefreshSkew;
+    }
+
+    internal static RealmSettings Create(string name, Config auth, IReadOnlyDictionary<string, ClientSettings> clients,
+        bool hasDelegate)
+    {
+        var defaults = auth.GetConfig("realm-defaults") ?? Config.Empty;
+        var own = auth.GetConfig($"realms.\"{name}\"") ?? Config.Empty;
+        var c = own.WithFallback(defaults);
+        var prefix = $"netactors.auth.realms.{name}.";
+        var r = new HoconReader(c, prefix);
+
+        var strategyText = r.String("strategy");
+        var strategy = strategyText switch
+        {
+            "none" or "" => RefreshStrategy.None,
+            "endpoint" => RefreshStrategy.Endpoint,
+            "oauth-refresh-token" => RefreshStrategy.OAuthRefreshToken,
+            "oauth-client-credentials" => RefreshStrategy.OAuthClientCredentials,
+            "delegate" => RefreshStrategy.Delegate,
+            _ => throw r.Invalid("strategy",
+                $"'{strategyText}' is not one of none, endpoint, oauth-refresh-token, oauth-client-credentials, delegate."),
+        };
+        if (strategy == RefreshStrategy.Delegate && !hasDelegate)
+        {
+            throw r.Invalid("strategy", "is 'delegate' but no refresher delegate was registered (WithRefresher in C#).");
+        }
+
+        var users = clients.Values.Where(cl => cl.AuthRealm == name).OrderBy(cl => cl.Name, StringComparer.Ordinal).ToList();
+        var origins = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var client in users)
+        {
+            if (client.BaseOrigin is { } o)
+            {
+                origins.Add(o);
+            }
+        }
+
+        foreach (var text in r.StringList("origins"))
+        {
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                throw r.Invalid("origins", $"'{text}' is not an absolute http(s) origin.");
+            }
+
+            origins.Add(Configuration.Origins.KeyOf(uri));
+        }
+
+        var tokenClient = r.String("token-client");
+        if (string.IsNullOrEmpty(tokenClient))
+        {
+            tokenClient = users.FirstOrDefault()?.Name ?? string.Empty;
+        }
+        else if (!clients.ContainsKey(tokenClient))
+        {
+            throw r.Invalid("token-client", $"no client named '{tokenClient}' is configured.");
+        }
+
+        var endpoint = EndpointRefreshSettings.Create(c.GetConfig("endpoint") ?? Config.Empty, prefix + "endpoint.");
+        var oauth = OAuthSettings.Create(c.GetConfig("oauth") ?? Config.Empty, prefix + "oauth.");
+        var needsClient = strategy is RefreshStrategy.Endpoint or RefreshStrategy.OAuthRefreshToken or RefreshStrategy.OAuthClientCredentials;
+        if (needsClient && string.IsNullOrEmpty(tokenClient))
+        {
+            throw r.Invalid("token-client", "no client uses this realm, so refresh calls have no client to go through; set token-client.");
+        }
+
+        switch (strategy)
+        {
+            case RefreshStrategy.Endpoint when string.IsNullOrWhiteSpace(endpoint.Path):
+                throw r.Invalid("endpoint.path", "is required when strategy = endpoint.");
+            case RefreshStrategy.OAuthRefreshToken or RefreshStrategy.OAuthClientCredentials when string.IsNullOrWhiteSpace(oauth.TokenEndpoint):
+                throw r.Invalid("oauth.token-endpoint", $"is required when strategy = {strategyText}.");
+            case RefreshStrategy.OAuthRefreshToken or RefreshStrategy.OAuthClientCredentials when string.IsNullOrWhiteSpace(oauth.ClientId):
+                throw r.Invalid("oauth.client-id", $"is required when strategy = {strategyText}.");
+            case RefreshStrategy.OAuthClientCredentials when string.IsNullOrWhiteSpace(oauth.ClientSecret):
+                throw r.Invalid("oauth.client-secret", "is required when strategy = oauth-client-credentials.");
+        }
+
+        var storeType = r.String("store.type");
+        if (storeType is not ("memory" or "file"))
+        {
+            throw r.Invalid("store.type", $"'{storeType}' is not memory or file.");
+        }
+
+        var storePath = r.String("store.path");
+        if (storeType == "file" && string.IsNullOrWhiteSpace(storePath))
+        {
+            throw r.Invalid("store.path", "is required when store.type = file.");
+        }
+
+        var min = r.Duration("refresh-retry.min-backoff");
+        var max = r.Duration("refresh-retry.max-backoff");
+        if (max < min)
+        {
+            throw r.Invalid("refresh-retry.max-backoff", $"{max} is shorter than min-backoff ({min}).");
+        }
+
+        return new RealmSettings
+        {
+            Name = name,
+            Strategy = strategy,
+            Origins = origins,
+            TokenClient = tokenClient,
+            RefreshSkew = r.Duration("refresh-skew", allowZero: true),
+            RefreshSkewRatio = r.Double("refresh-skew-ratio", 0, 0.9),
+            RefreshTimeout = r.Duration("refresh-timeout"),
+            RetryMinBackoff = min,
+            RetryMaxBackoff = max,
+            StashCapacity = r.Int("stash-capacity", 1, 10_000_000),
+            Endpoint = endpoint,
+            OAuth = oauth,
+            StoreType = storeType,
+            StorePath = storePath,
+        };
+    }
+}
+
+/// <summary>A refresh endpoint of the API (strategy <c>endpoint</c>).</summary>
+public sealed record EndpointRefreshSettings
+{
+    /// <summary>Path relative to the token client's base address, or an absolute URL.</summary>
+    public string Path { get; init; } = string.Empty;
+
+    /// <summary>The HTTP method.</summary>
+    public string Method { get; init; } = "POST";
+
+    /// <summary>True for a form body, false for JSON.</summary>
+    public bool FormBody { get; init; }
+
+    /// <summary>Body fields; <c>{refresh_token}</c> and <c>{access_token}</c> are replaced.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Body { get; init; } = [];
+
+    /// <summary>Dotted JSON path of the access token in the response.</summary>
+    public string AccessTokenPath { get; init; } = "access_token";
+
+    /// <summary>Dotted JSON path of the refresh token in the response.</summary>
+    public string RefreshTokenPath { get; init; } = "refresh_token";
+
+    /// <summary>Dotted JSON path of the lifetime in seconds in the response.</summary>
+    public string ExpiresInPath { get; init; } = "expires_in";
+
+    internal static EndpointRefreshSettings Create(Config c, string prefix)
+    {
+        var r = new HoconReader(c, prefix);
+        var format = r.String("body-format");
+        if (format is not ("json" or "form"))
+        {
+            throw r.Invalid("body-format", $"'{format}' is not json or form.");
+        }
+
+        var method = r.String("method").ToUpperInvariant();
+        if (method is not ("POST" or "PUT" or "GET" or "PATCH"))
+        {
+            throw r.Invalid("method", $"'{method}' is not POST, PUT, PATCH or GET.");
+        }
+
+        var body = new List<KeyValuePair<string, string>>();
+        var section = c.GetConfig("body");
+        if (section is not null && !section.IsEmpty)
+        {
+            foreach (var (key, value) in section.Root.GetObject().Items)
+            {
+                body.Add(new(key, value.GetString() ?? string.Empty));
+            }
+        }
+
+        return new EndpointRefreshSettings
+        {
+            Path = r.String("path"),
+            Method = method,
+            FormBody = format == "form",
+            Body = body,
+            AccessTokenPath = r.String("access-token-path"),
+            RefreshTokenPath = r.String("refresh-token-path"),
+            ExpiresInPath = r.String("expires-in-path"),
+        };
+    }
+}
+
+/// <summary>OAuth 2.0 client settings (strategies <c>oauth-refresh-token</c>, <c>oauth-client-credentials</c>).</summary>
+public sealed record OAuthSettings
+{
+    /// <summary>The token endpoint: absolute URL, or a path relative to the token client's base address.</summary>
+    public string TokenEndpoint { get; init; } = string.Empty;
+
+    /// <summary>The client id.</summary>
+    public string ClientId { get; init; } = string.Empty;
+
+    /// <summary>The client secret (never logged).</summary>
+    public string ClientSecret { get; init; } = string.Empty;
+
+    /// <summary>The scope to request, or empty.</summary>
+    public string Scope { get; init; } = string.Empty;
+
+    /// <summary>True for HTTP Basic client authentication, false for credentials in the form body.</summary>
+    public bool BasicAuthentication { get; init; } = true;
+
+    /// <summary>Hides the secret.</summary>
+    public override string ToString() =>
+        $"OAuthSettings {{ TokenEndpoint = {TokenEndpoint}, ClientId = {ClientId}, ClientSecret = ***, Scope = {Scope} }}";
+
+    internal static OAuthSettings Create(Config c, string prefix)
+    {
+        var r = new HoconReader(c, prefix);
+        var auth = r.String("client-authentication");
+        if (auth is not ("basic" or "post"))
+        {
+            throw r.Invalid("client-authentication", $"'{auth}' is not basic or post.");
+        }
+
+        return new OAuthSettings
+        {
+            TokenEndpoint = r.String("token-endpoint"),
+            ClientId = r.String("client-id"),
+            ClientSecret = r.String("client-secret"),
+            Scope = r.String("scope"),
+            BasicAuthentication = auth == "basic",
+        };
+    }
+}

@@ -1,0 +1,482 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using NetActors.Errors;
+
+namespace NetActors.Auth;
+
+/// <summary>What a realm's TokenActor is given besides its settings.</summary>
+internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore store,
+    Func<NetRequest, CancellationToken, Task<NetResponse>> send, IReadOnlyList<Action<SessionExpired>> onExpired,
+    IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time)
+{
+    public ITokenRefresher? Refresher { get; } = refresher;
+
+    public ITokenStore Store { get; } = store;
+
+    public Func<NetRequest, CancellationToken, Task<NetResponse>> Send { get; } = send;
+
+    public IReadOnlyList<Action<SessionExpired>> OnExpired { get; } = onExpired;
+
+    public IReadOnlyList<Action<TokenRefreshed>> OnRefreshed { get; } = onRefreshed;
+
+    public TimeProvider Time { get; } = time;
+}
+
+/// <summary>
+/// Owns one auth realm's tokens. It is <c>Ready</c> or <c>Refreshing</c>: while a refresh runs it stashes every
+/// request for a token it cannot answer with the current one, so N concurrent 401s with the same version cause
+/// exactly one refresh. A request reporting a version older than the current token gets the current one. It
+/// refreshes ahead of expiry. A rejected refresh ends the session (store cleared, waiting requests denied, the
+/// <see cref="SessionExpired"/> event once); an unreachable token endpoint is retried with backoff and does not.
+/// Async work returns through <c>PipeTo</c> tagged with a generation; results of an older generation are ignored.
+/// Tokens live in the <see cref="ITokenStore"/>, so a restarted actor resumes with them.
+/// </summary>
+internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+{
+    private const string ProactiveTimer = "proactive-refresh";
+    private const string RetryTimer = "retry-refresh";
+
+    private readonly RealmSettings _settings;
+    private readonly RealmServices _services;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly HashSet<IActorRef> _subscribers = [];
+    private StoredTokens? _current;
+    private long _version;
+    private int _generation;
+    private int _stashed;
+    private int _retries;
+    private bool _refreshIsProactive;
+    private long _refreshStarted;
+    private string? _endedReason;
+    private CancellationTokenSource? _refreshCts;
+
+    private TokenActor(RealmSettings settings, RealmServices services)
+    {
+        _settings = settings;
+        _services = services;
+        Loading();
+    }
+
+    public static Props Props(RealmSettings settings, RealmServices services) =>
+        Hosting.ActorProps.Of(() => new TokenActor(settings, services));
+
+    public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private string Realm => _settings.Name;
+
+    private DateTimeOffset Now => _services.Time.GetUtcNow();
+
+    protected override void PreStart()
+    {
+        _services.Store.LoadAsync(Realm, CancellationToken.None)
+            .PipeTo(Self, success: t => new Loaded(t), failure: e => new LoadFailed(e));
+    }
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // The supervisor logs the failure itself; say what happens next.
+        _log.Warning("Auth realm {0}: the token actor failed ({1}); restarting with the stored tokens", Realm, reason.GetType().Name);
+        if (message is GetToken)
+        {
+            // The message in hand is lost with the failed incarnation: answer it rather than leave it waiting.
+            // (Stashed messages go back to the mailbox and are served by the new incarnation.)
+            Sender.Tell(new TokenDenied(Realm, TokenDenial.Failed, "the auth realm's actor failed; see the log"));
+        }
+
+        base.PreRestart(reason, message);
+    }
+
+    protected override void PostStop()
+    {
+        _refreshCts?.Cancel();
+        _refreshCts?.Dispose();
+    }
+
+    // ---- behaviours ------------------------------------------------------------------------------------
+
+    private void Loading()
+    {
+        Receive<Loaded>(loaded =>
+        {
+            if (loaded.Tokens is { } stored)
+            {
+                _current = stored;
+                _version = stored.Version;
+                ScheduleProactive();
+                _log.Info("Auth realm {0}: resumed tokens (version {1}) from the store", Realm, stored.Version);
+            }
+
+            BecomeReady();
+        });
+        Receive<LoadFailed>(failed =>
+        {
+            _log.Warning("Auth realm {0}: could not load tokens from the store ({1}); starting without a session",
+                Realm, failed.Error.GetType().Name);
+            BecomeReady();
+        });
+        ReceiveAny(StashBounded);
+    }
+
+    private void BecomeReady()
+    {
+        Become(Ready);
+        UnstashEverything();
+    }
+
+    private void Ready()
+    {
+        Receive<GetToken>(OnGetTokenReady);
+        Receive<SignIn>(OnSignIn);
+        Receive<TerminateSession>(OnTerminate);
+        Receive<RefreshDue>(_ =>
+        {
+            if (CanRefresh)
+            {
+                StartRefresh(proactive: true);
+            }
+        });
+        Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+        Receive<RefreshResult>(r => _log.Debug("Auth realm {0}: ignored a refresh result of generation {1}", Realm, r.Generation));
+        Receive<RetryRefresh>(_ => { });
+    }
+
+    private void Refreshing()
+    {
+        Receive<GetToken>(request =>
+        {
+            Subscribe();
+            if (UsableNewerThan(request.StaleVersion) is { } token)
+            {
+                // A proactive refresh is running but the current token still works.
+                Sender.Tell(Grant(token));
+                return;
+            }
+
+            StashBounded(request);
+        });
+        Receive<RefreshResult>(OnRefreshResult);
+        Receive<RetryRefresh>(r =>
+        {
+            if (r.Generation == _generation)
+            {
+                RunRefresh();
+            }
+        });
+        Receive<SignIn>(OnSignIn);
+        Receive<TerminateSession>(OnTerminate);
+        Receive<RefreshDue>(_ => { });
+        Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+    }
+
+    // ---- Ready ----------------------------------------------------------------------------------------
+
+    private void OnGetTokenReady(GetToken request)
+    {
+        Subscribe();
+        if (UsableNewerThan(request.StaleVersion) is { } token)
+        {
+            Sender.Tell(Grant(token));
+            return;
+        }
+
+        if (CanRefresh)
+        {
+            StashBounded(request);
+            StartRefresh(proactive: false);
+            return;
+        }
+
+        if (_current is not null)
+        {
+            EndSession(_settings.Strategy == RefreshStrategy.None
+                ? "the access token expired or was rejected and the realm has no refresh strategy"
+                : "the access token expired or was rejected and there is no refresh token");
+        }
+
+        Sender.Tell(new TokenDenied(Realm, TokenDenial.SessionExpired, _endedReason ?? "not signed in"));
+    }
+
+    private bool CanRefresh =>
+        _services.Refresher is { } refresher && (!refresher.NeedsSession || _current is not null);
+
+    private StoredTokens? UsableNewerThan(long staleVersion) =>
+        _current is { } current && current.Version > staleVersion && TokenUsability.IsUsable(current.Tokens.EffectiveExpiry, Now)
+            ? current
+            : null;
+
+    private TokenGranted Grant(StoredTokens token) =>
+        new(Realm, token.Tokens.AccessToken, token.Version, token.Tokens.EffectiveExpiry);
+
+    // ---- refresh ---------------------------------------------------------------------------------------
+
+    private void StartRefresh(bool proactive)
+    {
+        _refreshIsProactive = proactive;
+        _retries = 0;
+        _refreshStarted = Stopwatch.GetTimestamp();
+        Become(Refreshing);
+        RunRefresh();
+    }
+
+    private void RunRefresh()
+    {
+        var generation = ++_generation;
+        _refreshCts?.Dispose();
+        _refreshCts = new CancellationTokenSource(_settings.RefreshTimeout);
+        var context = new TokenRefreshContext(Realm, _current?.Tokens, _settings.TokenClient, _services.Send);
+        Task<TokenSet> refresh;
+        try
+        {
+            refresh = _services.Refresher!.RefreshAsync(context, _refreshCts.Token);
+        }
+        catch (Exception e)
+        {
+            refresh = Task.FromException<TokenSet>(e);
+        }
+
+        refresh.PipeTo(Self,
+            success: tokens => new RefreshResult(generation, tokens, null),
+            failure: error => new RefreshResult(generation, null, error));
+    }
+
+    private void OnRefreshResult(RefreshResult result)
+    {
+        if (result.Generation != _generation)
+        {
+            _log.Debug("Auth realm {0}: ignored a stale refresh result (generation {1}, now {2})", Realm, result.Generation, _generation);
+            return;
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(_refreshStarted);
+        if (result.Tokens is { } tokens && tokens.Problem() is null)
+        {
+            Adopt(tokens);
+            _log.Info("Auth realm {0}: refreshed token (version {1}) in {2:0} ms{3}", Realm, _version,
+                elapsed.TotalMilliseconds, _refreshIsProactive ? " ahead of expiry" : string.Empty);
+            Publish(new TokenRefreshed(Realm, _version, tokens.EffectiveExpiry, _refreshIsProactive), _services.OnRefreshed);
+            BecomeReady();
+            return;
+        }
+
+        var error = Unwrap(result.Error);
+        switch (error)
+        {
+            case TokenRejectedException rejected:
+                _log.Warning("Auth realm {0}: the refresh was rejected ({1}); ending the session", Realm, rejected.Reason);
+                EndSession(rejected.Reason);
+                BecomeReady();
+                return;
+
+            case null or ResponseFormatException:
+                var problem = error?.Message ?? "the refresher returned tokens that cannot be sent: " + result.Tokens!.Problem();
+                _log.Warning("Auth realm {0}: the refresh answer could not be used: {1}", Realm, problem);
+                DenyStashed(TokenDenial.Malformed, problem);
+                Become(Ready);
+                return;
+
+            default:
+                var delay = Backoff(++_retries);
+                _log.Warning("Auth realm {0}: refresh failed ({1}: {2}); retrying in {3:0} ms, the session is kept",
+                    Realm, error.GetType().Name, error.Message, delay.TotalMilliseconds);
+                Timers.StartSingleTimer(RetryTimer, new RetryRefresh(_generation), delay);
+                return;
+        }
+    }
+
+    private static Exception? Unwrap(Exception? error) =>
+        error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerException : error;
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var exponential = _settings.RetryMinBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20));
+        var capped = Math.Min(exponential, _settings.RetryMaxBackoff.TotalMilliseconds);
+        var jittered = capped * (0.5 + Random.Shared.NextDouble() * 0.5);
+        return TimeSpan.FromMilliseconds(Math.Max(jittered, _settings.RetryMinBackoff.TotalMilliseconds));
+    }
+
+    // ---- session lifecycle -----------------------------------------------------------------------------
+
+    private void OnSignIn(SignIn signIn)
+    {
+        if (signIn.Tokens?.Problem() is { } problem)
+        {
+            Sender.Tell(new Status.Failure(new InvalidRequestException(null, $"cannot sign in to realm '{Realm}': {problem}")));
+            return;
+        }
+
+        _generation++; // a refresh still running belongs to the old session
+        Timers.Cancel(RetryTimer);
+        Adopt(signIn.Tokens!);
+        _log.Info("Auth realm {0}: signed in (token version {1})", Realm, _version);
+        Sender.Tell(new SignedIn(Realm, _version));
+        BecomeReady();
+    }
+
+    private void OnTerminate(TerminateSession terminate)
+    {
+        _generation++;
+        Timers.Cancel(RetryTimer);
+        EndSession(string.IsNullOrWhiteSpace(terminate.Reason) ? "the session was terminated" : terminate.Reason);
+        Sender.Tell(new SessionTerminated(Realm));
+        BecomeReady();
+    }
+
+    private void Adopt(TokenSet tokens)
+    {
+        _version = Math.Max(_version, _current?.Version ?? 0) + 1;
+        _current = new StoredTokens(tokens, _version);
+        _endedReason = null;
+        _retries = 0;
+        var stored = _current;
+        _services.Store.SaveAsync(Realm, stored, CancellationToken.None).ContinueWith(
+            static (t, state) => ((ILoggingAdapter)state!).Warning("Could not save tokens to the store: {0}",
+                t.Exception!.InnerException!.GetType().Name),
+            _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        ScheduleProactive();
+        var granted = Grant(stored);
+        foreach (var subscriber in _subscribers)
+        {
+            subscriber.Tell(granted);
+        }
+    }
+
+    private void EndSession(string reason)
+    {
+        var hadSession = _current is not null || _endedReason is null;
+        _current = null;
+        _endedReason = reason;
+        _generation++;
+        Timers.Cancel(ProactiveTimer);
+        Timers.Cancel(RetryTimer);
+        _services.Store.ClearAsync(Realm, CancellationToken.None).ContinueWith(
+            static (t, state) => ((ILoggingAdapter)state!).Warning("Could not clear the token store: {0}",
+                t.Exception!.InnerException!.GetType().Name),
+            _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        var denied = new TokenDenied(Realm, TokenDenial.SessionExpired, reason);
+        foreach (var subscriber in _subscribers)
+        {
+            subscriber.Tell(denied);
+        }
+
+        if (hadSession)
+        {
+            Publish(new SessionExpired(Realm, reason), _services.OnExpired);
+        }
+    }
+
+    private void ScheduleProactive()
+    {
+        Timers.Cancel(ProactiveTimer);
+        if (_current?.Tokens.EffectiveExpiry is not { } expiry || _services.Refresher is null)
+        {
+            return;
+        }
+
+        var now = Now;
+        var due = expiry - _settings.SkewFor(now, expiry) - now;
+        Timers.StartSingleTimer(ProactiveTimer, RefreshDue.Instance, due > TimeSpan.Zero ? due : TimeSpan.Zero);
+    }
+
+    // ---- plumbing --------------------------------------------------------------------------------------
+
+    private void Subscribe()
+    {
+        if (!Sender.IsNobody() && _subscribers.Add(Sender))
+        {
+            Context.Watch(Sender);
+        }
+    }
+
+    private void StashBounded(object message)
+    {
+        if (_stashed >= _settings.StashCapacity)
+        {
+            if (message is GetToken)
+            {
+                Sender.Tell(new TokenDenied(Realm, TokenDenial.Overloaded,
+                    $"{_stashed} token requests are already waiting for the refresh of realm '{Realm}'"));
+            }
+            else
+            {
+                Sender.Tell(new Status.Failure(new InvalidOperationException($"Auth realm '{Realm}' is overloaded.")));
+            }
+
+            return;
+        }
+
+        _stashed++;
+        Stash.Stash();
+    }
+
+    private void UnstashEverything()
+    {
+        _stashed = 0;
+        Stash.UnstashAll();
+    }
+
+    private void DenyStashed(TokenDenial denial, string reason)
+    {
+        // Answer the waiting askers now; keep the session.
+        foreach (var envelope in Stash.ClearStash())
+        {
+            if (envelope.Message is GetToken)
+            {
+                envelope.Sender.Tell(new TokenDenied(Realm, denial, reason));
+            }
+            else
+            {
+                Self.Tell(envelope.Message, envelope.Sender);
+            }
+        }
+
+        _stashed = 0;
+    }
+
+    private void Publish<T>(T @event, IReadOnlyList<Action<T>> callbacks) where T : notnull
+    {
+        Context.System.EventStream.Publish(@event);
+        if (callbacks.Count == 0)
+        {
+            return;
+        }
+
+        var log = _log;
+        // User callbacks run off the actor: a slow or throwing callback cannot stall or crash the realm.
+        Task.Run(() =>
+        {
+            foreach (var callback in callbacks)
+            {
+                try
+                {
+                    callback(@event);
+                }
+                catch (Exception e)
+                {
+                    log.Error(e, "A {0} callback threw", typeof(T).Name);
+                }
+            }
+        });
+    }
+
+    private sealed record Loaded(StoredTokens? Tokens);
+
+    private sealed record LoadFailed(Exception Error);
+
+    private sealed record RefreshResult(int Generation, TokenSet? Tokens, Exception? Error);
+
+    private sealed record RetryRefresh(int Generation);
+
+    private sealed class RefreshDue
+    {
+        public static readonly RefreshDue Instance = new();
+    }
+}
+
+/// <summary>When a token may still be sent. One rule, used by the TokenActor and the host actors alike.</summary>
+internal static class TokenUsability
+{
+    public static bool IsUsable(DateTimeOffset? expiresAt, DateTimeOffset now) => expiresAt is null || now < expiresAt;
+}

@@ -1,0 +1,64 @@
+namespace NetActors.Auth;
+
+// Messages of the TokenActor. They carry only strings, numbers and times, so they can cross nodes.
+
+/// <summary>
+/// Asks for a usable token of <paramref name="Realm"/> newer than <paramref name="StaleVersion"/> (the version
+/// the asker knows is expired or was rejected with 401; 0 when it has none). The asker is subscribed to later
+/// tokens and to the session's end.
+/// </summary>
+/// <param name="Realm">The auth realm.</param>
+/// <param name="StaleVersion">The version the asker cannot use.</param>
+public sealed record GetToken(string Realm, long StaleVersion);
+
+/// <summary>A usable token. Sent in reply to <see cref="GetToken"/> and pushed to subscribers on every change.</summary>
+/// <param name="Realm">The auth realm.</param>
+/// <param name="AccessToken">The bearer token.</param>
+/// <param name="Version">Its version.</param>
+/// <param name="ExpiresAt">Its expiry, if known.</param>
+public sealed record TokenGranted(string Realm, string AccessToken, long Version, DateTimeOffset? ExpiresAt)
+{
+    /// <summary>Never shows the token.</summary>
+    public override string ToString() => $"TokenGranted {{ Realm = {Realm}, Version = {Version}, ExpiresAt = {ExpiresAt:O} }}";
+}
+
+/// <summary>Why a token could not be granted.</summary>
+public enum TokenDenial
+{
+    /// <summary>The session has ended (or never started): sign in again.</summary>
+    SessionExpired,
+
+    /// <summary>Too many token requests are waiting for the refresh.</summary>
+    Overloaded,
+
+    /// <summary>The token endpoint's answer could not be used; the session is kept.</summary>
+    Malformed,
+
+    /// <summary>The realm's actor failed while handling the request (it restarts with its tokens).</summary>
+    Failed,
+}
+
+/// <summary>No token: the session ended, the wait list is full, or the refresh answer was unusable.</summary>
+/// <param name="Realm">The auth realm.</param>
+/// <param name="Denial">Why.</param>
+/// <param name="Reason">In words, without secrets.</param>
+public sealed record TokenDenied(string Realm, TokenDenial Denial, string Reason);
+
+/// <summary>Starts a session with <paramref name="Tokens"/>; the reply is <see cref="SignedIn"/>.</summary>
+/// <param name="Realm">The auth realm.</param>
+/// <param name="Tokens">The tokens.</param>
+public sealed record SignIn(string Realm, TokenSet Tokens);
+
+/// <summary>The session started; its token has <paramref name="Version"/>.</summary>
+/// <param name="Realm">The auth realm.</param>
+/// <param name="Version">The token version.</param>
+public sealed record SignedIn(string Realm, long Version);
+
+/// <summary>Ends the session: tokens cleared, waiting requests failed; the reply is <see cref="SessionTerminated"/>.</summary>
+/// <param name="Realm">The auth realm.</param>
+/// <param name="Reason">Why, for the event and the errors.</param>
+public sealed record TerminateSession(string Realm, string Reason);
+
+/// <summary>The session has been terminated.</summary>
+/// <param name="Realm">The auth realm.</param>
+public sealed record SessionTerminated(string Realm);

@@ -1,0 +1,138 @@
+using NetActors.Auth;
+
+namespace NetActors.Hosting;
+
+/// <summary>
+/// Configures an auth realm from C#. Settings write the HOCON keys of <c>netactors.auth.realms.&lt;name&gt;</c>
+/// (named in each method's docs); delegates, stores and callbacks are kept beside them.
+/// </summary>
+public sealed class AuthRealmBuilder
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    internal AuthRealmBuilder(string name)
+    {
+        Name = name;
+    }
+
+    /// <summary>The realm's name.</summary>
+    public string Name { get; }
+
+    internal RealmRegistration Registration { get; } = new();
+
+    /// <summary>
+    /// <c>strategy = endpoint</c>: refresh through an endpoint of the API. By default it POSTs
+    /// <c>{"refresh_token": "…"}</c> as JSON and reads <c>access_token</c>, <c>refresh_token</c> and
+    /// <c>expires_in</c> from the JSON answer; <paramref name="configure"/> changes any of that.
+    /// </summary>
+    /// <param name="path">Path relative to the token client's base address, or an absolute URL.</param>
+    /// <param name="configure">Sets other <c>endpoint.*</c> keys through <see cref="Set"/>.</param>
+    public AuthRealmBuilder WithRefreshEndpoint(string path, Action<AuthRealmBuilder>? configure = null)
+    {
+        Set("strategy", "endpoint");
+        Set("endpoint.path", HoconText.Quote(path));
+        configure?.Invoke(this);
+        return this;
+    }
+
+    /// <summary><c>strategy = oauth-refresh-token</c>: the OAuth 2.0 refresh_token grant (RFC 6749 §6).</summary>
+    /// <param name="tokenEndpoint">The token endpoint (absolute, or relative to the token client).</param>
+    /// <param name="clientId">The client id.</param>
+    /// <param name="clientSecret">The client secret, or null for a public client.</param>
+    /// <param name="scope">The scope, or null.</param>
+    public AuthRealmBuilder WithOAuthRefreshToken(string tokenEndpoint, string clientId, string? clientSecret = null,
+        string? scope = null) => OAuth("oauth-refresh-token", tokenEndpoint, clientId, clientSecret, scope);
+
+    /// <summary><c>strategy = oauth-client-credentials</c>: the OAuth 2.0 client_credentials grant.</summary>
+    /// <param name="tokenEndpoint">The token endpoint (absolute, or relative to the token client).</param>
+    /// <param name="clientId">The client id.</param>
+    /// <param name="clientSecret">The client secret.</param>
+    /// <param name="scope">The scope, or null.</param>
+    public AuthRealmBuilder WithOAuthClientCredentials(string tokenEndpoint, string clientId, string clientSecret,
+        string? scope = null) => OAuth("oauth-client-credentials", tokenEndpoint, clientId, clientSecret, scope);
+
+    /// <summary>
+    /// <c>strategy = delegate</c>: refresh with your own code. Send calls through
+    /// <see cref="TokenRefreshContext.SendAsync"/> so they respect the origin's cap; throw
+    /// <see cref="TokenRejectedException"/> when the server rejected the refresh (the session ends).
+    /// </summary>
+    /// <param name="refresher">Returns the new tokens.</param>
+    public AuthRealmBuilder WithRefresher(Func<TokenRefreshContext, CancellationToken, Task<TokenSet>> refresher)
+    {
+        ArgumentNullException.ThrowIfNull(refresher);
+        Registration.Refresher = refresher;
+        return Set("strategy", "delegate");
+    }
+
+    /// <summary><c>origins</c>: further origins the token may be sent to.</summary>
+    /// <param name="origins">Absolute http(s) origins.</param>
+    public AuthRealmBuilder WithOrigins(params string[] origins) =>
+        Set("origins", "[" + string.Join(", ", origins.Select(HoconText.Quote)) + "]");
+
+    /// <summary><c>token-client</c>: the client refresh calls go through.</summary>
+    /// <param name="client">A client name.</param>
+    public AuthRealmBuilder WithTokenClient(string client) => Set("token-client", HoconText.Quote(client));
+
+    /// <summary><c>refresh-skew</c>: refresh at most this long before expiry.</summary>
+    /// <param name="skew">Zero or more.</param>
+    public AuthRealmBuilder WithRefreshSkew(TimeSpan skew) => Set("refresh-skew", HoconText.Duration(skew));
+
+    /// <summary>A token store of your own (a shared store for several instances, say).</summary>
+    /// <param name="store">The store.</param>
+    public AuthRealmBuilder WithTokenStore(ITokenStore store)
+    {
+        Registration.Store = store ?? throw new ArgumentNullException(nameof(store));
+        return this;
+    }
+
+    /// <summary><c>store.type = file</c>: keep tokens in owner-only files in <paramref name="directory"/>.</summary>
+    /// <param name="directory">The directory.</param>
+    public AuthRealmBuilder WithFileTokenStore(string directory) =>
+        Set("store.type", "file").Set("store.path", HoconText.Quote(directory));
+
+    /// <summary>Called (off the actor) when the realm's session ends.</summary>
+    /// <param name="callback">The callback; keep it short, exceptions are logged.</param>
+    public AuthRealmBuilder OnSessionExpired(Action<SessionExpired> callback)
+    {
+        Registration.OnExpired.Add(callback);
+        return this;
+    }
+
+    /// <summary>Called (off the actor) after each refresh.</summary>
+    /// <param name="callback">The callback; keep it short, exceptions are logged.</param>
+    public AuthRealmBuilder OnTokenRefreshed(Action<TokenRefreshed> callback)
+    {
+        Registration.OnRefreshed.Add(callback);
+        return this;
+    }
+
+    /// <summary>Sets any key of the realm's HOCON section to a raw HOCON value.</summary>
+    /// <param name="key">The key, for example <c>endpoint.body-format</c>.</param>
+    /// <param name="hoconValue">The value as HOCON text.</param>
+    public AuthRealmBuilder Set(string key, string hoconValue)
+    {
+        _values[key] = hoconValue;
+        return this;
+    }
+
+    private AuthRealmBuilder OAuth(string strategy, string endpoint, string clientId, string? secret, string? scope)
+    {
+        Set("strategy", strategy);
+        Set("oauth.token-endpoint", HoconText.Quote(endpoint));
+        Set("oauth.client-id", HoconText.Quote(clientId));
+        if (secret is not null)
+        {
+            Set("oauth.client-secret", HoconText.Quote(secret));
+        }
+
+        if (scope is not null)
+        {
+            Set("oauth.scope", HoconText.Quote(scope));
+        }
+
+        return this;
+    }
+
+    internal string ToHocon() =>
+        $"netactors.auth.realms.{HoconText.Quote(Name)} {{\n{string.Join("\n", _values.Select(kv => $"  {kv.Key} = {kv.Value}"))}\n}}\n";
+}

@@ -1,0 +1,27 @@
+using NetActors.Auth;
+
+namespace NetActors.Hosting;
+
+/// <summary>
+/// What the C# builders registered that HOCON cannot hold (delegates, stores, callbacks), carried into the
+/// actor system as an Akka <see cref="Akka.Actor.Setup.Setup"/>.
+/// </summary>
+internal sealed class NetActorsSetup(IReadOnlyDictionary<string, RealmRegistration> realms) : Akka.Actor.Setup.Setup
+{
+    public IReadOnlyDictionary<string, RealmRegistration> Realms { get; } = realms;
+
+    public IReadOnlySet<string> DelegateRealms { get; } =
+        realms.Where(r => r.Value.Refresher is not null).Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+}
+
+/// <summary>A realm's C# registrations.</summary>
+internal sealed class RealmRegistration
+{
+    public Func<TokenRefreshContext, CancellationToken, Task<TokenSet>>? Refresher { get; set; }
+
+    public ITokenStore? Store { get; set; }
+
+    public List<Action<SessionExpired>> OnExpired { get; } = [];
+
+    public List<Action<TokenRefreshed>> OnRefreshed { get; } = [];
+}
