@@ -26,6 +26,15 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <summary>When true, an error status is returned as a <see cref="NetResponse"/> rather than thrown.</summary>
     public bool AllowErrorStatus { get; init; }
 
+    /// <summary>
+    /// The idempotency key: sent as the client's idempotency header (default <c>Idempotency-Key</c>) on every
+    /// attempt, and what makes a POST or PATCH safe to retry.
+    /// </summary>
+    public string? IdempotencyKey { get; init; }
+
+    /// <summary>When true this request never shares a wire request with identical concurrent ones.</summary>
+    public bool NoDeduplication { get; init; }
+
     /// <summary>A GET request.</summary>
     /// <param name="client">The client name.</param>
     /// <param name="url">Relative or absolute URL.</param>
@@ -74,6 +83,13 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
 
     /// <summary>A copy that carries no credentials.</summary>
     public NetRequest AsAnonymous() => this with { Anonymous = true };
+
+    /// <summary>A copy with an idempotency key (makes a POST or PATCH retryable).</summary>
+    /// <param name="key">The key; the same for every attempt of this logical request.</param>
+    public NetRequest WithIdempotencyKey(string key) => this with { IdempotencyKey = key };
+
+    /// <summary>A copy that never shares a wire request with identical concurrent ones.</summary>
+    public NetRequest WithoutDeduplication() => this with { NoDeduplication = true };
 
     /// <summary>A copy with its own total timeout.</summary>
     /// <param name="timeout">The total timeout for this request.</param>

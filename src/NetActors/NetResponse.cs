@@ -60,6 +60,13 @@ public sealed class NetResponse
     /// <summary>Time from accepting the request to its outcome.</summary>
     public TimeSpan Elapsed { get; }
 
+    /// <summary>The same response for another (deduplicated) request: the body bytes are shared, read-only.</summary>
+    internal NetResponse For(NetRequest request) =>
+        new(request, Uri, StatusCode, Headers, ContentHeaders, Body, Attempts, Elapsed, _redaction) { Deduplicated = true };
+
+    /// <summary>True when this response came from a wire request made for an identical concurrent request.</summary>
+    public bool Deduplicated { get; private init; }
+
     /// <summary>The body as text, decoded with the declared charset (UTF-8 when none).</summary>
     public string ReadAsString()
     {

@@ -46,6 +46,18 @@ public sealed record ClientSettings
     /// <summary>Headers sent with every request of this client, the app headers included.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> DefaultHeaders { get; init; } = [];
 
+    /// <summary>Retry policy.</summary>
+    public Resilience.RetrySettings Retry { get; init; } = new();
+
+    /// <summary>Whether identical overlapping GET/HEAD requests share one wire request.</summary>
+    public bool Deduplicate { get; init; } = true;
+
+    /// <summary>The origin's rate limit (from the client that declares the origin).</summary>
+    public Resilience.RateLimitSettings RateLimit { get; init; } = new();
+
+    /// <summary>The origin's circuit breaker (from the client that declares the origin).</summary>
+    public Resilience.CircuitBreakerSettings CircuitBreaker { get; init; } = new();
+
     /// <summary>The auth realm whose token this client's requests carry, or null.</summary>
     public string? AuthRealm { get; init; }
 
@@ -100,7 +112,28 @@ public sealed record ClientSettings
             PooledConnectionIdleTimeout = r.Duration("pooled-connection-idle-timeout"),
             DefaultHeaders = ReadHeaders(c, prefix, r),
             AuthRealm = r.String("auth-realm") is { Length: > 0 } realm ? realm : null,
+            Retry = Resilience.RetrySettings.Create(r),
+            Deduplicate = r.Bool("deduplicate"),
+            RateLimit = Resilience.RateLimitSettings.Create(r),
+            CircuitBreaker = Resilience.CircuitBreakerSettings.Create(r),
         };
+
+        if (settings.Retry.MaxAttempts > 1 && settings.Retry.BaseDelay >= settings.TotalTimeout)
+        {
+            throw new NetActorsConfigurationException(prefix + "retry.base-delay",
+                $"{settings.Retry.BaseDelay} leaves no room for a retry within total-timeout ({settings.TotalTimeout}).");
+        }
+
+        if (settings.Retry.MaxDelay < settings.Retry.BaseDelay)
+        {
+            throw new NetActorsConfigurationException(prefix + "retry.max-delay",
+                $"{settings.Retry.MaxDelay} is shorter than retry.base-delay ({settings.Retry.BaseDelay}).");
+        }
+
+        if (HeaderRules.Check(settings.Retry.IdempotencyHeader, "x") is { } headerProblem)
+        {
+            throw new NetActorsConfigurationException(prefix + "retry.idempotency-header", headerProblem);
+        }
 
         if (settings.ResponseTimeout > settings.TotalTimeout)
         {

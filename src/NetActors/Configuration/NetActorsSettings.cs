@@ -16,6 +16,9 @@ public sealed record NetActorsSettings
     /// <summary>The auth realms, by name.</summary>
     public required IReadOnlyDictionary<string, Auth.RealmSettings> Realms { get; init; }
 
+    /// <summary>How long in-flight requests may finish when the host stops.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The logging and redaction settings.</summary>
     public required RedactionSettings Redaction { get; init; }
 
@@ -82,6 +85,7 @@ public sealed record NetActorsSettings
         {
             Clients = clients,
             Realms = realms,
+            DrainTimeout = new HoconReader(netactors, "netactors.").Duration("shutdown.drain-timeout"),
             Redaction = RedactionSettings.Create(
                 logging.StringList("redacted-query-parameters"),
                 logging.StringList("redacted-headers")),

@@ -20,6 +20,8 @@ public sealed class NetGateway : ReceiveActor
     private readonly NetActorsRuntime _runtime;
     private readonly NetActorsSettings _settings;
     private readonly Dictionary<string, IActorRef> _hosts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostLedger> _ledgers = new(StringComparer.Ordinal);
+    private bool _draining;
     private readonly Dictionary<string, ClientSettings> _declaredOrigins = new(StringComparer.Ordinal);
     private readonly HostContext _hostContext;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -50,6 +52,21 @@ public sealed class NetGateway : ReceiveActor
         Receive<SignIn>(m => ToRealm(m.Realm, m));
         Receive<TerminateSession>(m => ToRealm(m.Realm, m));
         Receive<GetToken>(m => ToRealm(m.Realm, m));
+        Receive<Drain>(_ => OnDrain());
+    }
+
+    /// <summary>
+    /// Graceful shutdown: no new requests; every host fails its queued and waiting requests and answers when
+    /// nothing of it is on the wire. The reply (<see cref="Drained"/>) comes when all hosts have answered.
+    /// </summary>
+    private void OnDrain()
+    {
+        _draining = true;
+        var timeout = _settings.DrainTimeout;
+        var hosts = _hosts.Values.ToList();
+        Task.WhenAll(hosts.Select(h => h.Ask<Drained>(Drain.Instance, timeout)))
+            .ContinueWith(_ => Drained.Instance, TaskScheduler.Default)
+            .PipeTo(Sender);
     }
 
     private readonly IReadOnlyDictionary<string, RealmRoute> _realms;
@@ -103,6 +120,13 @@ public sealed class NetGateway : ReceiveActor
             return;
         }
 
+        if (_draining)
+        {
+            ex.TryFail(new NetShutdownException(ex.Info()));
+            ex.Release();
+            return;
+        }
+
         if (ex.Client is null)
         {
             if (ex.Request is null || !_settings.Clients.TryGetValue(ex.Request.Client ?? string.Empty, out var client))
@@ -113,6 +137,7 @@ public sealed class NetGateway : ReceiveActor
 
             ex.Client = client;
             ex.Redaction = _settings.Redaction;
+            ex.Hooks = _runtime.Setup?.Clients.GetValueOrDefault(client.Name) ?? Resilience.ClientHooks.None;
             if (ex.Request.Method is null || ex.Request.Url is null)
             {
                 Reject(ex, "the request has no method or no URL.");
@@ -155,7 +180,9 @@ public sealed class NetGateway : ReceiveActor
         // The connection budget of an origin is the one of the client that declares it as its base address;
         // an origin no client declares (an absolute URL, a redirect) takes the sending client's.
         var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
-        host = Context.ActorOf(HostActor.Props(_hostContext, origin, connection), $"host-{++_hostCounter}");
+        var ledger = new HostLedger();
+        _ledgers[origin] = ledger;
+        host = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, ledger), $"host-{++_hostCounter}");
         _hosts[origin] = host;
         _log.Debug("Host actor {0} created for {1} (max-connections {2}, queue-capacity {3})",
             host.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);

@@ -18,6 +18,8 @@ public sealed class ClientBuilder
 
     private readonly NetActorsBuilder _owner;
 
+    internal Resilience.ClientHooks Hooks { get; } = new();
+
     /// <summary>The client's name.</summary>
     public string Name { get; }
 
@@ -97,6 +99,59 @@ public sealed class ClientBuilder
     /// <summary><c>auth-realm</c>: the client's requests carry the bearer token of this (shared) realm.</summary>
     /// <param name="realm">A realm added with <see cref="NetActorsBuilder.AddAuthRealm"/> or in HOCON.</param>
     public ClientBuilder WithAuthRealm(string realm) => Set("auth-realm", HoconText.Quote(realm));
+
+    /// <summary><c>retry.max-attempts</c>: attempts in all, the first included (1 disables retries).</summary>
+    /// <param name="maxAttempts">1 to 100.</param>
+    public ClientBuilder WithMaxAttempts(int maxAttempts) => Set("retry.max-attempts", HoconText.Number(maxAttempts));
+
+    /// <summary><c>retry.base-delay</c> and <c>retry.max-delay</c>: the backoff range.</summary>
+    /// <param name="baseDelay">The first retry's delay.</param>
+    /// <param name="maxDelay">The largest delay.</param>
+    public ClientBuilder WithRetryDelays(TimeSpan baseDelay, TimeSpan maxDelay) =>
+        Set("retry.base-delay", HoconText.Duration(baseDelay)).Set("retry.max-delay", HoconText.Duration(maxDelay));
+
+    /// <summary><c>retry.idempotency-keys</c>: generate an idempotency key for POST and PATCH (makes them retryable).</summary>
+    /// <param name="generate">True to generate keys.</param>
+    public ClientBuilder WithIdempotencyKeys(bool generate = true) => Set("retry.idempotency-keys", HoconText.Bool(generate));
+
+    /// <summary>Replaces the retry classifier: which failures are transient.</summary>
+    /// <param name="isTransient">True for failures worth retrying; see <see cref="Resilience.RetryClassifier.IsTransient"/>.</param>
+    public ClientBuilder WithRetryClassifier(Func<Errors.NetException, bool> isTransient)
+    {
+        Hooks.IsTransient = isTransient ?? throw new ArgumentNullException(nameof(isTransient));
+        return this;
+    }
+
+    /// <summary><c>rate-limit.*</c>: the origin's rate (a token bucket).</summary>
+    /// <param name="permitsPerSecond">Requests per second; 0 disables.</param>
+    /// <param name="burst">Permits usable at once (0: one second's worth).</param>
+    public ClientBuilder WithRateLimit(double permitsPerSecond, int burst = 0) =>
+        Set("rate-limit.permits-per-second", HoconText.Number(permitsPerSecond)).Set("rate-limit.burst", HoconText.Number(burst));
+
+    /// <summary><c>circuit-breaker.*</c>: the origin's circuit breaker.</summary>
+    /// <param name="failureRatio">Failure ratio that opens it.</param>
+    /// <param name="minimumThroughput">Attempts needed in the window.</param>
+    /// <param name="samplingDuration">The window.</param>
+    /// <param name="breakDuration">How long it stays open.</param>
+    public ClientBuilder WithCircuitBreaker(double failureRatio, int minimumThroughput, TimeSpan samplingDuration,
+        TimeSpan breakDuration) =>
+        Set("circuit-breaker.enabled", "on")
+            .Set("circuit-breaker.failure-ratio", HoconText.Number(failureRatio))
+            .Set("circuit-breaker.minimum-throughput", HoconText.Number(minimumThroughput))
+            .Set("circuit-breaker.sampling-duration", HoconText.Duration(samplingDuration))
+            .Set("circuit-breaker.break-duration", HoconText.Duration(breakDuration));
+
+    /// <summary><c>deduplicate</c>: whether identical concurrent GET/HEAD requests share one wire request.</summary>
+    /// <param name="deduplicate">True to share.</param>
+    public ClientBuilder WithDeduplication(bool deduplicate) => Set("deduplicate", HoconText.Bool(deduplicate));
+
+    /// <summary>Adds an interceptor; interceptors run in the order they are added.</summary>
+    /// <param name="interceptor">The interceptor.</param>
+    public ClientBuilder AddInterceptor(Resilience.NetInterceptor interceptor)
+    {
+        Hooks.Interceptors.Add(interceptor ?? throw new ArgumentNullException(nameof(interceptor)));
+        return this;
+    }
 
     /// <summary>Sets any key of the client's HOCON section to a raw HOCON value.</summary>
     /// <param name="key">The key under <c>netactors.clients.&lt;name&gt;</c>, for example <c>max-connections</c>.</param>

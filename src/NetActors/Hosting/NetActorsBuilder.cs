@@ -41,6 +41,9 @@ public sealed class NetActorsBuilder
         return this;
     }
 
+    internal IReadOnlyDictionary<string, Resilience.ClientHooks> ClientHooks =>
+        _clients.ToDictionary(c => c.Key, c => c.Value.Hooks, StringComparer.Ordinal);
+
     internal IReadOnlyDictionary<string, RealmRegistration> RealmRegistrations =>
         _realms.ToDictionary(r => r.Key, r => r.Value.Registration, StringComparer.Ordinal);
 

@@ -33,7 +33,7 @@ public static class NetActorsHostingExtensions
             builder.AddHocon(ConfigurationFactory.ParseString(own), HoconAddMode.Prepend);
         }
 
-        builder.AddSetup(new NetActorsSetup(net.RealmRegistrations));
+        builder.AddSetup(new NetActorsSetup(net.RealmRegistrations, net.ClientHooks));
         builder.ConfigureLoggers(loggers =>
         {
             loggers.ClearLoggers();

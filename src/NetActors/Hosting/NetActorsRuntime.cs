@@ -36,11 +36,27 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
     {
         var settings = NetActorsSettings.Create(system);
         Settings = settings;
-        Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(new Dictionary<string, RealmRegistration>()));
+        Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(
+            new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
         var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
         var gateway = system.ActorOf(NetGateway.Props(this, settings), "netactors");
         registry.Register<NetGateway>(gateway);
+
+        // Graceful shutdown: in-flight requests get drain-timeout to finish before the actors stop.
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "netactors-drain", async () =>
+        {
+            try
+            {
+                await gateway.Ask<Hosts.Drained>(Hosts.Drain.Instance, settings.DrainTimeout + TimeSpan.FromSeconds(1));
+            }
+            catch (Exception)
+            {
+                // Whatever is still on the wire is failed with NetShutdownException when its host stops.
+            }
+
+            return Akka.Done.Instance;
+        });
         return gateway;
     }
 

@@ -6,9 +6,12 @@ namespace NetActors.Hosting;
 /// What the C# builders registered that HOCON cannot hold (delegates, stores, callbacks), carried into the
 /// actor system as an Akka <see cref="Akka.Actor.Setup.Setup"/>.
 /// </summary>
-internal sealed class NetActorsSetup(IReadOnlyDictionary<string, RealmRegistration> realms) : Akka.Actor.Setup.Setup
+internal sealed class NetActorsSetup(IReadOnlyDictionary<string, RealmRegistration> realms,
+    IReadOnlyDictionary<string, Resilience.ClientHooks> clients) : Akka.Actor.Setup.Setup
 {
     public IReadOnlyDictionary<string, RealmRegistration> Realms { get; } = realms;
+
+    public IReadOnlyDictionary<string, Resilience.ClientHooks> Clients { get; } = clients;
 
     public IReadOnlySet<string> DelegateRealms { get; } =
         realms.Where(r => r.Value.Refresher is not null).Select(r => r.Key).ToHashSet(StringComparer.Ordinal);

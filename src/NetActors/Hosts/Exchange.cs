@@ -24,6 +24,9 @@ internal enum ExchangeState
     /// <summary>Waiting for its retry delay; holds no slot.</summary>
     WaitingForRetry,
 
+    /// <summary>Sharing the wire request of an identical exchange (deduplication); holds no slot.</summary>
+    Following,
+
     /// <summary>Its outcome has been delivered.</summary>
     Done,
 }
@@ -41,6 +44,7 @@ internal sealed class Exchange
     private int _completed;
     private CancellationTokenSource? _cts;
     private CancellationTokenRegistration _registration;
+    private CancellationTokenRegistration _callerRegistration;
     private bool _deadlineIsTotal;
 
     private Exchange(NetRequest request, TaskCompletionSource<NetResponse>? tcs, IActorRef? replyTo,
@@ -100,6 +104,24 @@ internal sealed class Exchange
     /// <summary>True once the exchange was retried after a 401: a second 401 is final (no auth loop).</summary>
     public bool AuthRetried { get; set; }
 
+    /// <summary>The client's C# hooks (retry classifier, interceptors); set by the gateway.</summary>
+    public Resilience.ClientHooks Hooks { get; set; } = Resilience.ClientHooks.None;
+
+    /// <summary>The idempotency key sent on every attempt, or null.</summary>
+    public string? IdempotencyKey { get; set; }
+
+    /// <summary>The deduplication key while this exchange leads a shared wire request.</summary>
+    public string? DedupKey { get; set; }
+
+    /// <summary>Exchanges that share this one's wire request.</summary>
+    public List<Exchange>? Followers { get; set; }
+
+    /// <summary>The exchange whose wire request this one shares.</summary>
+    public Exchange? Leader { get; set; }
+
+    /// <summary>True while some follower still waits for this exchange's result.</summary>
+    public bool HasLiveFollowers => Followers is { } f && f.Exists(x => !x.IsCompleted);
+
     public ExchangeState State { get; set; } = ExchangeState.New;
 
     public int Attempts { get; set; }
@@ -134,7 +156,8 @@ internal sealed class Exchange
 
     /// <summary>
     /// Starts the deadline clock the first time a host accepts the exchange. Cancellation by the caller fails
-    /// the exchange at once; any deadline is reported to <see cref="Owner"/>, which decides what it means.
+    /// the exchange at once and is reported to <see cref="Owner"/>, which aborts the wire call unless others
+    /// share it; a deadline is reported to <see cref="Owner"/>, which decides what it means.
     /// </summary>
     public void Begin(TimeSpan totalTimeout)
     {
@@ -144,11 +167,35 @@ internal sealed class Exchange
         }
 
         TotalTimeout = totalTimeout;
-        _cts = _callerToken.CanBeCanceled
-            ? CancellationTokenSource.CreateLinkedTokenSource(_callerToken)
-            : new CancellationTokenSource();
+        StartDeadline();
+        if (_callerToken.CanBeCanceled)
+        {
+            _callerRegistration = _callerToken.UnsafeRegister(static state => ((Exchange)state!).OnCallerCancelled(), this);
+        }
+    }
+
+    private void StartDeadline()
+    {
+        _cts = new CancellationTokenSource();
         ArmTotal();
-        _registration = _cts.Token.UnsafeRegister(static state => ((Exchange)state!).OnCancelled(), this);
+        _registration = _cts.Token.UnsafeRegister(static state => ((Exchange)state!).OnDeadline(), this);
+    }
+
+    /// <summary>True once <see cref="Abort"/> was called.</summary>
+    public bool Aborted { get; private set; }
+
+    /// <summary>Aborts the wire call of this exchange (its caller went away and nobody shares it).</summary>
+    public void Abort()
+    {
+        Aborted = true;
+        try
+        {
+            _cts?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already released.
+        }
     }
 
     /// <summary>Arms the total deadline only (while queued or waiting).</summary>
@@ -186,19 +233,16 @@ internal sealed class Exchange
     {
         _registration.Dispose();
         _cts!.Dispose();
-        _cts = null;
-        Begin(TotalTimeout);
+        StartDeadline();
     }
 
-    private void OnCancelled()
+    private void OnCallerCancelled()
     {
-        if (_callerToken.IsCancellationRequested)
-        {
-            TryFail(new OperationCanceledException("The caller cancelled the request.", _callerToken));
-        }
-
+        TryFail(new OperationCanceledException("The caller cancelled the request.", _callerToken));
         Owner?.Tell(new ExchangeDeadline(this), ActorRefs.NoSender);
     }
+
+    private void OnDeadline() => Owner?.Tell(new ExchangeDeadline(this), ActorRefs.NoSender);
 
     /// <summary>What error messages say about this request; the URL is redacted.</summary>
     public NetRequestInfo Info() =>
@@ -255,6 +299,7 @@ internal sealed class Exchange
     public void Release()
     {
         _registration.Dispose();
+        _callerRegistration.Dispose();
         _cts?.Dispose();
     }
 }

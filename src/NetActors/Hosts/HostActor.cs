@@ -1,54 +1,79 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Text;
 using Akka.Actor;
 using Akka.Event;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 using NetActors.Configuration;
 using NetActors.Errors;
-using NetActors.Telemetry;
+using NetActors.Resilience;
 
 namespace NetActors.Hosts;
 
 /// <summary>
-/// Owns one origin's connection budget. At most <c>max-connections</c> requests are on the wire at once; the
-/// rest wait in this actor's own bounded FIFO queue, and a request beyond <c>queue-capacity</c> fails at once
-/// with <see cref="OverloadedException"/> (never a silent drop). Priority requests (token refreshes) take the
-/// next free slot ahead of the queue. HTTP calls run asynchronously and return through <c>PipeTo</c>.
+/// Owns one origin's connection budget and the failure handling of its requests. At most <c>max-connections</c>
+/// requests are on the wire at once; the rest wait in this actor's own bounded FIFO queue, and a request beyond
+/// <c>queue-capacity</c> fails at once with <see cref="OverloadedException"/> (never a silent drop). Priority
+/// requests (token refreshes) take the next free slot ahead of the queue. A request waiting for a token, a
+/// retry delay or a shared wire request holds no slot. Transient failures of safe requests are retried with
+/// backoff on actor timers; the origin's rate limit, <c>Retry-After</c> pauses and circuit breaker are applied
+/// here. HTTP calls run asynchronously and return through <c>PipeTo</c>; user hooks never run on this actor.
 /// </summary>
-internal sealed class HostActor : ReceiveActor
+internal sealed class HostActor : ReceiveActor, IWithTimers
 {
+    private static readonly TimeSpan DeadlineTolerance = TimeSpan.FromMilliseconds(20);
+    private const string PumpTimer = "pump";
+
     private readonly HostContext _context;
     private readonly string _origin;
     private readonly int _maxConnections;
     private readonly int _queueCapacity;
     private readonly HttpClient _http;
+    private readonly HostLedger _ledger;
     private readonly LinkedList<Exchange> _queue = new();
     private readonly LinkedList<Exchange> _priority = new();
-    private readonly HashSet<Exchange> _inFlight = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Exchange> _retrying = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Exchange> _shared = new(StringComparer.Ordinal);
+    private readonly CircuitBreaker _breaker;
+    private readonly RateGate _rate;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IActorRef? _drainReply;
 
-    private HostActor(HostContext context, string origin, ClientSettings connection)
+    private HostActor(HostContext context, string origin, ClientSettings connection, HostLedger ledger)
     {
         _context = context;
         _origin = origin;
+        _ledger = ledger;
         _maxConnections = connection.MaxConnections;
         _queueCapacity = connection.QueueCapacity;
         _http = context.Runtime.CreateHttpClient(origin, connection);
+        _breaker = new CircuitBreaker(connection.CircuitBreaker);
+        _rate = new RateGate(connection.RateLimit);
 
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
         Receive<ExchangeDeadline>(d => OnDeadline(d.Exchange));
+        Receive<RetryDue>(r => OnRetryDue(r.Exchange));
+        Receive<Pump>(_ => PumpQueue());
         Receive<Auth.TokenGranted>(OnTokenGranted);
         Receive<Auth.TokenDenied>(OnTokenDenied);
+        Receive<CircuitProbeDue>(_ => OnCircuitProbeDue());
+        Receive<Drain>(OnDrain);
+        Receive<InjectFault>(f => throw new InvalidOperationException(f.Reason));
     }
 
-    /// <summary>Props for the host of <paramref name="origin"/>.</summary>
-    public static Props Props(HostContext context, string origin, ClientSettings connection) =>
-        Hosting.ActorProps.Of(() => new HostActor(context, origin, connection));
+    /// <summary>Props for the host of <paramref name="origin"/>. The ledger outlives restarts of the actor.</summary>
+    public static Props Props(HostContext context, string origin, ClientSettings connection, HostLedger ledger) =>
+        Hosting.ActorProps.Of(() => new HostActor(context, origin, connection, ledger));
 
-    /// <summary>Requests on the wire now (for tests and metrics).</summary>
-    internal int InFlightCount => _inFlight.Count;
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private HashSet<Exchange> InFlight => _ledger.InFlight;
+
+    private DateTimeOffset Now => _context.Time.GetUtcNow();
+
+    // ---- admission ---------------------------------------------------------------------------------------
 
     private void Admit(Exchange ex)
     {
@@ -59,6 +84,12 @@ internal sealed class HostActor : ReceiveActor
         }
 
         ex.Owner = Self;
+        if (_drainReply is not null)
+        {
+            Finish(ex, new NetShutdownException(ex.Info()));
+            return;
+        }
+
         if (ex.State == ExchangeState.New)
         {
             ex.Begin(ex.Request.Timeout ?? ex.Client.TotalTimeout);
@@ -70,11 +101,28 @@ internal sealed class HostActor : ReceiveActor
             }
         }
 
+        if (!ex.Priority)
+        {
+            // When half-open, Allow() lets this exchange through as the one probe.
+            var allowed = _breaker.Allow(Now, out var retryIn, out var changed);
+            Publish(changed);
+            if (!allowed)
+            {
+                Finish(ex, new CircuitOpenException(ex.Info(), _origin, retryIn));
+                return;
+            }
+        }
+
+        if (TryFollow(ex))
+        {
+            return;
+        }
+
         Enqueue(ex, front: false);
-        Pump();
+        PumpQueue();
     }
 
-    /// <summary>Resolves a relative URL and checks headers. Null when fine, else what is wrong.</summary>
+    /// <summary>Resolves a relative URL, checks headers, sets the idempotency key. Null when fine.</summary>
     private static string? Prepare(Exchange ex)
     {
         if (ex.Target is null)
@@ -97,6 +145,26 @@ internal sealed class HostActor : ReceiveActor
             }
         }
 
+        var retry = ex.Client.Retry;
+        ex.IdempotencyKey = ex.Request.IdempotencyKey ?? HeaderValue(ex.Request.Headers, retry.IdempotencyHeader);
+        if (ex.IdempotencyKey is null && retry.IdempotencyKeys && !RetryClassifier.IsIdempotent(ex.Method))
+        {
+            ex.IdempotencyKey = Guid.NewGuid().ToString("N"); // once per logical request, the same on every attempt
+        }
+
+        return ex.IdempotencyKey is not null ? HeaderRules.Check(retry.IdempotencyHeader, ex.IdempotencyKey) : null;
+    }
+
+    private static string? HeaderValue(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
+    {
+        for (var i = 0; i < headers.Count; i++)
+        {
+            if (string.Equals(headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return headers[i].Value;
+            }
+        }
+
         return null;
     }
 
@@ -109,7 +177,7 @@ internal sealed class HostActor : ReceiveActor
             return;
         }
 
-        if (!front && _queue.Count >= _queueCapacity && _inFlight.Count >= _maxConnections)
+        if (!front && _queue.Count >= _queueCapacity && InFlight.Count >= _maxConnections)
         {
             Finish(ex, new OverloadedException(ex.Info(), _origin, _queueCapacity));
             return;
@@ -120,15 +188,85 @@ internal sealed class HostActor : ReceiveActor
         ex.QueueNode = front ? _queue.AddFirst(ex) : _queue.AddLast(ex);
     }
 
-    /// <summary>Starts queued exchanges while slots are free: priority ones first, then FIFO.</summary>
-    private void Pump()
+    // ---- in-flight deduplication ---------------------------------------------------------------------------
+
+    /// <summary>Attaches the exchange to an identical one on the wire, if there is one.</summary>
+    private bool TryFollow(Exchange ex)
     {
-        while (_inFlight.Count < _maxConnections)
+        if (ex.Leader is not null || ex.DedupKey is not null || !ex.Client.Deduplicate || ex.Request.NoDeduplication ||
+            ex.Priority || ex.Content is not null || (ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head))
         {
-            var next = Dequeue(_priority) ?? Dequeue(_queue);
+            return false;
+        }
+
+        var key = DedupKey(ex);
+        if (_shared.TryGetValue(key, out var leader) && leader.State != ExchangeState.Done)
+        {
+            (leader.Followers ??= []).Add(ex);
+            ex.Leader = leader;
+            ex.State = ExchangeState.Following;
+            ex.ArmTotal();
+            return true;
+        }
+
+        ex.DedupKey = key;
+        _shared[key] = ex;
+        return false;
+    }
+
+    private static string DedupKey(Exchange ex)
+    {
+        var sb = new StringBuilder(256);
+        sb.Append(ex.Request.Client).Append('\n').Append(ex.Method.Method).Append(' ').Append(ex.Target!.AbsoluteUri);
+        foreach (var (name, value) in ex.Request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+        {
+            sb.Append('\n').Append(name.ToLowerInvariant()).Append(':').Append(value);
+        }
+
+        return sb.ToString();
+    }
+
+    private void LeaveShared(Exchange ex)
+    {
+        if (ex.DedupKey is { } key && _shared.TryGetValue(key, out var current) && ReferenceEquals(current, ex))
+        {
+            _shared.Remove(key);
+        }
+
+        ex.DedupKey = null;
+    }
+
+    // ---- the pump ----------------------------------------------------------------------------------------
+
+    /// <summary>Starts queued exchanges while slots are free: priority ones first, then FIFO, within the rate.</summary>
+    private void PumpQueue()
+    {
+        while (InFlight.Count < _maxConnections)
+        {
+            var next = Peek(_priority) ?? Peek(_queue);
             if (next is null)
             {
                 return;
+            }
+
+            if (!next.Priority && !_rate.TryAcquire(Now, out var wait))
+            {
+                // Over the rate (or paused by a Retry-After): the queue waits, nothing is rejected.
+                if (!Timers.IsTimerActive(PumpTimer))
+                {
+                    Timers.StartSingleTimer(PumpTimer, Pump.Instance, wait);
+                }
+
+                return;
+            }
+
+            next.QueueNode!.List!.Remove(next.QueueNode);
+            next.QueueNode = null;
+            if (!next.Priority && _breaker.State == CircuitState.Open)
+            {
+                // Opened while this one waited: it fails fast too rather than adding to the failing upstream.
+                Finish(next, new CircuitOpenException(next.Info(), _origin, _breaker.UntilHalfOpen(Now)));
+                continue;
             }
 
             if (Authorize(next))
@@ -138,19 +276,18 @@ internal sealed class HostActor : ReceiveActor
         }
     }
 
-    private static Exchange? Dequeue(LinkedList<Exchange> list)
+    private static Exchange? Peek(LinkedList<Exchange> list)
     {
         while (list.First is { } node)
         {
-            list.RemoveFirst();
-            var ex = node.Value;
-            ex.QueueNode = null;
-            if (!ex.IsCompleted)
+            if (!node.Value.IsCompleted || node.Value.HasLiveFollowers)
             {
-                return ex;
+                return node.Value;
             }
 
-            ex.Release();
+            list.RemoveFirst();
+            node.Value.QueueNode = null;
+            node.Value.Release();
         }
 
         return null;
@@ -171,12 +308,328 @@ internal sealed class HostActor : ReceiveActor
 
         ex.State = ExchangeState.InFlight;
         ex.Attempts++;
-        _inFlight.Add(ex);
+        InFlight.Add(ex);
         ex.ArmAttempt(ex.Client.ResponseTimeout);
         RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token).PipeTo(Self);
     }
 
-    // ---- auth ------------------------------------------------------------------------------------------
+    private static HttpRequestMessage BuildMessage(Exchange ex)
+    {
+        var message = new HttpRequestMessage(ex.Method, ex.Target);
+        var content = ex.Content?.CreateHttpContent();
+        message.Content = content;
+        var requestHeaders = ex.Request.Headers;
+        foreach (var (name, value) in ex.Client.DefaultHeaders)
+        {
+            if (HeaderValue(requestHeaders, name) is null)
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        if (ex.AccessToken is { } token)
+        {
+            message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", token));
+        }
+
+        var idempotencyHeader = ex.Client.Retry.IdempotencyHeader;
+        if (ex.IdempotencyKey is { } key)
+        {
+            message.Headers.TryAddWithoutValidation(idempotencyHeader, key);
+        }
+
+        foreach (var (name, value) in requestHeaders)
+        {
+            if ((ex.AccessToken is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
+                (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
+            {
+                continue; // the realm's token and the idempotency key are set above
+            }
+
+            if (!message.Headers.TryAddWithoutValidation(name, value) &&
+                (content is null || !content.Headers.TryAddWithoutValidation(name, value)))
+            {
+                message.Dispose();
+                throw new InvalidOperationException(content is null
+                    ? $"header '{name}' describes content, but the request has no body."
+                    : $"header '{name}' cannot be set on this request.");
+            }
+        }
+
+        return message;
+    }
+
+    private static async Task<AttemptCompleted> RunAttemptAsync(HttpClient http, Exchange ex,
+        HttpRequestMessage message, long maxResponseSize, CancellationToken token)
+    {
+        HttpResponseMessage? response = null;
+        try
+        {
+            foreach (var interceptor in ex.Hooks.Interceptors)
+            {
+                try
+                {
+                    await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
+                        .ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+                {
+                    throw new InterceptorFailure(interceptor.Name, e);
+                }
+            }
+
+            response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
+                .ConfigureAwait(false);
+            var body = await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
+            return new AttemptCompleted(ex, response, body, null);
+        }
+        catch (Exception e)
+        {
+            return new AttemptCompleted(ex, response, default, e);
+        }
+        finally
+        {
+            // The body is read (or abandoned): disposing releases the connection to the pool, or closes it.
+            response?.Dispose();
+            message.Dispose();
+        }
+    }
+
+    // ---- outcomes ----------------------------------------------------------------------------------------
+
+    private void OnAttemptCompleted(AttemptCompleted done)
+    {
+        var ex = done.Exchange;
+        InFlight.Remove(ex);
+        try
+        {
+            if (ex.IsCompleted && !ex.HasLiveFollowers)
+            {
+                // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered.
+                if (_breaker.State == CircuitState.HalfOpen)
+                {
+                    _breaker.ProbeAbandoned();
+                }
+
+                Settle(ex);
+                return;
+            }
+
+            if (done.Error is not null)
+            {
+                var failure = Classify(ex, done.Error);
+                RecordOutcome(failure is NetworkException or NetTimeoutException);
+                if (!TryRetry(ex, failure, null))
+                {
+                    Fail(ex, failure);
+                }
+
+                return;
+            }
+
+            OnResponse(ex, done.Response!, done.Body);
+        }
+        finally
+        {
+            PumpQueue();
+            CheckDrained();
+        }
+    }
+
+    private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    {
+        var status = (int)response.StatusCode;
+        RecordOutcome(status is 500 or 502 or 503 or 504 or 408);
+        if (status is 301 or 302 or 303 or 307 or 308 && response.Headers.Location is { } location &&
+            ex.Client.MaxRedirects > 0)
+        {
+            FollowRedirect(ex, response.StatusCode, location);
+            return;
+        }
+
+        if (status == 401 && ex.AccessToken is not null)
+        {
+            OnUnauthorized(ex, response, body);
+            return;
+        }
+
+        if (status is >= 200 and <= 399 || ex.Request.AllowErrorStatus)
+        {
+            Complete(ex, response, body);
+            return;
+        }
+
+        var retryAfter = RetryAfter.From(response);
+        if (retryAfter is { } pause && status is 429 or 503)
+        {
+            _rate.PauseUntil(Now + pause); // the whole origin waits, not only this request
+        }
+
+        var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
+        var failure = HttpStatusException.For(response.StatusCode, ex.Info(), problem, retryAfter);
+        if (!TryRetry(ex, failure, retryAfter))
+        {
+            Fail(ex, failure);
+        }
+    }
+
+    private static bool IsProblemJson(HttpResponseMessage response) =>
+        response.Content.Headers.ContentType?.MediaType is { } media &&
+        (media.Equals("application/problem+json", StringComparison.OrdinalIgnoreCase) ||
+         media.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    private void RecordOutcome(bool failed) => Publish(_breaker.Record(failed, Now));
+
+    private void Publish(CircuitStateChanged? changed)
+    {
+        if (changed is null)
+        {
+            return;
+        }
+
+        var @event = changed with { Origin = _origin };
+        _log.Info("Circuit for {0}: {1} -> {2}", _origin, @event.Previous, @event.Current);
+        Context.System.EventStream.Publish(@event);
+        if (@event.Current == CircuitState.Open)
+        {
+            Timers.StartSingleTimer("circuit-probe", CircuitProbeDue.Instance, _breaker.UntilHalfOpen(Now));
+        }
+    }
+
+    private void OnCircuitProbeDue()
+    {
+        // Moves an open circuit to half-open on time, so observers (health checks) see it without traffic. The
+        // probe slot Allow() reserves belongs to no request here, so it is handed back for the next one.
+        if (_breaker.State == CircuitState.Open && _breaker.Allow(Now, out _, out var changed))
+        {
+            _breaker.ProbeAbandoned();
+            Publish(changed);
+        }
+    }
+
+    private void FollowRedirect(Exchange ex, HttpStatusCode status, Uri location)
+    {
+        if (ex.Redirects >= ex.Client.MaxRedirects)
+        {
+            Fail(ex, new HttpStatusException(status, ex.Info(), null));
+            return;
+        }
+
+        var next = location.IsAbsoluteUri ? location : new Uri(ex.Target!, location);
+        if (next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps)
+        {
+            Fail(ex, new InvalidRequestException(ex.Info(), $"redirect to an unsupported scheme '{next.Scheme}'."));
+            return;
+        }
+
+        var code = (int)status;
+        if (code == 303 || (code is 301 or 302 && ex.Method == HttpMethod.Post))
+        {
+            ex.Method = ex.Method == HttpMethod.Head ? HttpMethod.Head : HttpMethod.Get;
+            ex.Content = null;
+        }
+
+        if (_context.Log.IsEnabled(LogLevel.Debug))
+        {
+            _context.Log.Redirecting(ex.Method.Method, ex.Redaction.Url(ex.Target!), code, ex.Redaction.Url(next));
+        }
+
+        ex.Redirects++;
+        ex.Target = next;
+        var origin = Origins.KeyOf(next);
+        if (origin == _origin)
+        {
+            Enqueue(ex, front: true);
+            return;
+        }
+
+        // Another origin: its own host actor (and its own cap and realm check) takes over, followers included.
+        LeaveShared(ex);
+        ex.OriginKey = origin;
+        ex.Owner = null;
+        ex.State = ExchangeState.New;
+        ex.ArmTotal();
+        _context.Gateway.Tell(ex);
+    }
+
+    // ---- retries -----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Schedules a retry when it is safe and useful: the request is idempotent (or carries a key), the classifier
+    /// calls the failure transient, attempts remain, and the delay fits in the total timeout.
+    /// </summary>
+    private bool TryRetry(Exchange ex, Exception failure, TimeSpan? retryAfter)
+    {
+        var retry = ex.Client.Retry;
+        if (ex.Priority || failure is not NetException net || ex.Attempts >= retry.MaxAttempts ||
+            _drainReply is not null || (ex.IsCompleted && !ex.HasLiveFollowers))
+        {
+            return false;
+        }
+
+        if (!RetryClassifier.IsIdempotent(ex.Method) && ex.IdempotencyKey is null)
+        {
+            return false; // invariant 5: a POST or PATCH without a key goes on the wire at most once
+        }
+
+        bool transient;
+        try
+        {
+            transient = ex.Hooks.IsTransient(net);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "The retry classifier of client {0} threw; not retrying", ex.Request.Client);
+            return false;
+        }
+
+        if (!transient)
+        {
+            return false;
+        }
+
+        var delay = retryAfter ?? retry.DelayFor(ex.Attempts, Random.Shared.NextDouble());
+        if (delay >= ex.Remaining - DeadlineTolerance)
+        {
+            return false; // it cannot happen within the total timeout: the caller gets the failure now
+        }
+
+        if (ex.Token.IsCancellationRequested)
+        {
+            ex.RenewAfterAttemptTimeout();
+        }
+
+        ex.State = ExchangeState.WaitingForRetry;
+        ex.ArmTotal();
+        _retrying.Add(ex);
+        Timers.StartSingleTimer(ex, new RetryDue(ex), delay);
+        if (_context.Log.IsEnabled(LogLevel.Information))
+        {
+            _context.Log.Retrying(ex.Method.Method, ex.Redaction.Url(ex.Target!), delay.TotalMilliseconds, ex.Attempts,
+                failure.GetType().Name);
+        }
+
+        return true;
+    }
+
+    private void OnRetryDue(Exchange ex)
+    {
+        if (!_retrying.Remove(ex))
+        {
+            return;
+        }
+
+        if (ex.IsCompleted && !ex.HasLiveFollowers)
+        {
+            Settle(ex);
+            return;
+        }
+
+        Enqueue(ex, front: true);
+        PumpQueue();
+    }
+
+    // ---- auth --------------------------------------------------------------------------------------------
 
     /// <summary>
     /// Attaches the realm's token when the exchange needs one. False when the exchange cannot go now: it waits
@@ -195,11 +648,11 @@ internal sealed class HostActor : ReceiveActor
         var cache = RealmFor(realmName, route);
         if (cache.EndedReason is { } reason)
         {
-            Finish(ex, new SessionExpiredException(ex.Info(), realmName, reason));
+            Fail(ex, new SessionExpiredException(ex.Info(), realmName, reason));
             return false;
         }
 
-        if (cache.IsUsable(_context.Time.GetUtcNow()))
+        if (cache.IsUsable(Now))
         {
             ex.AccessToken = cache.Token;
             ex.TokenVersion = cache.Version;
@@ -237,12 +690,12 @@ internal sealed class HostActor : ReceiveActor
         if (ex.AuthRetried)
         {
             var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
-            Finish(ex, new UnauthorizedException(ex.Info(), problem));
+            Fail(ex, new UnauthorizedException(ex.Info(), problem));
             return;
         }
 
         ex.AuthRetried = true;
-        if (cache.IsUsable(_context.Time.GetUtcNow()))
+        if (cache.IsUsable(Now))
         {
             // A newer token arrived while this request was on the wire: retry with it, no refresh.
             Enqueue(ex, front: true);
@@ -266,16 +719,16 @@ internal sealed class HostActor : ReceiveActor
             cache.Waiting.RemoveLast();
             var ex = node.Value;
             ex.QueueNode = null;
-            if (ex.IsCompleted)
+            if (ex.IsCompleted && !ex.HasLiveFollowers)
             {
-                ex.Release();
+                Settle(ex);
                 continue;
             }
 
             Enqueue(ex, front: true);
         }
 
-        Pump();
+        PumpQueue();
     }
 
     private void OnTokenDenied(Auth.TokenDenied denied)
@@ -288,7 +741,7 @@ internal sealed class HostActor : ReceiveActor
         cache.Denied(denied);
         foreach (var ex in cache.Waiting.ToList())
         {
-            Finish(ex, denied.Denial switch
+            Fail(ex, denied.Denial switch
             {
                 Auth.TokenDenial.SessionExpired => new SessionExpiredException(ex.Info(), denied.Realm, denied.Reason),
                 Auth.TokenDenial.Overloaded => new OverloadedException(ex.Info(), "auth realm " + denied.Realm, cache.Route.Settings.StashCapacity),
@@ -297,207 +750,75 @@ internal sealed class HostActor : ReceiveActor
             });
         }
 
-        Pump();
+        PumpQueue();
     }
 
-    // ---- the wire ----------------------------------------------------------------------------------------
-
-    private static HttpRequestMessage BuildMessage(Exchange ex)
-    {
-        var message = new HttpRequestMessage(ex.Method, ex.Target);
-        var content = ex.Content?.CreateHttpContent();
-        message.Content = content;
-        var requestHeaders = ex.Request.Headers;
-        foreach (var (name, value) in ex.Client.DefaultHeaders)
-        {
-            if (!Contains(requestHeaders, name))
-            {
-                message.Headers.TryAddWithoutValidation(name, value);
-            }
-        }
-
-        if (ex.AccessToken is { } token)
-        {
-            message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", token));
-        }
-
-        foreach (var (name, value) in requestHeaders)
-        {
-            if (ex.AccessToken is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase))
-            {
-                continue; // the realm's token wins over a hand-set Authorization header
-            }
-
-            if (!message.Headers.TryAddWithoutValidation(name, value))
-            {
-                if (content is null || !content.Headers.TryAddWithoutValidation(name, value))
-                {
-                    message.Dispose();
-                    throw new InvalidOperationException(content is null
-                        ? $"header '{name}' describes content, but the request has no body."
-                        : $"header '{name}' cannot be set on this request.");
-                }
-            }
-        }
-
-        return message;
-    }
-
-    private static bool Contains(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
-    {
-        for (var i = 0; i < headers.Count; i++)
-        {
-            if (string.Equals(headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static async Task<AttemptCompleted> RunAttemptAsync(HttpClient http, Exchange ex,
-        HttpRequestMessage message, long maxResponseSize, CancellationToken token)
-    {
-        HttpResponseMessage? response = null;
-        try
-        {
-            response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
-                .ConfigureAwait(false);
-            var body = await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
-            return new AttemptCompleted(ex, response, body, null);
-        }
-        catch (Exception e)
-        {
-            return new AttemptCompleted(ex, response, default, e);
-        }
-        finally
-        {
-            // The body is read (or abandoned): disposing releases the connection to the pool, or closes it.
-            response?.Dispose();
-            message.Dispose();
-        }
-    }
-
-    private void OnAttemptCompleted(AttemptCompleted done)
-    {
-        var ex = done.Exchange;
-        _inFlight.Remove(ex);
-        try
-        {
-            if (ex.IsCompleted)
-            {
-                // Cancelled by its caller while on the wire: the outcome is already delivered.
-                ex.Release();
-                return;
-            }
-
-            if (done.Error is not null)
-            {
-                Finish(ex, Classify(ex, done.Error));
-                return;
-            }
-
-            OnResponse(ex, done.Response!, done.Body);
-        }
-        finally
-        {
-            Pump();
-        }
-    }
-
-    private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
-    {
-        var status = (int)response.StatusCode;
-        if (status is 301 or 302 or 303 or 307 or 308 && response.Headers.Location is { } location &&
-            ex.Client.MaxRedirects > 0)
-        {
-            FollowRedirect(ex, response.StatusCode, location);
-            return;
-        }
-
-        if (status == 401 && ex.AccessToken is not null)
-        {
-            OnUnauthorized(ex, response, body);
-            return;
-        }
-
-        if (status is >= 200 and <= 399 || ex.Request.AllowErrorStatus)
-        {
-            Complete(ex, response, body);
-            return;
-        }
-
-        var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
-        Finish(ex, HttpStatusException.For(response.StatusCode, ex.Info(), problem, RetryAfter.From(response)));
-    }
-
-    private static bool IsProblemJson(HttpResponseMessage response) =>
-        response.Content.Headers.ContentType?.MediaType is { } media &&
-        (media.Equals("application/problem+json", StringComparison.OrdinalIgnoreCase) ||
-         media.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
-
-    private void FollowRedirect(Exchange ex, HttpStatusCode status, Uri location)
-    {
-        if (ex.Redirects >= ex.Client.MaxRedirects)
-        {
-            Finish(ex, new HttpStatusException(status, ex.Info(), null));
-            return;
-        }
-
-        var next = location.IsAbsoluteUri ? location : new Uri(ex.Target!, location);
-        if (next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps)
-        {
-            Finish(ex, new InvalidRequestException(ex.Info(), $"redirect to an unsupported scheme '{next.Scheme}'."));
-            return;
-        }
-
-        var code = (int)status;
-        if (code == 303 || (code is 301 or 302 && ex.Method == HttpMethod.Post))
-        {
-            ex.Method = ex.Method == HttpMethod.Head ? HttpMethod.Head : HttpMethod.Get;
-            ex.Content = null;
-        }
-
-        if (_context.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
-        {
-            _context.Log.Redirecting(ex.Method.Method, ex.Redaction.Url(ex.Target!), code, ex.Redaction.Url(next));
-        }
-
-        ex.Redirects++;
-        ex.Target = next;
-        var origin = Origins.KeyOf(next);
-        if (origin == _origin)
-        {
-            Enqueue(ex, front: true);
-            return;
-        }
-
-        // Another origin: its own host actor (and its own cap) takes over.
-        ex.OriginKey = origin;
-        ex.Owner = null;
-        ex.State = ExchangeState.New;
-        ex.ArmTotal();
-        _context.Gateway.Tell(ex);
-    }
+    // ---- completion --------------------------------------------------------------------------------------
 
     private void Complete(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
     {
         var elapsed = ex.Elapsed;
         var result = new NetResponse(ex.Request, ex.Target!, response.StatusCode, response.Headers,
             response.Content.Headers, body, ex.Attempts, elapsed, ex.Redaction);
-        if (_context.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        if (_context.Log.IsEnabled(LogLevel.Debug))
         {
             _context.Log.Completed(ex.Method.Method, ex.Redaction.Url(ex.Target!), (int)response.StatusCode,
                 elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client);
         }
 
-        ex.TryComplete(result);
-        ex.Release();
+        LeaveShared(ex);
+        Deliver(ex, result, null);
+        if (ex.Followers is { } followers)
+        {
+            foreach (var follower in followers)
+            {
+                Deliver(follower, result.For(follower.Request), null);
+            }
+        }
+    }
+
+    /// <summary>Fails the exchange and everything that shares its wire request.</summary>
+    private void Fail(Exchange ex, Exception error)
+    {
+        var followers = ex.Followers;
+        ex.Followers = null;
+        Finish(ex, error);
+        if (followers is not null)
+        {
+            foreach (var follower in followers)
+            {
+                follower.Leader = null;
+                Finish(follower, error);
+            }
+        }
     }
 
     /// <summary>Delivers a failure (once) and logs it; the exchange leaves this actor.</summary>
     private void Finish(Exchange ex, Exception error)
+    {
+        Detach(ex);
+        if (!ex.IsCompleted)
+        {
+            LogFailure(ex, error);
+        }
+
+        Deliver(ex, null, error);
+        if (ex.Followers is { Count: > 0 } followers)
+        {
+            // A leader that failed on its own (its deadline, its cancellation) does not take its followers
+            // with it: they are admitted again, and the first becomes the new leader.
+            ex.Followers = null;
+            foreach (var follower in followers.Where(f => !f.IsCompleted))
+            {
+                follower.Leader = null;
+                follower.State = ExchangeState.Queued;
+                Self.Tell(follower);
+            }
+        }
+    }
+
+    /// <summary>Takes the exchange out of whatever list or shared request holds it here.</summary>
+    private void Detach(Exchange ex)
     {
         if (ex.QueueNode is { } node)
         {
@@ -505,12 +826,89 @@ internal sealed class HostActor : ReceiveActor
             ex.QueueNode = null;
         }
 
-        if (ex.TryFail(error))
+        if (_retrying.Remove(ex))
         {
-            LogFailure(ex, error);
+            Timers.Cancel(ex);
         }
 
-        if (!_inFlight.Contains(ex))
+        if (ex.Leader is { } leader)
+        {
+            leader.Followers?.Remove(ex);
+            ex.Leader = null;
+        }
+
+        LeaveShared(ex);
+    }
+
+    /// <summary>
+    /// Hands the outcome to the caller. With interceptors, their OnResponse/OnError hooks run first, off the
+    /// actor; a hook that throws turns the outcome into a <see cref="NetInterceptorException"/> naming it.
+    /// </summary>
+    private void Deliver(Exchange ex, NetResponse? response, Exception? error)
+    {
+        ex.State = ExchangeState.Done;
+        var interceptors = ex.Hooks.Interceptors;
+        if (interceptors.Count == 0 || ex.IsCompleted)
+        {
+            if (response is not null)
+            {
+                ex.TryComplete(response);
+            }
+            else
+            {
+                ex.TryFail(error!);
+            }
+
+            Settle(ex);
+            return;
+        }
+
+        var inFlight = InFlight.Contains(ex);
+        _ = Task.Run(async () =>
+        {
+            var context = new NetInterceptorContext(ex.Request, ex.Attempts);
+            foreach (var interceptor in interceptors)
+            {
+                var hook = response is not null ? "OnResponse" : "OnError";
+                try
+                {
+                    if (response is not null)
+                    {
+                        await interceptor.OnResponseAsync(response, context, ex.CallerToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await interceptor.OnErrorAsync(error!, context, ex.CallerToken).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e)
+                {
+                    error = new NetInterceptorException(ex.Info(), interceptor.Name, hook, e);
+                    response = null;
+                    break;
+                }
+            }
+
+            if (response is not null)
+            {
+                ex.TryComplete(response);
+            }
+            else
+            {
+                ex.TryFail(error!);
+            }
+
+            if (!inFlight)
+            {
+                ex.Release();
+            }
+        });
+    }
+
+    /// <summary>Frees the exchange's timers once nothing of it is on the wire.</summary>
+    private void Settle(Exchange ex)
+    {
+        if (!InFlight.Contains(ex))
         {
             ex.Release();
         }
@@ -521,7 +919,7 @@ internal sealed class HostActor : ReceiveActor
         var url = ex.Target is null ? ex.Redaction.Url(ex.Request.Url) : ex.Redaction.Url(ex.Target);
         if (error is HttpStatusException status && (int)status.StatusCode < 500)
         {
-            if (_context.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+            if (_context.Log.IsEnabled(LogLevel.Debug))
             {
                 _context.Log.Rejected(ex.Method.Method, url, (int)status.StatusCode, ex.Elapsed.TotalMilliseconds,
                     ex.Attempts, ex.Request.Client, error.GetType().Name);
@@ -530,12 +928,13 @@ internal sealed class HostActor : ReceiveActor
             return;
         }
 
-        if (error is OperationCanceledException or InvalidRequestException or OverloadedException)
+        if (error is OperationCanceledException or InvalidRequestException or OverloadedException or CircuitOpenException
+            or NetShutdownException)
         {
             return;
         }
 
-        if (_context.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
+        if (_context.Log.IsEnabled(LogLevel.Warning))
         {
             _context.Log.Failed(ex.Method.Method, url, ex.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client,
                 error.Message);
@@ -547,7 +946,9 @@ internal sealed class HostActor : ReceiveActor
     {
         switch (error)
         {
-            case OperationCanceledException when ex.CallerCancelled:
+            case InterceptorFailure hook:
+                return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
+            case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.Token.IsCancellationRequested):
                 return new OperationCanceledException("The caller cancelled the request.", error, ex.CallerToken);
             case OperationCanceledException when ex.Token.IsCancellationRequested:
                 return ex.DeadlineIsTotal
@@ -584,21 +985,29 @@ internal sealed class HostActor : ReceiveActor
         _ => "the request could not be sent",
     };
 
+    // ---- deadlines and cancellation ----------------------------------------------------------------------
+
     private void OnDeadline(Exchange ex)
     {
-        if (!ReferenceEquals(ex.Owner, Self) || ex.State == ExchangeState.InFlight)
+        if (!ReferenceEquals(ex.Owner, Self))
         {
-            // On the wire, the attempt itself observes the cancellation; elsewhere, not ours (anymore).
+            return; // not ours (anymore)
+        }
+
+        if (ex.State == ExchangeState.InFlight)
+        {
+            // The attempt itself observes a deadline. A caller that went away aborts the call, unless others share it.
+            if (ex.CallerCancelled && !ex.HasLiveFollowers)
+            {
+                ex.Abort();
+            }
+
             return;
         }
 
         if (ex.State == ExchangeState.Done)
         {
-            if (!_inFlight.Contains(ex))
-            {
-                ex.Release();
-            }
-
+            Settle(ex);
             return;
         }
 
@@ -609,47 +1018,107 @@ internal sealed class HostActor : ReceiveActor
             return;
         }
 
+        if (ex.HasLiveFollowers && ex.CallerCancelled && ex.State != ExchangeState.Following)
+        {
+            return; // it carries the shared request for others; its own caller already has its outcome
+        }
+
         Finish(ex, ex.CallerCancelled
             ? new OperationCanceledException("The caller cancelled the request.", ex.CallerToken)
             : new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total));
     }
 
-    private static readonly TimeSpan DeadlineTolerance = TimeSpan.FromMilliseconds(20);
+    // ---- shutdown and failure ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Graceful shutdown: queued and waiting requests fail now with <see cref="NetShutdownException"/>, new ones
+    /// are refused, requests on the wire may finish; <see cref="Drained"/> is sent when none is left.
+    /// </summary>
+    private void OnDrain(Drain drain)
+    {
+        _drainReply = Sender;
+        var waiting = _realms.Values.SelectMany(r => r.Waiting);
+        var followers = InFlight.Where(e => e.Followers is not null).SelectMany(e => e.Followers!);
+        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).Concat(followers).ToList())
+        {
+            Finish(ex, new NetShutdownException(ex.Info()));
+        }
+
+        CheckDrained();
+    }
+
+    private void CheckDrained()
+    {
+        if (_drainReply is not null && InFlight.Count == 0)
+        {
+            _drainReply.Tell(Drained.Instance);
+        }
+    }
 
     protected override void PreRestart(Exception reason, object message)
     {
-        _log.Error(reason, "Host actor for {0} failed; failing the requests it held and restarting", _origin);
-        FailAll(info => new NetRuntimeException(info, "the host actor failed and was restarted", reason));
-        // No base call: the actor has no children to stop, and PostStop must not fail them twice.
+        // The supervisor logs the failure. The message in hand fails; everything else this actor held is handed
+        // to the next incarnation (in order) and requests on the wire stay in the ledger, so the cap holds.
+        _log.Warning("Host actor for {0} failed ({1}); restarting without losing its requests", _origin, reason.GetType().Name);
+        var inHand = message switch
+        {
+            Exchange e => e,
+            AttemptCompleted a => a.Exchange,
+            _ => null,
+        };
+        if (inHand is not null)
+        {
+            InFlight.Remove(inHand);
+            Finish(inHand, new NetRuntimeException(inHand.Info(), "the host actor failed while handling it: " + reason.Message, reason));
+        }
+
+        var waiting = _realms.Values.SelectMany(r => r.Waiting);
+        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).ToList())
+        {
+            if (ReferenceEquals(ex, inHand))
+            {
+                continue;
+            }
+
+            ex.QueueNode = null;
+            ex.State = ExchangeState.Queued;
+            Self.Tell(ex);
+        }
+
+        // No base call: the actor has no children, and PostStop must not fail what was handed over.
     }
 
     protected override void PostStop()
     {
-        FailAll(info => new NetShutdownException(info));
-        _http.Dispose();
-    }
-
-    private void FailAll(Func<NetRequestInfo, Exception> error)
-    {
         var waiting = _realms.Values.SelectMany(r => r.Waiting);
-        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_inFlight).ToList())
+        var followers = InFlight.Where(e => e.Followers is not null).SelectMany(e => e.Followers!);
+        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).Concat(followers).Concat(InFlight).ToList())
         {
-            if (ex.TryFail(error(ex.Info())))
+            ex.Abort();
+            if (ex.TryFail(new NetShutdownException(ex.Info())))
             {
-                LogFailure(ex, error(ex.Info()));
+                LogFailure(ex, new NetShutdownException(ex.Info()));
             }
         }
 
-        _priority.Clear();
-        _queue.Clear();
-        foreach (var realm in _realms.Values)
-        {
-            realm.Waiting.Clear();
-        }
-
-        // In-flight calls are abandoned: their exchanges are answered; the late results go nowhere.
-        _inFlight.Clear();
+        InFlight.Clear();
+        _rate.Dispose();
+        _http.Dispose();
     }
+
+    protected override void PostRestart(Exception reason)
+    {
+        // The new incarnation: requests the old one had on the wire come back here through PipeTo.
+    }
+}
+
+/// <summary>
+/// What a host actor must not forget across a restart: the requests it has on the wire. (They finish on their
+/// own; forgetting them would let a restarted actor exceed the connection cap.)
+/// </summary>
+internal sealed class HostLedger
+{
+    public HashSet<Exchange> InFlight { get; } = new(ReferenceEqualityComparer.Instance);
 }
 
 /// <summary>An attempt ended: with a response and its body, or with an error.</summary>
@@ -659,12 +1128,43 @@ internal sealed record AttemptCompleted(
     ReadOnlyMemory<byte> Body,
     Exception? Error) : IDeadLetterSuppression;
 
+/// <summary>A retry delay is over.</summary>
+internal sealed record RetryDue(Exchange Exchange) : IDeadLetterSuppression;
+
+/// <summary>Try the queue again (after a rate-limit wait).</summary>
+internal sealed class Pump : IDeadLetterSuppression
+{
+    public static readonly Pump Instance = new();
+}
+
+/// <summary>An open circuit's break duration is over.</summary>
+internal sealed class CircuitProbeDue : IDeadLetterSuppression
+{
+    public static readonly CircuitProbeDue Instance = new();
+}
+
+/// <summary>Graceful shutdown of a host: answer <see cref="Drained"/> when nothing is on the wire.</summary>
+internal sealed class Drain
+{
+    public static readonly Drain Instance = new();
+}
+
+/// <summary>Nothing is on the wire anymore.</summary>
+internal sealed class Drained
+{
+    public static readonly Drained Instance = new();
+}
+
+/// <summary>Test-only: makes the host actor throw, to prove a crash loses no request.</summary>
+internal sealed record InjectFault(string Reason);
+
 /// <summary>Parses <c>Retry-After</c> in both its forms: delay-seconds and HTTP-date.</summary>
 internal static class RetryAfter
 {
-    public static TimeSpan? From(HttpResponseMessage response) => From(response.Headers.RetryAfter, DateTimeOffset.UtcNow);
+    public static TimeSpan? From(HttpResponseMessage response) =>
+        From(response.Headers.RetryAfter, DateTimeOffset.UtcNow);
 
-    public static TimeSpan? From(RetryConditionHeaderValue? value, DateTimeOffset now)
+    public static TimeSpan? From(System.Net.Http.Headers.RetryConditionHeaderValue? value, DateTimeOffset now)
     {
         if (value is null)
         {

@@ -19,11 +19,13 @@ public sealed class SessionLifecycleTests
         var login = tokens.SignIn();
         await net.Client.SignInAsync("api", login with { ExpiresAt = null });
 
+        // A steady stream: 4 requests every 25 ms for 5 s (pacing the load, not synchronising anything).
         var until = DateTime.UtcNow.AddSeconds(5);
         var sent = 0;
-        while (DateTime.UtcNow < until)
+        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(25));
+        while (DateTime.UtcNow < until && await pace.WaitForNextTickAsync())
         {
-            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/api/tick"))));
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/api/tick/{sent + i}"))));
             sent += 4;
         }
 

@@ -71,7 +71,7 @@ public sealed class HostCapTests
         });
         await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(2).WithQueueCapacity(5));
 
-        var tasks = Enumerable.Range(0, 20).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/slow"))).ToList();
+        var tasks = Enumerable.Range(0, 20).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/slow?i={i}"))).ToList();
         await gate.WaitForArrivalsAsync(2);
 
         // While the gate is closed: 2 in flight, 5 queued, the other 13 already answered with Overloaded.
