@@ -8,8 +8,9 @@ namespace NetActors;
 /// The <see cref="INetClient"/> implementation: it hands each request to the gateway with a completion
 /// attached (no <c>Ask</c> and no temporary actor per request) and returns that completion's task.
 /// </summary>
-internal sealed class NetClient(IRequiredActor<NetGateway> gateway) : INetClient
+internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem system) : INetClient
 {
+    private readonly CoordinatedShutdown _shutdown = CoordinatedShutdown.Get(system);
     private IActorRef? _gateway;
 
     public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default)
@@ -18,6 +19,13 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway) : INetClient
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<NetResponse>(cancellationToken);
+        }
+
+        if (_shutdown.ShutdownReason is not null)
+        {
+            // Once shutdown has begun no request is accepted; answering here means none can be lost with the system.
+            return Task.FromException<NetResponse>(new Errors.NetShutdownException(
+                new Errors.NetRequestInfo(request.Client, request.Method.Method, Telemetry.RedactionSettings.Default.Url(request.Url), 0)));
         }
 
         var target = _gateway;

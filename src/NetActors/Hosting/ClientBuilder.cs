@@ -124,7 +124,7 @@ public sealed class ClientBuilder
 
     /// <summary><c>rate-limit.*</c>: the origin's rate (a token bucket).</summary>
     /// <param name="permitsPerSecond">Requests per second; 0 disables.</param>
-    /// <param name="burst">Permits usable at once (0: one second's worth).</param>
+    /// <param name="burst">Permits usable at once (0: a tenth of a second's worth, at least 1).</param>
     public ClientBuilder WithRateLimit(double permitsPerSecond, int burst = 0) =>
         Set("rate-limit.permits-per-second", HoconText.Number(permitsPerSecond)).Set("rate-limit.burst", HoconText.Number(burst));
 

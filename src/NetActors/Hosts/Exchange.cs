@@ -255,7 +255,6 @@ internal sealed class Exchange
             return false;
         }
 
-        State = ExchangeState.Done;
         if (_tcs is not null)
         {
             _tcs.TrySetResult(response);
@@ -275,7 +274,6 @@ internal sealed class Exchange
             return false;
         }
 
-        State = ExchangeState.Done;
         if (_tcs is not null)
         {
             if (error is OperationCanceledException oce)

@@ -200,7 +200,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         }
 
         var key = DedupKey(ex);
-        if (_shared.TryGetValue(key, out var leader) && leader.State != ExchangeState.Done)
+        if (_shared.TryGetValue(key, out var leader) && leader.State != ExchangeState.Done && !leader.Aborted)
         {
             (leader.Followers ??= []).Add(ex);
             ex.Leader = leader;
@@ -418,6 +418,13 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
             if (done.Error is not null)
             {
                 var failure = Classify(ex, done.Error);
+                if (failure is OperationCanceledException)
+                {
+                    // Its own caller went away: followers did not, they get a wire request of their own.
+                    Finish(ex, failure);
+                    return;
+                }
+
                 RecordOutcome(failure is NetworkException or NetTimeoutException);
                 if (!TryRetry(ex, failure, null))
                 {
@@ -803,17 +810,26 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         }
 
         Deliver(ex, null, error);
-        if (ex.Followers is { Count: > 0 } followers)
+        HandOffFollowers(ex);
+    }
+
+    /// <summary>
+    /// A leader that failed on its own (its deadline, its caller's cancellation) does not take its followers
+    /// with it: they are admitted again, and the first becomes the new leader.
+    /// </summary>
+    private void HandOffFollowers(Exchange ex)
+    {
+        if (ex.Followers is not { Count: > 0 } followers)
         {
-            // A leader that failed on its own (its deadline, its cancellation) does not take its followers
-            // with it: they are admitted again, and the first becomes the new leader.
-            ex.Followers = null;
-            foreach (var follower in followers.Where(f => !f.IsCompleted))
-            {
-                follower.Leader = null;
-                follower.State = ExchangeState.Queued;
-                Self.Tell(follower);
-            }
+            return;
+        }
+
+        ex.Followers = null;
+        foreach (var follower in followers.Where(f => !f.IsCompleted))
+        {
+            follower.Leader = null;
+            follower.State = ExchangeState.Queued;
+            Self.Tell(follower);
         }
     }
 
@@ -1102,7 +1118,6 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         }
 
         InFlight.Clear();
-        _rate.Dispose();
         _http.Dispose();
     }
 

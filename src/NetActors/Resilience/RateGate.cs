@@ -1,38 +1,23 @@
-using System.Threading.RateLimiting;
+using System.Diagnostics;
 
 namespace NetActors.Resilience;
 
 /// <summary>
-/// An origin's rate: a token bucket (System.Threading.RateLimiting) plus a pause set by a <c>Retry-After</c>
-/// on a 429 or 503. Owned by the host actor; requests over the rate stay in the host's queue.
+/// An origin's rate: a token bucket refilled continuously at <c>permits-per-second</c> up to <c>burst</c>, plus
+/// a pause set by a <c>Retry-After</c> on a 429 or 503. Owned by the host actor; requests over the rate stay in
+/// the host's queue and the actor is told exactly when the next permit is due. (System.Threading.RateLimiting's
+/// TokenBucketRateLimiter replenishes on its own timer in whole periods; driven by an actor timer it aliases
+/// against that timer and loses permits, which is why the bucket is computed here from the monotonic clock.)
 /// </summary>
-internal sealed class RateGate : IDisposable
+internal sealed class RateGate(RateLimitSettings settings)
 {
-    private readonly TokenBucketRateLimiter? _bucket;
-    private readonly TimeSpan _period;
+    private readonly double _rate = settings.PermitsPerSecond;
+    private readonly double _burst = Math.Max(1, settings.Burst);
+    private double _tokens = Math.Max(1, settings.Burst);
+    private long _stamp = Stopwatch.GetTimestamp();
     private DateTimeOffset _pausedUntil;
 
-    public RateGate(RateLimitSettings settings)
-    {
-        if (settings.PermitsPerSecond <= 0)
-        {
-            return;
-        }
-
-        // Replenish one permit per 1/rate, but not more often than every 10 ms (then several per period).
-        var perPeriod = Math.Max(1, (int)Math.Round(settings.PermitsPerSecond / 100));
-        _period = TimeSpan.FromSeconds(perPeriod / settings.PermitsPerSecond);
-        _bucket = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = settings.Burst,
-            TokensPerPeriod = perPeriod,
-            ReplenishmentPeriod = _period,
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
-    }
-
-    /// <summary>Takes a permit now, or says how long to wait before asking again.</summary>
+    /// <summary>Takes a permit now, or says how long until the next one.</summary>
     public bool TryAcquire(DateTimeOffset now, out TimeSpan wait)
     {
         if (now < _pausedUntil)
@@ -42,20 +27,21 @@ internal sealed class RateGate : IDisposable
         }
 
         wait = TimeSpan.Zero;
-        if (_bucket is null)
+        if (_rate <= 0)
         {
             return true;
         }
 
-        using var lease = _bucket.AttemptAcquire();
-        if (lease.IsAcquired)
+        var stamp = Stopwatch.GetTimestamp();
+        _tokens = Math.Min(_burst, _tokens + Stopwatch.GetElapsedTime(_stamp, stamp).TotalSeconds * _rate);
+        _stamp = stamp;
+        if (_tokens >= 1)
         {
+            _tokens -= 1;
             return true;
         }
 
-        wait = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) && retryAfter > TimeSpan.Zero
-            ? retryAfter
-            : _period;
+        wait = TimeSpan.FromSeconds((1 - _tokens) / _rate);
         return false;
     }
 
@@ -67,6 +53,4 @@ internal sealed class RateGate : IDisposable
             _pausedUntil = until;
         }
     }
-
-    public void Dispose() => _bucket?.Dispose();
 }

@@ -65,7 +65,7 @@ public sealed record RateLimitSettings
         return new RateLimitSettings
         {
             PermitsPerSecond = rate,
-            Burst = burst > 0 ? burst : Math.Max(1, (int)Math.Ceiling(rate)),
+            Burst = burst > 0 ? burst : Math.Max(1, (int)Math.Ceiling(rate / 10)),
         };
     }
 }

@@ -6,6 +6,7 @@ using NetActors.Errors;
 
 namespace NetActors.Tests.Auth;
 
+[Collection(TimingCollection.Name)]
 public sealed class SessionLifecycleTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using NetActors.Errors;
 
 namespace NetActors.Tests.Foundation;
 
+[Collection(TimingCollection.Name)]
 public sealed class CancellationAndTimeoutTests
 {
     [Fact]

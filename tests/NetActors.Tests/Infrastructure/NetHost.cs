@@ -38,7 +38,7 @@ public sealed class NetHost : IAsyncDisposable
 
         builder.Services.AddNetActors(configure, "test", (a, sp) =>
         {
-            a.AddHocon("akka.loglevel = DEBUG\nakka.stdout-loglevel = OFF", HoconAddMode.Prepend);
+            a.AddHocon("akka.loglevel = INFO\nakka.stdout-loglevel = OFF", HoconAddMode.Prepend);
             akka?.Invoke(a, sp);
         });
         services?.Invoke(builder.Services);

@@ -39,7 +39,7 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>The origin of <see cref="BaseAddress"/> as text, without trailing slash.</summary>
     public string Origin => BaseAddress.GetLeftPart(UriPartial.Authority);
 
-    /// <summary>The most requests in progress at once, ever.</summary>
+    /// <summary>The most requests in progress at once, ever (a request ends with its handler or its connection).</summary>
     public int MaxConcurrent => Volatile.Read(ref _max);
 
     /// <summary>Requests in progress now.</summary>
@@ -91,6 +91,14 @@ public sealed class TestUpstream : IAsyncDisposable
     }
 
     /// <summary>Drops the connection without answering (a reset, from the client's side).</summary>
+    private const string StopCountingKey = "netactors-test-stop-counting";
+
+    /// <summary>
+    /// Stops counting this request as in progress: for a request the test makes hang on purpose so the client
+    /// abandons it. (The client frees the slot when it closes the connection; the server notices that later.)
+    /// </summary>
+    public static void StopCounting(HttpContext ctx) => ((Action)ctx.Items[StopCountingKey]!)();
+
     public static Task Abort(HttpContext ctx)
     {
         ctx.Abort();
@@ -105,6 +113,19 @@ public sealed class TestUpstream : IAsyncDisposable
         {
         }
 
+        // A request is in progress until its handler ends or its client closes the connection, whichever is
+        // first: a request the client abandoned (timeout, cancellation) is no longer on the wire.
+        var ended = 0;
+        void End()
+        {
+            if (Interlocked.Exchange(ref ended, 1) == 0)
+            {
+                Interlocked.Decrement(ref _current);
+            }
+        }
+
+        using var onAbort = ctx.RequestAborted.Register(End);
+        ctx.Items[StopCountingKey] = (Action)End;
         try
         {
             byte[] body = [];
@@ -137,7 +158,7 @@ public sealed class TestUpstream : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _current);
+            End();
         }
     }
 

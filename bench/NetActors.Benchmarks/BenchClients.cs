@@ -1,0 +1,171 @@
+using System.Net;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NetActors.Hosting;
+
+namespace NetActors.Benchmarks;
+
+/// <summary>One of the compared clients: sends a GET and reads the whole body, or throws.</summary>
+internal interface IBenchClient : IAsyncDisposable
+{
+    /// <summary>raw, resilience or netactors.</summary>
+    string Name { get; }
+
+    /// <summary>GETs <paramref name="url"/> (relative to the server's main origin, or absolute).</summary>
+    Task GetAsync(string url, CancellationToken cancellationToken);
+}
+
+/// <summary>The three clients at one connection cap, in the order they are interleaved.</summary>
+internal static class BenchClients
+{
+    public const string Raw = "raw";
+    public const string Resilience = "resilience";
+    public const string NetActors = "netactors";
+
+    public static async Task<IReadOnlyList<IBenchClient>> CreateAllAsync(Uri baseAddress, int cap) =>
+    [
+        new RawClient(baseAddress, cap),
+        new ResilienceClient(baseAddress, cap),
+        await NetActorsClient.StartAsync(baseAddress, cap),
+    ];
+
+    public static async Task DisposeAllAsync(IEnumerable<IBenchClient> clients)
+    {
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    /// <summary>Reads the whole body, as NetActors does before it answers.</summary>
+    internal static async Task ReadAsync(HttpClient http, string url, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new HttpRequestException($"GET {url} answered {(int)response.StatusCode}");
+        }
+
+        _ = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+    }
+}
+
+/// <summary>A plain HttpClient over a SocketsHttpHandler capped per server.</summary>
+internal sealed class RawClient(Uri baseAddress, int cap) : IBenchClient
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = cap,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+    })
+    {
+        BaseAddress = baseAddress,
+    };
+
+    public string Name => BenchClients.Raw;
+
+    public Task GetAsync(string url, CancellationToken cancellationToken) =>
+        BenchClients.ReadAsync(_http, url, cancellationToken);
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>IHttpClientFactory with Microsoft.Extensions.Http.Resilience's standard pipeline.</summary>
+internal sealed class ResilienceClient : IBenchClient
+{
+    private readonly ServiceProvider _services;
+    private readonly HttpClient _http;
+
+    public ResilienceClient(Uri baseAddress, int cap)
+    {
+        var services = new ServiceCollection();
+        services.AddHttpClient("r", c => c.BaseAddress = baseAddress)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { MaxConnectionsPerServer = cap })
+            .AddStandardResilienceHandler();
+        _services = services.BuildServiceProvider();
+        _http = _services.GetRequiredService<IHttpClientFactory>().CreateClient("r");
+    }
+
+    public string Name => BenchClients.Resilience;
+
+    public Task GetAsync(string url, CancellationToken cancellationToken) =>
+        BenchClients.ReadAsync(_http, url, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _services.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The NetActors runtime in its own generic host (its own actor system), with one client named
+/// <c>bench</c> whose base address is the server's main origin.
+/// </summary>
+internal sealed class NetActorsClient : IBenchClient
+{
+    public const string ClientName = "bench";
+
+    private static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(10);
+
+    private readonly IHost _host;
+
+    private NetActorsClient(IHost host, INetClient net)
+    {
+        _host = host;
+        Net = net;
+    }
+
+    public string Name => BenchClients.NetActors;
+
+    /// <summary>The facade, for scenarios that need more than <see cref="GetAsync"/>.</summary>
+    public INetClient Net { get; }
+
+    /// <summary>Starts a host whose <c>bench</c> client has the given cap; <paramref name="configure"/> adds to it.</summary>
+    public static async Task<NetActorsClient> StartAsync(Uri baseAddress, int cap, Action<ClientBuilder>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddNetActors(net => net.AddClient(ClientName, c =>
+        {
+            c.WithBaseAddress(baseAddress.ToString())
+                .WithMaxConnections(cap)
+                .WithQueueCapacity(200_000);
+
+            // TODO(auth): once bearer auth lands in the library, configure this client with a valid token
+            // (c.WithBearerAuth(...) / net.SignInAsync(...)) so every benchmark pays for attaching it, and use
+            // the same client for the storm scenario (StormScenario).
+            configure?.Invoke(c);
+        }), "bench", (akka, _) =>
+            // Akka logs that happen while the system shuts down go to stdout; keep them off the report.
+            akka.AddHocon("akka.stdout-loglevel = WARNING", HoconAddMode.Prepend));
+
+        var host = builder.Build();
+        await host.StartAsync();
+        await host.Services.GetRequiredService<ActorRegistry>().GetAsync<NetGateway>();
+        return new NetActorsClient(host, host.Services.GetRequiredService<INetClient>());
+    }
+
+    public async Task GetAsync(string url, CancellationToken cancellationToken)
+    {
+        var response = await Net.SendAsync(NetRequest.Get(ClientName, url), cancellationToken);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new HttpRequestException($"GET {url} answered {(int)response.StatusCode}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(StopLimit);
+        await _host.StopAsync(cts.Token);
+        _host.Dispose();
+    }
+}

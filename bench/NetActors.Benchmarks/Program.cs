@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime;
+using System.Runtime.InteropServices;
+using NetActors.Benchmarks;
+using NetActors.Benchmarks.Scenarios;
+
+// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick]
+// One in-process Kestrel server on 127.0.0.1; raw HttpClient, IHttpClientFactory + standard resilience, and
+// NetActors compared against it at the same connection caps. Progress goes to stderr, the report to stdout
+// and to results-<mode>.md beside this project.
+var settings = args.Contains("--quick") ? BenchSettings.Quick : BenchSettings.Full;
+var total = Stopwatch.StartNew();
+
+Console.Error.WriteLine($"NetActors benchmarks, {settings.Mode} mode: starting the server");
+var server = await BenchServer.StartAsync(settings.Origins);
+var preamble = new List<string>
+{
+    $"mode: {settings.Mode} ({settings.Rounds} rounds, warm-up {settings.WarmupRequests:N0} requests per client)",
+    $"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",
+    $"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, " +
+    $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC",
+    $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
+};
+var report = new Report(preamble);
+try
+{
+    await new ThroughputScenario(server, settings).RunAsync(report);
+    await new CapFidelityScenario(server, settings).RunAsync(report);
+    await new QueueCostScenario(server, settings).RunAsync(report);
+    await new ManyOriginsScenario(server, settings).RunAsync(report);
+    await new StormScenario().RunAsync(report);
+}
+finally
+{
+    await server.DisposeAsync();
+}
+
+preamble.Add($"run time: {total.Elapsed.TotalSeconds:0.0} s");
+Console.WriteLine(report.ToText());
+
+var projectDirectory = typeof(BenchSettings).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+    .FirstOrDefault(a => a.Key == "ProjectDirectory")?.Value ?? Directory.GetCurrentDirectory();
+var resultsFile = Path.Combine(projectDirectory, $"results-{settings.Mode}.md");
+await File.WriteAllTextAsync(resultsFile, report.ToMarkdown());
+Console.Error.WriteLine($"written: {resultsFile}");

@@ -1,0 +1,131 @@
+namespace NetActors.Benchmarks.Scenarios;
+
+/// <summary>
+/// One runtime talking to many origins: the server listens on one port per origin (127.0.0.1 only), and
+/// 10 GETs go to each origin as absolute URLs through the <c>bench</c> client, 64 at a time, spread over the
+/// origins. Reports the managed memory per origin once all are done (host actors, per-origin HttpClient and
+/// handler, pooled connections, and the server's side of each connection, which is in this process too) and
+/// the throughput. A raw HttpClient (one handler, pools per origin) doing the same is the reference.
+/// </summary>
+internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings settings)
+{
+    private const int Cap = 6;
+    private const int Concurrency = 64;
+    private static readonly TimeSpan CloseLimit = TimeSpan.FromSeconds(2);
+
+    public async Task RunAsync(Report report)
+    {
+        var ports = server.OriginPorts;
+        Console.Error.WriteLine($"many origins: {ports.Count} origins × {settings.RequestsPerOrigin} requests");
+
+        // Round-robin over the origins, so requests in flight at once go to different origins.
+        var urls = new string[ports.Count * settings.RequestsPerOrigin];
+        for (var i = 0; i < urls.Length; i++)
+        {
+            urls[i] = $"http://127.0.0.1:{ports[i % ports.Count]}/small";
+        }
+
+        var results = new Dictionary<string, List<OriginsRun>>
+        {
+            // raw first: it closes its connections when disposed, so they cannot blur the next measurement.
+            [$"{BenchClients.Raw} (reference)"] = [],
+            [BenchClients.NetActors] = [],
+        };
+
+        // Earlier scenarios' clients are disposed; give their connections a chance to go before memory is measured.
+        var earlier = await WaitForConnectionsClosedAsync(0);
+        if (earlier > 0)
+        {
+            Console.Error.WriteLine($"  {earlier} server connections of earlier scenarios' (disposed) clients still open");
+        }
+
+        // Round 0 is a warm-up (the JIT has not seen host creation for absolute URLs yet) and is not reported.
+        for (var round = 0; round <= settings.Rounds; round++)
+        {
+            foreach (var name in results.Keys)
+            {
+                var openBefore = server.OpenConnections;
+                IBenchClient client = name == BenchClients.NetActors
+                    ? await NetActorsClient.StartAsync(server.BaseAddress, Cap)
+                    : new RawClient(server.BaseAddress, Cap);
+                OriginsRun result;
+                try
+                {
+                    result = await MeasureAsync(client, urls, ports.Count);
+                }
+                finally
+                {
+                    await client.DisposeAsync();
+                }
+
+                var leftOpen = await WaitForConnectionsClosedAsync(openBefore);
+                if (round > 0)
+                {
+                    results[name].Add(result with { LeftOpen = leftOpen });
+                }
+            }
+        }
+
+        var section = new Section(
+            $"Many origins: {ports.Count:N0} origins × {settings.RequestsPerOrigin} GET /small, concurrency {Concurrency}, cap {Cap} per origin",
+            "client", "managed B/origin", "×raw", "req/s", "×raw", "connections opened", "still open 2 s after dispose");
+        var raw = results[$"{BenchClients.Raw} (reference)"];
+        foreach (var (name, runs) in results)
+        {
+            var bytes = Summary.Of(runs.Select(r => r.BytesPerOrigin));
+            var rps = Summary.Of(runs.Select(r => r.Rps));
+            section.Row(name, bytes.Format(0), Stats.Ratio(bytes.Median, Summary.Of(raw.Select(r => r.BytesPerOrigin)).Median),
+                rps.Format(0), Stats.Ratio(rps.Median, Summary.Of(raw.Select(r => r.Rps)).Median),
+                Summary.Of(runs.Select(r => (double)r.Connections)).Format(0),
+                Summary.Of(runs.Select(r => (double)r.LeftOpen)).Format(0));
+            Report.AddProblems(section, name, runs.Select(r => r.Run));
+        }
+
+        report.Add(section
+            .Note("A fresh client (for netactors a fresh host and actor system) per round, measured after one request " +
+                  "to the main origin; bytes are GC.GetTotalMemory(true) after minus before, divided by the origins.")
+            .Note("The server runs in this process, so its side of every open connection is in the figure too; " +
+                  "the raw reference pays that as well.")
+            .Note("still open: server-side connections of the client left open 2 s after it was disposed (full GCs " +
+                  "run while waiting); such leftovers can close during a later round and blur its memory figure."));
+    }
+
+    private async Task<OriginsRun> MeasureAsync(IBenchClient client, string[] urls, int origins)
+    {
+        await client.GetAsync("small", CancellationToken.None);
+        Stats.FullGc();
+        var before = GC.GetTotalMemory(true);
+        var accepted = server.AcceptedConnections;
+        var run = await LoadRunner.RunAsync(server, (i, ct) => client.GetAsync(urls[i], ct), urls.Length, Concurrency,
+            settings.MeasurementLimit);
+        var connections = server.AcceptedConnections - accepted;
+        Stats.FullGc();
+        var after = GC.GetTotalMemory(true);
+        return new OriginsRun((double)(after - before) / origins, run.RequestsPerSecond, connections, 0, run);
+    }
+
+    /// <summary>
+    /// Waits (bounded) until the server's connections are back to what they were before the client existed, so
+    /// the next client's memory figure does not include this one's leftovers, and returns how many are left.
+    /// A collection runs between polls: a handler nobody disposed closes its sockets only when it is collected.
+    /// </summary>
+    private async Task<int> WaitForConnectionsClosedAsync(int openBefore)
+    {
+        var deadline = DateTime.UtcNow + CloseLimit;
+        var polls = 0;
+        while (server.OpenConnections > openBefore && DateTime.UtcNow < deadline)
+        {
+            if (++polls % 10 == 0)
+            {
+                Stats.FullGc();
+            }
+
+            await Task.Delay(25);
+        }
+
+        return Math.Max(0, server.OpenConnections - openBefore);
+    }
+
+    /// <summary>One client's round: memory per origin, throughput, connections opened and left open.</summary>
+    private sealed record OriginsRun(double BytesPerOrigin, double Rps, long Connections, int LeftOpen, Measurement Run);
+}

@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using NetActors.Errors;
+using NetActors.Resilience;
+
+namespace NetActors.Tests.Resilience;
+
+[Collection(TimingCollection.Name)]
+public sealed class RateAndCircuitTests
+{
+    [Fact]
+    public async Task A_rate_limit_of_50_per_second_holds_within_10_percent_and_nothing_fails()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var arrivals = new ConcurrentQueue<long>();
+        upstream.Respond("/warm", 200, "{}");
+        upstream.Map("/r", ctx =>
+        {
+            arrivals.Enqueue(Stopwatch.GetTimestamp());
+            return TestUpstream.Write(ctx, 200, "{}");
+        });
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithRateLimit(50, burst: 10));
+        // Warm up first (a cold process shows a pause on first use, see the README's performance notes).
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/warm?i={i}"))));
+        arrivals.Clear();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/r?i={i}"))));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var t = arrivals.ToArray();
+        var rate = (t.Length - 1) / Stopwatch.GetElapsedTime(t[0], t[^1]).TotalSeconds;
+        Assert.InRange(rate, 45, 55);
+        // No one-second window ever saw more than the rate plus the burst the bucket allows.
+        for (var i = 0; i < t.Length; i++)
+        {
+            var inWindow = t.Skip(i).TakeWhile(x => Stopwatch.GetElapsedTime(t[i], x) < TimeSpan.FromSeconds(1)).Count();
+            Assert.True(inWindow <= 50 + 10, $"{inWindow} requests in one second");
+        }
+    }
+
+    [Fact]
+    public async Task The_circuit_opens_fails_fast_and_recovers_through_half_open()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var healthy = false;
+        upstream.Map("*", ctx => healthy ? TestUpstream.Write(ctx, 200, "{}") : TestUpstream.Write(ctx, 500, null));
+        var events = new ConcurrentQueue<CircuitStateChanged>();
+        await using var net = await NetHost.StartAsync(upstream, c => c
+            .WithMaxAttempts(1)
+            .WithCircuitBreaker(0.5, 10, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2)));
+        var listener = net.System.ActorOf(Akka.Actor.Props.Create(() => new Auth.EventCollector<CircuitStateChanged>(events)));
+        net.System.EventStream.Subscribe(listener, typeof(CircuitStateChanged));
+
+        for (var i = 0; i < 10; i++)
+        {
+            await Assert.ThrowsAsync<ServerException>(() => net.Client.SendAsync(NetRequest.Get("api", $"/f{i}")));
+        }
+
+        var seenBefore = upstream.Seen.Count;
+        var open = await Assert.ThrowsAsync<CircuitOpenException>(() => net.Client.SendAsync(NetRequest.Get("api", "/fast")));
+        Assert.Equal(seenBefore, upstream.Seen.Count);   // failed fast: nothing reached the upstream
+        Assert.True(open.RetryIn > TimeSpan.Zero);
+
+        healthy = true;
+        await AwaitHalfOpen(events);
+        var probe = await net.Client.SendAsync(NetRequest.Get("api", "/probe"));
+        Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
+        var after = await net.Client.SendAsync(NetRequest.Get("api", "/after"));
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+
+        var states = events.Select(e => e.Current).ToList();
+        Assert.Equal([CircuitState.Open, CircuitState.HalfOpen, CircuitState.Closed], states);
+        Assert.All(events, e => Assert.Equal(Configuration.Origins.KeyOf(upstream.BaseAddress), e.Origin));
+    }
+
+    private static async Task AwaitHalfOpen(ConcurrentQueue<CircuitStateChanged> events)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!events.Any(e => e.Current == CircuitState.HalfOpen))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the circuit never became half-open");
+            await Task.Delay(10);
+        }
+    }
+}
