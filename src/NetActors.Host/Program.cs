@@ -16,9 +16,10 @@ if (args.Contains("--help") || args.Contains("-h"))
 
         Usage: dotnet run --project src/NetActors.Host [-- options]
 
-        With no options it runs the demo: an in-process upstream on 127.0.0.1 and a burst of requests
-        through a client capped at netactors.clients.demo.max-connections, then prints a summary and
-        exits 0 (1 if an invariant broke).
+        With no options it runs the demo: an in-process upstream on 127.0.0.1 and the startup burst of
+        the seed article (many requests at once with an access token the upstream has expired) through a
+        client capped at netactors.clients.demo.max-connections. It prints a summary and exits 0, or 1 if
+        an invariant broke (more than one refresh, a request without outcome, the cap exceeded).
 
         Options:
           --requests N     how many requests the burst sends (default 60)
@@ -42,7 +43,9 @@ await using var upstream = await DemoUpstream.StartAsync(CancellationToken.None)
 var hoconPath = Path.Combine(AppContext.BaseDirectory, "netactors.hocon");
 
 builder.Services.AddNetActors(
-    net => net.AddClient("demo", c => c.WithBaseAddress(upstream.BaseAddress)),
+    net => net.AddClient("demo", c => c
+        .WithBaseAddress(upstream.BaseAddress)
+        .WithBearerAuth(auth => auth.WithRefreshEndpoint("/auth/refresh"))),
     actorSystemName: "netactors-host",
     configureAkka: (akka, _) => akka.AddHoconFile(hoconPath, HoconAddMode.Prepend));
 
@@ -53,7 +56,7 @@ var net = host.Services.GetRequiredService<INetClient>();
 var system = host.Services.GetRequiredService<Akka.Actor.ActorSystem>();
 var cap = NetActorsSettings.Create(system).Clients["demo"].MaxConnections;
 
-Log.Information("Demo upstream on {Upstream}; sending a burst of {Requests} requests with max-connections {Cap}",
+Log.Information("Demo upstream on {Upstream}; sending a burst of {Requests} requests with an expired token and max-connections {Cap}",
     upstream.BaseAddress, requests, cap);
 var summary = await DemoRunner.RunBurstAsync(net, upstream, requests, cap, lifetime.ApplicationStopping);
 
@@ -67,6 +70,7 @@ foreach (var (kind, count) in summary.FailuresByKind.OrderBy(k => k.Key))
 }
 
 Console.WriteLine($"  without outcome     {summary.WithoutOutcome}");
+Console.WriteLine($"  token refreshes     {summary.Refreshes} (401s seen by the upstream: {summary.Unauthorized})");
 Console.WriteLine($"  upstream max concurrency {summary.MaxConcurrency} (cap {summary.Cap})");
 Console.WriteLine($"  elapsed             {summary.Elapsed.TotalMilliseconds:0} ms");
 Console.WriteLine();

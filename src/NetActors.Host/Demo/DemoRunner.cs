@@ -10,8 +10,10 @@ namespace NetActors.Host.Demo;
 /// <param name="MaxConcurrency">The most requests the upstream had in progress at once.</param>
 /// <param name="Cap">The configured connection cap.</param>
 /// <param name="Elapsed">Wall time of the burst.</param>
+/// <param name="Refreshes">Token refresh calls the upstream received.</param>
+/// <param name="Unauthorized">Requests the upstream answered 401.</param>
 public sealed record DemoSummary(int Requests, int Succeeded, IReadOnlyDictionary<string, int> FailuresByKind,
-    int MaxConcurrency, int Cap, TimeSpan Elapsed)
+    int MaxConcurrency, int Cap, TimeSpan Elapsed, int Refreshes, int Unauthorized)
 {
     /// <summary>Requests that got no outcome at all (must be 0).</summary>
     public int WithoutOutcome => Requests - Succeeded - FailuresByKind.Values.Sum();
@@ -27,6 +29,11 @@ public sealed record DemoSummary(int Requests, int Succeeded, IReadOnlyDictionar
                 list.Add($"{WithoutOutcome} requests got no outcome.");
             }
 
+            if (Refreshes != 1)
+            {
+                list.Add($"the burst with an expired token caused {Refreshes} refresh calls, not exactly 1.");
+            }
+
             if (MaxConcurrency > Cap)
             {
                 list.Add($"the upstream saw {MaxConcurrency} concurrent requests, above the cap of {Cap}.");
@@ -40,7 +47,10 @@ public sealed record DemoSummary(int Requests, int Succeeded, IReadOnlyDictionar
 /// <summary>Sends the demo's burst through the runtime and summarises what happened.</summary>
 public static class DemoRunner
 {
-    /// <summary>Sends <paramref name="requests"/> requests at once and waits for every outcome.</summary>
+    /// <summary>
+    /// The seed article's startup burst: <paramref name="requests"/> requests at once with an access token the
+    /// upstream has expired. Waits for every outcome.
+    /// </summary>
     /// <param name="net">The NetActors facade.</param>
     /// <param name="upstream">The demo upstream (for its counters).</param>
     /// <param name="requests">How many requests to send.</param>
@@ -51,6 +61,7 @@ public static class DemoRunner
     {
         var failures = new Dictionary<string, int>();
         var ok = 0;
+        await net.SignInAsync("demo", upstream.ExpiredSession(), cancellationToken);
         var stopwatch = Stopwatch.StartNew();
         var tasks = Enumerable.Range(0, requests)
             .Select(i => net.SendAsync(NetRequest.Get("demo", $"api/items/{i}"), cancellationToken))
@@ -69,6 +80,7 @@ public static class DemoRunner
             }
         }
 
-        return new DemoSummary(requests, ok, failures, upstream.MaxConcurrent, cap, stopwatch.Elapsed);
+        return new DemoSummary(requests, ok, failures, upstream.MaxConcurrent, cap, stopwatch.Elapsed,
+            upstream.RefreshCalls, upstream.Unauthorized);
     }
 }

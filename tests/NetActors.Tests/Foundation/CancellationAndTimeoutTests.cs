@@ -11,11 +11,7 @@ public sealed class CancellationAndTimeoutTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/hold", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{}");
-        });
+        upstream.MapGated("/hold", gate);
         upstream.Respond("/queued", 200, "{}");
         await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(1));
 
@@ -65,11 +61,7 @@ public sealed class CancellationAndTimeoutTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/hold", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{}");
-        });
+        upstream.MapGated("/hold", gate);
         upstream.Respond("/queued", 200, "{}");
         await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(1));
 

@@ -64,11 +64,7 @@ public sealed class HostCapTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/slow", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{}");
-        });
+        upstream.MapGated("/slow", gate);
         await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(2).WithQueueCapacity(5));
 
         var tasks = Enumerable.Range(0, 20).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/slow?i={i}"))).ToList();

@@ -19,6 +19,9 @@ public sealed class NetHost : IAsyncDisposable
 
     public IServiceProvider Services => _host.Services;
 
+    /// <summary>The generic host, for tests that stop it themselves.</summary>
+    public IHost Host => _host;
+
     public INetClient Client => Services.GetRequiredService<INetClient>();
 
     public ActorSystem System => Services.GetRequiredService<ActorSystem>();

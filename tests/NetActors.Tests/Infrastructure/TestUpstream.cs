@@ -76,6 +76,14 @@ public sealed class TestUpstream : IAsyncDisposable
         return this;
     }
 
+    /// <summary>Holds requests to <paramref name="path"/> at <paramref name="gate"/>, then answers 200 with <paramref name="body"/>.</summary>
+    public TestUpstream MapGated(string path, Gate gate, string body = "{}") =>
+        Map(path, async ctx =>
+        {
+            await gate.PassAsync(ctx);
+            await Write(ctx, 200, body);
+        });
+
     /// <summary>Scripts a fixed answer for <paramref name="path"/>.</summary>
     public TestUpstream Respond(string path, int status, string? body = null, string contentType = "application/json") =>
         Map(path, ctx => Write(ctx, status, body, contentType));

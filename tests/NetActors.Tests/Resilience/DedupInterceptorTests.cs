@@ -12,11 +12,7 @@ public sealed class DedupInterceptorTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/ref", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{\"countries\":[\"NL\",\"BE\"]}");
-        });
+        upstream.MapGated("/ref", gate, "{\"countries\":[\"NL\",\"BE\"]}");
         await using var net = await NetHost.StartAsync(upstream);
 
         var tasks = Enumerable.Range(0, 50).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/ref"))).ToList();
@@ -41,11 +37,7 @@ public sealed class DedupInterceptorTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/ref", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{}");
-        });
+        upstream.MapGated("/ref", gate);
         await using var net = await NetHost.StartAsync(upstream);
 
         using var leaderCts = new CancellationTokenSource();
@@ -95,11 +87,7 @@ public sealed class DedupInterceptorTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/ref", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{}");
-        });
+        upstream.MapGated("/ref", gate);
         await using var net = await NetHost.StartAsync(upstream);
 
         var a = net.Client.SendAsync(NetRequest.Get("api", "/ref").WithoutDeduplication());

@@ -13,13 +13,9 @@ public sealed class ShutdownAndCrashTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/slow/*", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{}");
-        });
+        upstream.MapGated("/slow/*", gate);
         var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(2));
-        var host = (IHost)typeof(NetHost).GetField("_host", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(net)!;
+        var host = net.Host;
 
         var tasks = Enumerable.Range(0, 7).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/slow/{i}"))).ToList();
         await gate.WaitForArrivalsAsync(2);
@@ -46,7 +42,7 @@ public sealed class ShutdownAndCrashTests
         var net = await NetHost.StartAsync(n => n
             .WithHocon("netactors.shutdown.drain-timeout = 300ms")
             .AddClient("api", c => c.WithBaseAddress(upstream.BaseAddress)));
-        var host = (IHost)typeof(NetHost).GetField("_host", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(net)!;
+        var host = net.Host;
 
         var hanging = net.Client.SendAsync(NetRequest.Get("api", "/hang"));
         await AwaitCount(upstream, "/hang", 1);
@@ -61,11 +57,7 @@ public sealed class ShutdownAndCrashTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
-        upstream.Map("/w/*", async ctx =>
-        {
-            await gate.PassAsync(ctx);
-            await TestUpstream.Write(ctx, 200, "{}");
-        });
+        upstream.MapGated("/w/*", gate);
         await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(2));
 
         var tasks = Enumerable.Range(0, 10).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/w/{i}"))).ToList();
