@@ -43,7 +43,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private readonly HashSet<IActorRef> _subscribers = [];
     private StoredTokens? _current;
     private long _version;
-    private int _generation;
+    private static long s_generations;
+    private long _generation = Interlocked.Increment(ref s_generations);
     private int _stashed;
     private int _retries;
     private bool _refreshIsProactive;
@@ -223,7 +224,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     private void RunRefresh()
     {
-        var generation = ++_generation;
+        var generation = NextGeneration();
         _refreshCts?.Dispose();
         _refreshCts = new CancellationTokenSource(_settings.RefreshTimeout);
         var context = new TokenRefreshContext(Realm, _current?.Tokens, _settings.TokenClient, _services.Send);
@@ -251,6 +252,15 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         var elapsed = Stopwatch.GetElapsedTime(_refreshStarted);
+        if (result.Tokens is { } expired && expired.Problem() is null && !TokenUsability.IsUsable(expired.EffectiveExpiry, Now))
+        {
+            result = result with
+            {
+                Tokens = null,
+                Error = new ResponseFormatException(null, "the token endpoint returned a token that is already expired (check the clocks).", null),
+            };
+        }
+
         if (result.Tokens is { } tokens && tokens.Problem() is null)
         {
             Adopt(tokens);
@@ -267,7 +277,10 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             case TokenRejectedException rejected:
                 _log.Warning("Auth realm {0}: the refresh was rejected ({1}); ending the session", Realm, rejected.Reason);
                 EndSession(rejected.Reason);
-                BecomeReady();
+                // Answer the waiters now: unstashed into Ready, a refresher that needs no session (client
+                // credentials, a delegate) would start the rejected refresh again, and again.
+                DenyStashed(TokenDenial.SessionExpired, rejected.Reason);
+                Become(Ready);
                 return;
 
             case null or ResponseFormatException:
@@ -285,6 +298,12 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 return;
         }
     }
+
+    /// <summary>
+    /// A new generation, unique across incarnations: a result of a refresh started before a restart can never
+    /// pass for one started after it.
+    /// </summary>
+    private long NextGeneration() => _generation = Interlocked.Increment(ref s_generations);
 
     private static Exception? Unwrap(Exception? error) =>
         error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerException : error;
@@ -307,7 +326,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             return;
         }
 
-        _generation++; // a refresh still running belongs to the old session
+        NextGeneration(); // a refresh still running belongs to the old session
         Timers.Cancel(RetryTimer);
         Adopt(signIn.Tokens!);
         _log.Info("Auth realm {0}: signed in (token version {1})", Realm, _version);
@@ -317,7 +336,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     private void OnTerminate(TerminateSession terminate)
     {
-        _generation++;
+        NextGeneration();
         Timers.Cancel(RetryTimer);
         EndSession(string.IsNullOrWhiteSpace(terminate.Reason) ? "the session was terminated" : terminate.Reason);
         Sender.Tell(new SessionTerminated(Realm));
@@ -348,7 +367,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         var hadSession = _current is not null || _endedReason is null;
         _current = null;
         _endedReason = reason;
-        _generation++;
+        NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);
         _services.Store.ClearAsync(Realm, CancellationToken.None).ContinueWith(
@@ -465,9 +484,9 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     private sealed record LoadFailed(Exception Error);
 
-    private sealed record RefreshResult(int Generation, TokenSet? Tokens, Exception? Error);
+    private sealed record RefreshResult(long Generation, TokenSet? Tokens, Exception? Error);
 
-    private sealed record RetryRefresh(int Generation);
+    private sealed record RetryRefresh(long Generation);
 
     private sealed class RefreshDue
     {

@@ -83,6 +83,9 @@ internal sealed class Exchange
     /// <summary>The absolute target; null until resolved from a relative URL.</summary>
     public Uri? Target { get; set; }
 
+    /// <summary>The origin of the first hop, before any redirect.</summary>
+    public string? OriginalOrigin { get; set; }
+
     /// <summary>The origin key of <see cref="Target"/>.</summary>
     public string OriginKey { get; set; } = string.Empty;
 

@@ -39,6 +39,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     private readonly RateGate _rate;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _drainReply;
+    private Exchange? _probe;
 
     private HostActor(HostContext context, string origin, ClientSettings connection, HostLedger ledger)
     {
@@ -79,6 +80,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     {
         if (ex.IsCompleted)
         {
+            HandOffFollowers(ex);
             ex.Release();
             return;
         }
@@ -93,7 +95,8 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         if (ex.State == ExchangeState.New)
         {
             ex.Begin(ex.Request.Timeout ?? ex.Client.TotalTimeout);
-            var problem = Prepare(ex);
+            // Once per logical request: a redirected exchange keeps its first origin and its idempotency key.
+            var problem = ex.OriginalOrigin is null ? Prepare(ex) : null;
             if (problem is not null)
             {
                 Finish(ex, new InvalidRequestException(ex.Info(), problem));
@@ -110,6 +113,11 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
             {
                 Finish(ex, new CircuitOpenException(ex.Info(), _origin, retryIn));
                 return;
+            }
+
+            if (_breaker.State == CircuitState.HalfOpen)
+            {
+                _probe = ex; // its outcome decides the circuit; if it leaves without one, the slot is given back
             }
         }
 
@@ -136,6 +144,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
             ex.Target = target;
         }
 
+        ex.OriginalOrigin = Origins.KeyOf(ex.Target!);
         foreach (var (name, value) in ex.Request.Headers)
         {
             var problem = HeaderRules.Check(name, value);
@@ -217,7 +226,9 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     private static string DedupKey(Exchange ex)
     {
         var sb = new StringBuilder(256);
-        sb.Append(ex.Request.Client).Append('\n').Append(ex.Method.Method).Append(' ').Append(ex.Target!.AbsoluteUri);
+        sb.Append(ex.Request.Client).Append(ex.Request.Anonymous ? " anonymous" : string.Empty)
+            .Append(ex.Request.AllowErrorStatus ? " any-status" : string.Empty)
+            .Append('\n').Append(ex.Method.Method).Append(' ').Append(ex.Target!.AbsoluteUri);
         foreach (var (name, value) in ex.Request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
         {
             sb.Append('\n').Append(name.ToLowerInvariant()).Append(':').Append(value);
@@ -276,7 +287,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    private static Exchange? Peek(LinkedList<Exchange> list)
+    private Exchange? Peek(LinkedList<Exchange> list)
     {
         while (list.First is { } node)
         {
@@ -287,7 +298,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
 
             list.RemoveFirst();
             node.Value.QueueNode = null;
-            node.Value.Release();
+            Drop(node.Value);
         }
 
         return null;
@@ -315,13 +326,16 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
 
     private static HttpRequestMessage BuildMessage(Exchange ex)
     {
+        // After a redirect to another origin, no credential header of the original request goes along (the
+        // realm's bearer token is decided per hop by Authorize; these are hand-set ones such as Basic or Cookie).
+        var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
         var message = new HttpRequestMessage(ex.Method, ex.Target);
         var content = ex.Content?.CreateHttpContent();
         message.Content = content;
         var requestHeaders = ex.Request.Headers;
         foreach (var (name, value) in ex.Client.DefaultHeaders)
         {
-            if (HeaderValue(requestHeaders, name) is null)
+            if (HeaderValue(requestHeaders, name) is null && !(crossed && ex.Redaction.IsSecretHeader(name)))
             {
                 message.Headers.TryAddWithoutValidation(name, value);
             }
@@ -340,7 +354,8 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
 
         foreach (var (name, value) in requestHeaders)
         {
-            if ((ex.AccessToken is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
+            if ((crossed && ex.Redaction.IsSecretHeader(name)) ||
+                (ex.AccessToken is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
                 (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
             {
                 continue; // the realm's token and the idempotency key are set above
@@ -406,12 +421,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
             if (ex.IsCompleted && !ex.HasLiveFollowers)
             {
                 // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered.
-                if (_breaker.State == CircuitState.HalfOpen)
-                {
-                    _breaker.ProbeAbandoned();
-                }
-
-                Settle(ex);
+                Drop(ex);
                 return;
             }
 
@@ -485,7 +495,11 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         (media.Equals("application/problem+json", StringComparison.OrdinalIgnoreCase) ||
          media.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
-    private void RecordOutcome(bool failed) => Publish(_breaker.Record(failed, Now));
+    private void RecordOutcome(bool failed)
+    {
+        _probe = null;
+        Publish(_breaker.Record(failed, Now));
+    }
 
     private void Publish(CircuitStateChanged? changed)
     {
@@ -550,7 +564,9 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        // Another origin: its own host actor (and its own cap and realm check) takes over, followers included.
+        // Another origin: its own host actor (and its own cap and realm check) takes over. Followers stay here
+        // and get a wire request of their own: no list is shared between two actors.
+        HandOffFollowers(ex);
         LeaveShared(ex);
         ex.OriginKey = origin;
         ex.Owner = null;
@@ -628,7 +644,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
 
         if (ex.IsCompleted && !ex.HasLiveFollowers)
         {
-            Settle(ex);
+            Drop(ex);
             return;
         }
 
@@ -692,7 +708,8 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     /// <summary>A 401 for a request that carried a token: one retry with a newer token, never a loop.</summary>
     private void OnUnauthorized(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
     {
-        var cache = _realms[ex.Client.AuthRealm!];
+        var realm = ex.Client.AuthRealm!;
+        var cache = RealmFor(realm, _context.Realms[realm]);
         cache.Rejected(ex.TokenVersion);
         if (ex.AuthRetried)
         {
@@ -728,7 +745,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
             ex.QueueNode = null;
             if (ex.IsCompleted && !ex.HasLiveFollowers)
             {
-                Settle(ex);
+                Drop(ex);
                 continue;
             }
 
@@ -924,10 +941,28 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     /// <summary>Frees the exchange's timers once nothing of it is on the wire.</summary>
     private void Settle(Exchange ex)
     {
+        if (ReferenceEquals(ex, _probe))
+        {
+            // The half-open probe left without an outcome: let the next request probe.
+            _probe = null;
+            _breaker.ProbeAbandoned();
+        }
+
         if (!InFlight.Contains(ex))
         {
             ex.Release();
         }
+    }
+
+    /// <summary>
+    /// An exchange whose caller already has its outcome and that nobody shares leaves this actor: out of every
+    /// list, out of the dedup table (so no later request follows it), its timers freed.
+    /// </summary>
+    private void Drop(Exchange ex)
+    {
+        Detach(ex);
+        ex.State = ExchangeState.Done;
+        Settle(ex);
     }
 
     private void LogFailure(Exchange ex, Exception error)
@@ -1023,6 +1058,12 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
 
         if (ex.State == ExchangeState.Done)
         {
+            if (!ex.IsCompleted && ex.Remaining <= DeadlineTolerance)
+            {
+                // Its interceptors are still running past the total timeout: the caller does not wait for them.
+                ex.TryFail(new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total));
+            }
+
             Settle(ex);
             return;
         }
@@ -1084,7 +1125,8 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         };
         if (inHand is not null)
         {
-            InFlight.Remove(inHand);
+            // Not removed from the ledger: if it is on the wire again (a retry dispatched in this very message),
+            // that attempt still counts against the cap and keeps its deadline.
             Finish(inHand, new NetRuntimeException(inHand.Info(), "the host actor failed while handling it: " + reason.Message, reason));
         }
 
