@@ -8,8 +8,10 @@ namespace NetActors.Auth;
 /// <summary>What a realm's TokenActor is given besides its settings.</summary>
 internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore store,
     Func<NetRequest, CancellationToken, Task<NetResponse>> send, IReadOnlyList<Action<SessionExpired>> onExpired,
-    IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time)
+    IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time, Telemetry.NetMetrics? metrics = null)
 {
+    public Telemetry.NetMetrics? Metrics { get; } = metrics;
+
     public ITokenRefresher? Refresher { get; } = refresher;
 
     public ITokenStore Store { get; } = store;
@@ -260,6 +262,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 Error = new ResponseFormatException(null, "the token endpoint returned a token that is already expired (check the clocks).", null),
             };
         }
+
+        var outcome = result.Tokens is { } ok && ok.Problem() is null ? "success"
+            : Unwrap(result.Error) switch { TokenRejectedException => "rejected", null or ResponseFormatException => "malformed", _ => "failed" };
+        _services.Metrics?.TokenRefreshes.Add(1, new KeyValuePair<string, object?>("netactors.realm", Realm),
+            new KeyValuePair<string, object?>("netactors.outcome", outcome));
 
         if (result.Tokens is { } tokens && tokens.Problem() is null)
         {

@@ -90,7 +90,8 @@ public sealed class NetGateway : ReceiveActor
             },
             registration?.OnExpired ?? [],
             registration?.OnRefreshed ?? [],
-            _runtime.Time);
+            _runtime.Time,
+            _runtime.Metrics);
         return Context.ActorOf(TokenActor.Props(realm, services), "realm-" + Uri.EscapeDataString(realm.Name));
     }
 

@@ -13,8 +13,10 @@ namespace NetActors.Hosting;
 /// origin's handler).
 /// </summary>
 internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILoggerFactory loggerFactory,
-    OriginConnections connections)
+    OriginConnections connections, NetMetrics metrics)
 {
+    public NetMetrics Metrics { get; } = metrics;
+
 
     public RequestLog RequestLog { get; } = new(loggerFactory.CreateLogger(RequestLog.Category));
 

@@ -40,6 +40,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _drainReply;
     private Exchange? _probe;
+    private readonly Telemetry.OriginGauge _gauge;
 
     private HostActor(HostContext context, string origin, ClientSettings connection, HostLedger ledger)
     {
@@ -51,6 +52,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         _http = context.Runtime.CreateHttpClient(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
         _rate = new RateGate(connection.RateLimit);
+        _gauge = context.Runtime.Metrics.Origin(origin);
 
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
@@ -252,6 +254,18 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     /// <summary>Starts queued exchanges while slots are free: priority ones first, then FIFO, within the rate.</summary>
     private void PumpQueue()
     {
+        try
+        {
+            PumpQueueCore();
+        }
+        finally
+        {
+            _gauge.Set(_queue.Count + _priority.Count, InFlight.Count);
+        }
+    }
+
+    private void PumpQueueCore()
+    {
         while (InFlight.Count < _maxConnections)
         {
             var next = Peek(_priority) ?? Peek(_queue);
@@ -320,6 +334,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         ex.State = ExchangeState.InFlight;
         ex.Attempts++;
         InFlight.Add(ex);
+        _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         ex.ArmAttempt(ex.Client.ResponseTimeout);
         RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token).PipeTo(Self);
     }
@@ -509,6 +524,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         }
 
         var @event = changed with { Origin = _origin };
+        _gauge.SetCircuit(@event.Current);
         _log.Info("Circuit for {0}: {1} -> {2}", _origin, @event.Previous, @event.Current);
         Context.System.EventStream.Publish(@event);
         if (@event.Current == CircuitState.Open)
@@ -626,6 +642,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         ex.ArmTotal();
         _retrying.Add(ex);
         Timers.StartSingleTimer(ex, new RetryDue(ex), delay);
+        _context.Runtime.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         if (_context.Log.IsEnabled(LogLevel.Information))
         {
             _context.Log.Retrying(ex.Method.Method, ex.Redaction.Url(ex.Target!), delay.TotalMilliseconds, ex.Attempts,
@@ -711,6 +728,7 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
         var realm = ex.Client.AuthRealm!;
         var cache = RealmFor(realm, _context.Realms[realm]);
         cache.Rejected(ex.TokenVersion);
+        _context.Runtime.Metrics.Unauthorized.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         if (ex.AuthRetried)
         {
             var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
@@ -880,6 +898,17 @@ internal sealed class HostActor : ReceiveActor, IWithTimers
     private void Deliver(Exchange ex, NetResponse? response, Exception? error)
     {
         ex.State = ExchangeState.Done;
+        if (!ex.IsCompleted)
+        {
+            _context.Runtime.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null
+                ? (int)response.StatusCode
+                : (error as HttpStatusException)?.StatusCode is { } code ? (int)code : null, error, ex.Elapsed);
+            if (response?.Deduplicated == true)
+            {
+                _context.Runtime.Metrics.Deduplicated.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+            }
+        }
+
         var interceptors = ex.Hooks.Interceptors;
         if (interceptors.Count == 0 || ex.IsCompleted)
         {

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using NetActors.Errors;
+
+namespace NetActors.Telemetry;
+
+/// <summary>
+/// The runtime's instruments on the <see cref="System.Diagnostics.Metrics"/> meter <c>NetActors</c>, named in the
+/// style of .NET's <c>http.client.*</c> instruments. Tags are low-cardinality only: client and realm names,
+/// origins (scheme://host:port), methods, status classes and outcome kinds; never a path, id or secret.
+/// </summary>
+public sealed class NetMetrics : IDisposable
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "NetActors";
+
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+    private readonly ConcurrentDictionary<string, OriginGauge> _origins = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the instruments on a meter from <paramref name="factory"/>, or on a meter of its own.</summary>
+    /// <param name="factory">The host's meter factory, if any.</param>
+    public NetMetrics(IMeterFactory? factory = null)
+    {
+        _ownsMeter = factory is null;
+        _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+        RequestDuration = _meter.CreateHistogram<double>("netactors.client.request.duration", "s",
+            "Time from accepting a request to its outcome, retries and waits included.");
+        Attempts = _meter.CreateCounter<long>("netactors.client.attempts", "{attempt}",
+            "Attempts that went on the wire.");
+        Retries = _meter.CreateCounter<long>("netactors.client.retries", "{retry}",
+            "Retries scheduled after a transient failure.");
+        Unauthorized = _meter.CreateCounter<long>("netactors.client.unauthorized", "{response}",
+            "401 responses to requests that carried a bearer token.");
+        Deduplicated = _meter.CreateCounter<long>("netactors.client.deduplicated", "{request}",
+            "Requests answered from an identical concurrent request's wire call.");
+        TokenRefreshes = _meter.CreateCounter<long>("netactors.auth.token_refreshes", "{refresh}",
+            "Token refreshes by outcome: success, rejected, failed (retried), malformed.");
+        _meter.CreateObservableGauge("netactors.origin.queue_length", () => Observe(g => g.Queued), "{request}",
+            "Requests waiting for a connection slot, per origin.");
+        _meter.CreateObservableGauge("netactors.origin.active_requests", () => Observe(g => g.InFlight), "{request}",
+            "Requests on the wire, per origin.");
+        _meter.CreateObservableGauge("netactors.origin.circuit_state", () => Observe(g => g.CircuitState), "{state}",
+            "Circuit state per origin: 0 closed, 1 half-open, 2 open.");
+    }
+
+    internal Histogram<double> RequestDuration { get; }
+
+    internal Counter<long> Attempts { get; }
+
+    internal Counter<long> Retries { get; }
+
+    internal Counter<long> Unauthorized { get; }
+
+    internal Counter<long> Deduplicated { get; }
+
+    internal Counter<long> TokenRefreshes { get; }
+
+    /// <summary>The gauge values of <paramref name="origin"/>, written by its host actor.</summary>
+    internal OriginGauge Origin(string origin) => _origins.GetOrAdd(origin, o => new OriginGauge(o));
+
+    internal void RecordOutcome(string client, HttpMethod method, int? status, Exception? error, TimeSpan elapsed)
+    {
+        if (!RequestDuration.Enabled)
+        {
+            return;
+        }
+
+        var tags = new TagList
+        {
+            { "netactors.client", client },
+            { "http.request.method", method.Method },
+            { "http.response.status_class", status is { } s ? StatusClass(s) : "none" },
+            { "netactors.outcome", error is null ? "success" : OutcomeOf(error) },
+        };
+        RequestDuration.Record(elapsed.TotalSeconds, tags);
+    }
+
+    internal static string StatusClass(int status) => status switch
+    {
+        < 200 => "1xx",
+        < 300 => "2xx",
+        < 400 => "3xx",
+        < 500 => "4xx",
+        _ => "5xx",
+    };
+
+    internal static string OutcomeOf(Exception error) => error switch
+    {
+        OperationCanceledException => "cancelled",
+        NetTimeoutException => "timeout",
+        NetworkException => "network_error",
+        HttpStatusException => "http_error",
+        OverloadedException => "overloaded",
+        CircuitOpenException => "circuit_open",
+        SessionExpiredException => "session_expired",
+        ResponseFormatException or ResponseTooLargeException => "bad_response",
+        InvalidRequestException => "invalid_request",
+        NetShutdownException => "shutdown",
+        Resilience.NetInterceptorException => "interceptor_error",
+        _ => "runtime_error",
+    };
+
+    private IEnumerable<Measurement<int>> Observe(Func<OriginGauge, int> read)
+    {
+        foreach (var gauge in _origins.Values)
+        {
+            yield return new Measurement<int>(read(gauge), new KeyValuePair<string, object?>("netactors.origin", gauge.Origin));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+}
+
+/// <summary>One origin's gauge values; written by its host actor, read by the metrics collector.</summary>
+internal sealed class OriginGauge(string origin)
+{
+    private int _queued;
+    private int _inFlight;
+    private int _circuit;
+
+    public string Origin { get; } = origin;
+
+    public int Queued => Volatile.Read(ref _queued);
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public int CircuitState => Volatile.Read(ref _circuit);
+
+    public void Set(int queued, int inFlight)
+    {
+        Volatile.Write(ref _queued, queued);
+        Volatile.Write(ref _inFlight, inFlight);
+    }
+
+    public void SetCircuit(Resilience.CircuitState state) =>
+        Volatile.Write(ref _circuit, state switch { Resilience.CircuitState.Closed => 0, Resilience.CircuitState.HalfOpen => 1, _ => 2 });
+}

@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Http;
+using NetActors.Errors;
+using NetActors.Telemetry;
+
+namespace NetActors.Tests.Host;
+
+public sealed class MetricsTests
+{
+    private sealed record Seen(string Instrument, double Value, IReadOnlyDictionary<string, object?> Tags);
+
+    [Fact]
+    public async Task A_scripted_workload_shows_on_each_instrument_with_low_cardinality_tags()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        var flaky = 0;
+        upstream.Map("/api/flaky", ctx => Interlocked.Increment(ref flaky) == 1
+            ? TestUpstream.Write(ctx, 503, null)
+            : TestUpstream.Write(ctx, 200, "{}"));
+        upstream.Map("/api/missing", ctx => TestUpstream.Write(ctx, 404, null));
+        var gate = new Gate();
+        upstream.MapGated("/api/shared", gate);
+
+        var measurements = new ConcurrentQueue<Seen>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == NetMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state) =>
+            measurements.Enqueue(new Seen(instrument.Name, Convert.ToDouble(value), tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
+        listener.SetMeasurementEventCallback<double>(Record);
+        listener.SetMeasurementEventCallback<long>(Record);
+        listener.SetMeasurementEventCallback<int>(Record);
+        listener.Start();
+
+        await using var net = await Auth.AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: false);
+        await net.Client.SendAsync(NetRequest.Get("api", "/api/a"));                 // 401, refresh, success
+        await net.Client.SendAsync(NetRequest.Get("api", "/api/flaky"));             // 503, retry, success
+        await Assert.ThrowsAsync<NotFoundException>(() => net.Client.SendAsync(NetRequest.Get("api", "/api/missing")));
+        var shared = Enumerable.Range(0, 3).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/api/shared"))).ToList();
+        await gate.WaitForArrivalsAsync(1);
+        listener.RecordObservableInstruments();   // one request on the wire, its two twins sharing it
+        gate.Open();
+        await Task.WhenAll(shared);
+        listener.RecordObservableInstruments();
+
+        var all = measurements.Where(m => m.Instrument == "netactors.client.request.duration").ToList();
+        Assert.All(all, d => Assert.Equal("api", d.Tags["netactors.client"]));
+        // The refresh call goes through the runtime too, and is counted as the POST it is.
+        Assert.Single(all, d => (string?)d.Tags["http.request.method"] == "POST" && (string?)d.Tags["netactors.outcome"] == "success");
+        var durations = all.Where(d => (string?)d.Tags["http.request.method"] == "GET").ToList();
+        Assert.Equal(6, durations.Count);
+        Assert.Equal(5, durations.Count(d => (string?)d.Tags["netactors.outcome"] == "success" && (string?)d.Tags["http.response.status_class"] == "2xx"));
+        Assert.Single(durations, d => (string?)d.Tags["netactors.outcome"] == "http_error" && (string?)d.Tags["http.response.status_class"] == "4xx");
+        Assert.Equal(1, Sum(measurements, "netactors.client.retries"));
+        Assert.Equal(1, Sum(measurements, "netactors.client.unauthorized"));
+        Assert.Equal(2, Sum(measurements, "netactors.client.deduplicated"));
+        var refresh = Assert.Single(measurements, m => m.Instrument == "netactors.auth.token_refreshes");
+        Assert.Equal("success", refresh.Tags["netactors.outcome"]);
+        Assert.Equal("api", refresh.Tags["netactors.realm"]);
+        Assert.Contains(measurements, m => m.Instrument == "netactors.origin.active_requests" && m.Value == 1);
+        Assert.Contains(measurements, m => m.Instrument == "netactors.origin.circuit_state" && m.Value == 0);
+        var origins = measurements.Where(m => m.Instrument.StartsWith("netactors.origin.")).Select(m => (string?)m.Tags["netactors.origin"]).Distinct();
+        Assert.Equal([Configuration.Origins.KeyOf(upstream.BaseAddress)], origins);
+        // No path, query, token or header value is ever a tag.
+        Assert.All(measurements.SelectMany(m => m.Tags.Values), v => Assert.DoesNotContain("/api", v?.ToString() ?? ""));
+        Assert.All(measurements.SelectMany(m => m.Tags.Values), v => Assert.DoesNotContain("access-", v?.ToString() ?? ""));
+    }
+
+    private static double Sum(IEnumerable<Seen> measurements, string instrument) =>
+        measurements.Where(m => m.Instrument == instrument).Sum(m => m.Value);
+}
