@@ -45,6 +45,9 @@ public sealed class NetMetrics : IDisposable
             "Circuit state per origin: 0 closed, 1 half-open, 2 open.");
     }
 
+    /// <summary>The meter the instruments live on.</summary>
+    public Meter Meter => _meter;
+
     internal Histogram<double> RequestDuration { get; }
 
     internal Counter<long> Attempts { get; }

@@ -23,11 +23,15 @@ public sealed class MetricsTests
         var gate = new Gate();
         upstream.MapGated("/api/shared", gate);
 
+        await using var net = await Auth.AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: false);
+        // Only this runtime's meter: other tests running in parallel have meters of the same name.
+        var meter = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<NetMetrics>(net.Services).Meter;
+        Assert.Equal(NetMetrics.MeterName, meter.Name);
         var measurements = new ConcurrentQueue<Seen>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == NetMetrics.MeterName)
+            if (ReferenceEquals(instrument.Meter, meter))
             {
                 l.EnableMeasurementEvents(instrument);
             }
@@ -39,13 +43,23 @@ public sealed class MetricsTests
         listener.SetMeasurementEventCallback<int>(Record);
         listener.Start();
 
-        await using var net = await Auth.AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: false);
         await net.Client.SendAsync(NetRequest.Get("api", "/api/a"));                 // 401, refresh, success
         await net.Client.SendAsync(NetRequest.Get("api", "/api/flaky"));             // 503, retry, success
         await Assert.ThrowsAsync<NotFoundException>(() => net.Client.SendAsync(NetRequest.Get("api", "/api/missing")));
         var shared = Enumerable.Range(0, 3).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/api/shared"))).ToList();
         await gate.WaitForArrivalsAsync(1);
-        listener.RecordObservableInstruments();   // one request on the wire, its two twins sharing it
+        // Gauges are point-in-time: sample until the one request on the wire (its twins share it) shows.
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (true)
+        {
+            listener.RecordObservableInstruments();
+            if (measurements.Any(m => m.Instrument == "netactors.origin.active_requests" && m.Value == 1) || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(10);   // polling interval, like TestKit's AwaitAssert
+        }
         gate.Open();
         await Task.WhenAll(shared);
         listener.RecordObservableInstruments();
