@@ -1,0 +1,57 @@
+using System.Text;
+
+namespace NetActors.Hosts;
+
+/// <summary>HostActor: in-flight deduplication of identical GET/HEAD requests.</summary>
+internal sealed partial class HostActor
+{
+    // ---- in-flight deduplication ---------------------------------------------------------------------------
+
+    /// <summary>Attaches the exchange to an identical one on the wire, if there is one.</summary>
+    private bool TryFollow(Exchange ex)
+    {
+        if (ex.Leader is not null || ex.DedupKey is not null || !ex.Client.Deduplicate || ex.Request.NoDeduplication ||
+            ex.Priority || ex.Content is not null || (ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head))
+        {
+            return false;
+        }
+
+        var key = DedupKey(ex);
+        if (_shared.TryGetValue(key, out var leader) && leader.State != ExchangeState.Done && !leader.Aborted)
+        {
+            (leader.Followers ??= []).Add(ex);
+            ex.Leader = leader;
+            ex.State = ExchangeState.Following;
+            ex.ArmTotal();
+            return true;
+        }
+
+        ex.DedupKey = key;
+        _shared[key] = ex;
+        return false;
+    }
+
+    private static string DedupKey(Exchange ex)
+    {
+        var sb = new StringBuilder(256);
+        sb.Append(ex.Request.Client).Append(ex.Request.Anonymous ? " anonymous" : string.Empty)
+            .Append(ex.Request.AllowErrorStatus ? " any-status" : string.Empty)
+            .Append('\n').Append(ex.Method.Method).Append(' ').Append(ex.Target!.AbsoluteUri);
+        foreach (var (name, value) in ex.Request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+        {
+            sb.Append('\n').Append(name.ToLowerInvariant()).Append(':').Append(value);
+        }
+
+        return sb.ToString();
+    }
+
+    private void LeaveShared(Exchange ex)
+    {
+        if (ex.DedupKey is { } key && _shared.TryGetValue(key, out var current) && ReferenceEquals(current, ex))
+        {
+            _shared.Remove(key);
+        }
+
+        ex.DedupKey = null;
+    }
+}
