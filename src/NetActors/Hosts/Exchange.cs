@@ -204,12 +204,21 @@ internal sealed class Exchange
     /// <summary>Arms the total deadline only (while queued or waiting).</summary>
     public void ArmTotal()
     {
+        if (_cts!.IsCancellationRequested)
+        {
+            // An attempt deadline fired just as its attempt ended: without a fresh source the exchange would
+            // wait (for a token, a retry, a slot) with no live deadline. A fired total deadline stays fired.
+            if (!_deadlineIsTotal && !Aborted)
+            {
+                RenewAfterAttemptTimeout();
+            }
+
+            return;
+        }
+
         var remaining = Remaining;
         _deadlineIsTotal = true;
-        if (!_cts!.IsCancellationRequested)
-        {
-            _cts.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-        }
+        _cts.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
     }
 
     /// <summary>Arms the deadline of one attempt: the shorter of the response timeout and what is left.</summary>
