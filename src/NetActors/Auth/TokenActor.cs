@@ -8,8 +8,11 @@ namespace NetActors.Auth;
 /// <summary>What a realm's TokenActor is given besides its settings.</summary>
 internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore store,
     Func<NetRequest, CancellationToken, Task<NetResponse>> send, IReadOnlyList<Action<SessionExpired>> onExpired,
-    IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time, Telemetry.NetMetrics? metrics = null)
+    IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time, Telemetry.NetMetrics? metrics = null,
+    Telemetry.SessionStates? sessions = null)
 {
+    public Telemetry.SessionStates? Sessions { get; } = sessions;
+
     public Telemetry.NetMetrics? Metrics { get; } = metrics;
 
     public ITokenRefresher? Refresher { get; } = refresher;
@@ -355,6 +358,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _version = Math.Max(_version, _current?.Version ?? 0) + 1;
         _current = new StoredTokens(tokens, _version);
         _endedReason = null;
+        _services.Sessions?.Started(Realm);
         _retries = 0;
         var stored = _current;
         _services.Store.SaveAsync(Realm, stored, CancellationToken.None).ContinueWith(
@@ -374,6 +378,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         var hadSession = _current is not null || _endedReason is null;
         _current = null;
         _endedReason = reason;
+        _services.Sessions?.Ended(Realm, reason);
         NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);

@@ -67,6 +67,7 @@ public static class NetActorsHostingExtensions
         services.AddHttpClient();
         services.AddLogging();
         services.TryAddSingleton<OriginConnections>();
+        services.TryAddSingleton<Telemetry.SessionStates>();
         services.TryAddSingleton(sp => new Telemetry.NetMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<NetActorsRuntime>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<HttpClientFactoryOptions>, NetActorsHttpClientOptions>());

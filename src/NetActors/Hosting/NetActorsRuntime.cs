@@ -13,8 +13,10 @@ namespace NetActors.Hosting;
 /// origin's handler).
 /// </summary>
 internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILoggerFactory loggerFactory,
-    OriginConnections connections, NetMetrics metrics)
+    OriginConnections connections, NetMetrics metrics, SessionStates sessions)
 {
+    public SessionStates Sessions { get; } = sessions;
+
     public NetMetrics Metrics { get; } = metrics;
 
 

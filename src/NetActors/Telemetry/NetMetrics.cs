@@ -105,6 +105,10 @@ public sealed class NetMetrics : IDisposable
         _ => "runtime_error",
     };
 
+    /// <summary>Origins whose circuit is open or half-open.</summary>
+    internal IReadOnlyList<string> OriginsWithCircuitNotClosed() =>
+        _origins.Values.Where(o => o.CircuitState != 0).Select(o => o.Origin).ToList();
+
     private IEnumerable<Measurement<int>> Observe(Func<OriginGauge, int> read)
     {
         foreach (var gauge in _origins.Values)
