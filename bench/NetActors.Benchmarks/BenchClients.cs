@@ -1,8 +1,10 @@
 using System.Net;
+using System.Net.Http.Headers;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using NetActors.Auth;
 using NetActors.Hosting;
 
 namespace NetActors.Benchmarks;
@@ -17,19 +19,27 @@ internal interface IBenchClient : IAsyncDisposable
     Task GetAsync(string url, CancellationToken cancellationToken);
 }
 
-/// <summary>The three clients at one connection cap, in the order they are interleaved.</summary>
+/// <summary>
+/// The three clients at one connection cap, in the order they are interleaved. All three send the bench
+/// session's bearer token, so the server does the same work for each: raw and resilience as a default
+/// request header, NetActors through its auth realm (signed in, the full default pipeline).
+/// </summary>
 internal static class BenchClients
 {
     public const string Raw = "raw";
     public const string Resilience = "resilience";
     public const string NetActors = "netactors";
 
-    public static async Task<IReadOnlyList<IBenchClient>> CreateAllAsync(Uri baseAddress, int cap) =>
+    public static async Task<IReadOnlyList<IBenchClient>> CreateAllAsync(BenchServer server, int cap) =>
     [
-        new RawClient(baseAddress, cap),
-        new ResilienceClient(baseAddress, cap),
-        await NetActorsClient.StartAsync(baseAddress, cap),
+        new RawClient(server, cap),
+        new ResilienceClient(server, cap),
+        await NetActorsClient.StartAsync(server, cap),
     ];
+
+    /// <summary>The Authorization header of the bench session.</summary>
+    internal static AuthenticationHeaderValue BenchAuthorization(BenchServer server) =>
+        new("Bearer", server.Tokens.BenchAccessToken);
 
     public static async Task DisposeAllAsync(IEnumerable<IBenchClient> clients)
     {
@@ -53,16 +63,22 @@ internal static class BenchClients
 }
 
 /// <summary>A plain HttpClient over a SocketsHttpHandler capped per server.</summary>
-internal sealed class RawClient(Uri baseAddress, int cap) : IBenchClient
+internal sealed class RawClient : IBenchClient
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
+    private readonly HttpClient _http;
+
+    public RawClient(BenchServer server, int cap)
     {
-        MaxConnectionsPerServer = cap,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-    })
-    {
-        BaseAddress = baseAddress,
-    };
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = cap,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        })
+        {
+            BaseAddress = server.BaseAddress,
+        };
+        _http.DefaultRequestHeaders.Authorization = BenchClients.BenchAuthorization(server);
+    }
 
     public string Name => BenchClients.Raw;
 
@@ -82,10 +98,14 @@ internal sealed class ResilienceClient : IBenchClient
     private readonly ServiceProvider _services;
     private readonly HttpClient _http;
 
-    public ResilienceClient(Uri baseAddress, int cap)
+    public ResilienceClient(BenchServer server, int cap)
     {
         var services = new ServiceCollection();
-        services.AddHttpClient("r", c => c.BaseAddress = baseAddress)
+        services.AddHttpClient("r", c =>
+            {
+                c.BaseAddress = server.BaseAddress;
+                c.DefaultRequestHeaders.Authorization = BenchClients.BenchAuthorization(server);
+            })
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { MaxConnectionsPerServer = cap })
             .AddStandardResilienceHandler();
         _services = services.BuildServiceProvider();
@@ -106,7 +126,8 @@ internal sealed class ResilienceClient : IBenchClient
 
 /// <summary>
 /// The NetActors runtime in its own generic host (its own actor system), with one client named
-/// <c>bench</c> whose base address is the server's main origin.
+/// <c>bench</c> whose base address is the server's main origin, with bearer auth (realm <c>bench</c>, refresh
+/// endpoint /auth/refresh), signed in to the bench session once the host has started.
 /// </summary>
 internal sealed class NetActorsClient : IBenchClient
 {
@@ -127,21 +148,26 @@ internal sealed class NetActorsClient : IBenchClient
     /// <summary>The facade, for scenarios that need more than <see cref="GetAsync"/>.</summary>
     public INetClient Net { get; }
 
-    /// <summary>Starts a host whose <c>bench</c> client has the given cap; <paramref name="configure"/> adds to it.</summary>
-    public static async Task<NetActorsClient> StartAsync(Uri baseAddress, int cap, Action<ClientBuilder>? configure = null)
+    /// <summary>
+    /// Starts a host whose <c>bench</c> client has the given cap and signs it in to the bench session;
+    /// <paramref name="configure"/> adds to the client, <paramref name="configureAuth"/> to its auth realm.
+    /// </summary>
+    public static async Task<NetActorsClient> StartAsync(BenchServer server, int cap,
+        Action<ClientBuilder>? configure = null, Action<AuthRealmBuilder>? configureAuth = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddNetActors(net => net.AddClient(ClientName, c =>
         {
-            c.WithBaseAddress(baseAddress.ToString())
+            c.WithBaseAddress(server.BaseAddress.ToString())
                 .WithMaxConnections(cap)
-                .WithQueueCapacity(200_000);
-
-            // TODO(auth): once bearer auth lands in the library, configure this client with a valid token
-            // (c.WithBearerAuth(...) / net.SignInAsync(...)) so every benchmark pays for attaching it, and use
-            // the same client for the storm scenario (StormScenario).
+                .WithQueueCapacity(200_000)
+                .WithBearerAuth(a =>
+                {
+                    a.WithRefreshEndpoint("/auth/refresh");
+                    configureAuth?.Invoke(a);
+                });
             configure?.Invoke(c);
         }), "bench", (akka, _) =>
             // Akka logs that happen while the system shuts down go to stdout; keep them off the report.
@@ -150,7 +176,21 @@ internal sealed class NetActorsClient : IBenchClient
         var host = builder.Build();
         await host.StartAsync();
         await host.Services.GetRequiredService<ActorRegistry>().GetAsync<NetGateway>();
-        return new NetActorsClient(host, host.Services.GetRequiredService<INetClient>());
+        var client = new NetActorsClient(host, host.Services.GetRequiredService<INetClient>());
+        try
+        {
+            // Expires long after the run: no refresh is due, so every request simply carries the token.
+            using var cts = new CancellationTokenSource(StopLimit);
+            await client.Net.SignInAsync(ClientName, new TokenSet(server.Tokens.BenchAccessToken,
+                server.Tokens.BenchRefreshToken, DateTimeOffset.UtcNow.AddHours(1)), cts.Token);
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+
+        return client;
     }
 
     public async Task GetAsync(string url, CancellationToken cancellationToken)

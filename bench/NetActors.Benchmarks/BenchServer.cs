@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -14,7 +16,9 @@ namespace NetActors.Benchmarks;
 /// <summary>
 /// The one in-process Kestrel server every client talks to, on 127.0.0.1 only. It listens on one main port
 /// and on <c>origins</c> further ports (distinct origins for the many-origins scenario), and it counts what
-/// it sees: requests in progress (and their maximum since the last reset) and connections.
+/// it sees: requests (in all, in progress and their maximum since the last reset) and connections.
+/// /small and /slow answer 401 unless the request carries the bench session's bearer token; /storm and
+/// POST /auth/refresh serve the storm scenario (see <see cref="BenchTokens"/>).
 /// </summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
@@ -25,7 +29,11 @@ internal sealed class BenchServer : IAsyncDisposable
 
     private static readonly TimeSpan GateLimit = TimeSpan.FromMinutes(5);
 
+    private static readonly byte[] InvalidGrant = """{"error":"invalid_grant"}"""u8.ToArray();
+    private static readonly byte[] InvalidRequest = """{"error":"invalid_request"}"""u8.ToArray();
+
     private readonly WebApplication _app;
+    private long _requests;
     private int _inProgress;
     private int _maxInProgress;
     private int _openConnections;
@@ -43,6 +51,12 @@ internal sealed class BenchServer : IAsyncDisposable
 
     /// <summary>The further ports, one distinct origin each.</summary>
     public IReadOnlyList<int> OriginPorts { get; private set; } = [];
+
+    /// <summary>The server's side of bearer auth: the valid tokens, refreshes and 401s.</summary>
+    public BenchTokens Tokens { get; } = new();
+
+    /// <summary>Requests received since the start.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
 
     /// <summary>Most requests in progress at once since the last <see cref="ResetMaxConcurrency"/>.</summary>
     public int MaxConcurrency => Volatile.Read(ref _maxInProgress);
@@ -85,13 +99,25 @@ internal sealed class BenchServer : IAsyncDisposable
         var app = builder.Build();
         server = new BenchServer(app);
         app.Use(server.CountInProgressAsync);
-        app.MapGet("/small", WriteSmallAsync);
+        app.MapGet("/small", context => server.Tokens.IsBenchAuthorized(context.Request.Headers.Authorization)
+            ? WriteSmallAsync(context)
+            : WriteUnauthorizedAsync(context));
         app.MapGet("/slow", async context =>
         {
+            if (!server.Tokens.IsBenchAuthorized(context.Request.Headers.Authorization))
+            {
+                await WriteUnauthorizedAsync(context);
+                return;
+            }
+
             await Task.Delay(BenchSettings.SlowDelay, context.RequestAborted);
             await WriteSmallAsync(context);
         });
         app.MapGet("/block", server.BlockAsync);
+        app.MapGet("/storm", context => server.Tokens.IsStormAuthorized(context.Request.Headers.Authorization)
+            ? WriteSmallAsync(context)
+            : WriteUnauthorizedAsync(context));
+        app.MapPost("/auth/refresh", server.RefreshAsync);
 
         await app.StartAsync();
         var ports = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
@@ -148,8 +174,67 @@ internal sealed class BenchServer : IAsyncDisposable
         return context.Response.Body.WriteAsync(SmallBody, 0, SmallBody.Length, context.RequestAborted);
     }
 
+    private static Task WriteUnauthorizedAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        context.Response.ContentLength = 0;
+        return Task.CompletedTask;
+    }
+
+    private static Task WriteJsonAsync(HttpContext context, int status, byte[] body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = body.Length;
+        return context.Response.Body.WriteAsync(body, 0, body.Length, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// POST /auth/refresh with <c>{"refresh_token": "..."}</c>: new tokens (the refresh token rotates), or
+    /// 400 <c>invalid_grant</c> for a used or unknown refresh token.
+    /// </summary>
+    private async Task RefreshAsync(HttpContext context)
+    {
+        string? refreshToken = null;
+        try
+        {
+            using var json = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            if (json.RootElement.ValueKind == JsonValueKind.Object &&
+                json.RootElement.TryGetProperty("refresh_token", out var value) && value.ValueKind == JsonValueKind.String)
+            {
+                refreshToken = value.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: answered below as a malformed request.
+        }
+
+        if (refreshToken is null)
+        {
+            await WriteJsonAsync(context, StatusCodes.Status400BadRequest, InvalidRequest);
+            return;
+        }
+
+        var granted = Tokens.Refresh(refreshToken);
+        if (granted is null)
+        {
+            await WriteJsonAsync(context, StatusCodes.Status400BadRequest, InvalidGrant);
+            return;
+        }
+
+        var (access, refresh) = granted.Value;
+
+        // Tokens are hex digits: nothing to escape.
+        var body = Encoding.UTF8.GetBytes(
+            $$"""{"access_token":"{{access}}","refresh_token":"{{refresh}}","token_type":"Bearer","expires_in":3600}""");
+        await WriteJsonAsync(context, StatusCodes.Status200OK, body);
+    }
+
     private async Task CountInProgressAsync(HttpContext context, RequestDelegate next)
     {
+        Interlocked.Increment(ref _requests);
         var now = Interlocked.Increment(ref _inProgress);
         var max = Volatile.Read(ref _maxInProgress);
         while (now > max)

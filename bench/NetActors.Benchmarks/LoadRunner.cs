@@ -13,6 +13,7 @@ internal sealed record Measurement(
     double CpuUsPerRequest,
     double AllocatedBytesPerRequest,
     int ServerMaxConcurrency,
+    long ServerRequests,
     string? FirstError)
 {
     public double RequestsPerSecond => Requests / Wall.TotalSeconds;
@@ -68,6 +69,7 @@ internal static class LoadRunner
         var workers = new Task[concurrency];
         Stats.FullGc();
         server.ResetMaxConcurrency();
+        var serverRequestsBefore = server.Requests;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var allocatedBefore = GC.GetTotalAllocatedBytes(true);
         var started = Stopwatch.GetTimestamp();
@@ -78,6 +80,7 @@ internal static class LoadRunner
 
         await Task.WhenAll(workers);
         var wall = Stopwatch.GetElapsedTime(started);
+        var serverRequests = server.Requests - serverRequestsBefore;
         var allocated = GC.GetTotalAllocatedBytes(true) - allocatedBefore;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
 
@@ -93,14 +96,16 @@ internal static class LoadRunner
             CpuUsPerRequest: cpu.TotalMicroseconds / done,
             AllocatedBytesPerRequest: (double)allocated / done,
             ServerMaxConcurrency: server.MaxConcurrency,
+            ServerRequests: serverRequests,
             FirstError: firstError);
     }
 
     /// <summary>Warms a client up (JIT, connections), then gives the tiered JIT time to settle.</summary>
-    public static async Task WarmUpAsync(BenchServer server, IBenchClient client, string url, int requests,
+    public static async Task WarmUpAsync(BenchServer server, IBenchClient client, string path, int requests,
         int concurrency, BenchSettings settings)
     {
-        var m = await RunAsync(server, (_, ct) => client.GetAsync(url, ct), requests, concurrency,
+        var urls = UniqueUrls(path, requests);
+        var m = await RunAsync(server, (i, ct) => client.GetAsync(urls[i], ct), requests, concurrency,
             settings.MeasurementLimit);
         if (m.Errors > 0 || m.TimedOut)
         {
@@ -109,5 +114,21 @@ internal static class LoadRunner
         }
 
         await Task.Delay(settings.JitSettle);
+    }
+
+    /// <summary>
+    /// <c>path?n=0</c> … <c>path?n=count-1</c>, made before a measurement so it does not pay for them. Every
+    /// request of a run has its own URL: NetActors deduplicates identical GETs that overlap in time (on by
+    /// default), and with one URL for all it would send fewer requests than the others and seem faster.
+    /// </summary>
+    public static string[] UniqueUrls(string path, int count)
+    {
+        var urls = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            urls[i] = $"{path}?n={i}";
+        }
+
+        return urls;
     }
 }

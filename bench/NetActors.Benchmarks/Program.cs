@@ -29,7 +29,7 @@ try
     await new CapFidelityScenario(server, settings).RunAsync(report);
     await new QueueCostScenario(server, settings).RunAsync(report);
     await new ManyOriginsScenario(server, settings).RunAsync(report);
-    await new StormScenario().RunAsync(report);
+    await new StormScenario(server, settings).RunAsync(report);
 }
 finally
 {

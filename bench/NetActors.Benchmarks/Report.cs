@@ -70,13 +70,24 @@ internal sealed class Report(IReadOnlyList<string> preamble)
         return section;
     }
 
-    /// <summary>Notes any errors or time-outs, so a broken run never passes for a slow one.</summary>
+    /// <summary>
+    /// Notes any errors or time-outs, so a broken run never passes for a slow one, and any run where the server
+    /// received another number of requests than were sent (retried, or deduplicated).
+    /// </summary>
     public static void AddProblems(Section section, string client, IEnumerable<Measurement> runs)
     {
-        foreach (var m in runs.Where(m => m.Errors > 0 || m.TimedOut))
+        foreach (var m in runs)
         {
-            section.Note($"**{client}: {m.Errors} errors{(m.TimedOut ? ", stopped at the time limit" : "")}** " +
-                         $"(first: {m.FirstError})");
+            if (m.Errors > 0 || m.TimedOut)
+            {
+                section.Note($"**{client}: {m.Errors} errors{(m.TimedOut ? ", stopped at the time limit" : "")}** " +
+                             $"(first: {m.FirstError})");
+            }
+
+            if (m.ServerRequests != m.Requests)
+            {
+                section.Note($"**{client}: {m.Requests:N0} requests sent, {m.ServerRequests:N0} received by the server**");
+            }
         }
     }
 

@@ -14,8 +14,8 @@ internal sealed class CapFidelityScenario(BenchServer server, BenchSettings sett
         Console.Error.WriteLine($"cap fidelity: {settings.CapFidelityRequests} × /slow, concurrency {Concurrency}, cap {Cap}");
         IBenchClient[] clients =
         [
-            new RawClient(server.BaseAddress, Cap),
-            await NetActorsClient.StartAsync(server.BaseAddress, Cap),
+            new RawClient(server, Cap),
+            await NetActorsClient.StartAsync(server, Cap),
         ];
         try
         {
@@ -25,13 +25,14 @@ internal sealed class CapFidelityScenario(BenchServer server, BenchSettings sett
                 await LoadRunner.WarmUpAsync(server, client, "slow", Cap * 4, Concurrency, settings);
             }
 
+            var urls = LoadRunner.UniqueUrls("slow", settings.CapFidelityRequests);
             var results = clients.ToDictionary(c => c.Name, _ => new List<Measurement>());
             for (var round = 0; round < settings.Rounds; round++)
             {
                 foreach (var client in clients)
                 {
                     results[client.Name].Add(await LoadRunner.RunAsync(server,
-                        (_, ct) => client.GetAsync("slow", ct), settings.CapFidelityRequests, Concurrency,
+                        (i, ct) => client.GetAsync(urls[i], ct), settings.CapFidelityRequests, Concurrency,
                         settings.MeasurementLimit));
                 }
             }

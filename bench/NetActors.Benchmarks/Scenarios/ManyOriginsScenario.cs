@@ -22,9 +22,11 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
         var urls = new string[ports.Count * settings.RequestsPerOrigin];
         for (var i = 0; i < urls.Length; i++)
         {
-            urls[i] = $"http://127.0.0.1:{ports[i % ports.Count]}/small";
+            urls[i] = $"http://127.0.0.1:{ports[i % ports.Count]}/small?n={i}";
         }
 
+        // The bearer token goes only to its realm's origins: list them all, as an app calling them would.
+        var origins = ports.Select(p => $"http://127.0.0.1:{p}").ToArray();
         var results = new Dictionary<string, List<OriginsRun>>
         {
             // raw first: it closes its connections when disposed, so they cannot blur the next measurement.
@@ -46,8 +48,8 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
             {
                 var openBefore = server.OpenConnections;
                 IBenchClient client = name == BenchClients.NetActors
-                    ? await NetActorsClient.StartAsync(server.BaseAddress, Cap)
-                    : new RawClient(server.BaseAddress, Cap);
+                    ? await NetActorsClient.StartAsync(server, Cap, configureAuth: a => a.WithOrigins(origins))
+                    : new RawClient(server, Cap);
                 OriginsRun result;
                 try
                 {

@@ -1,19 +1,176 @@
+using System.Diagnostics;
+using NetActors.Auth;
+
 namespace NetActors.Benchmarks.Scenarios;
 
 /// <summary>
-/// The 401 storm: a burst of requests with an expired token, where exactly one refresh must happen and the
-/// burst must complete. Not measurable yet.
+/// The 401 storm. Before each round the server expires every access token of the storm session and issues a
+/// fresh refresh token; the client is signed in with an opaque access token the server does not accept and no
+/// expiry, so it cannot know the token is stale. Then 1,000 GET /storm are sent at once at cap 6: each one that
+/// goes out with the stale token gets 401, and exactly one refresh (POST /auth/refresh, rotating refresh tokens)
+/// should let all of them through. Measured: refresh calls, 401s, time until all 1,000 are answered, failures.
+/// NetActors (its <c>bench</c> client and realm) is compared with a hand-written single-flight refresh over a
+/// raw HttpClient (<see cref="SingleFlightClient"/>).
 /// </summary>
-internal sealed class StormScenario
+internal sealed class StormScenario(BenchServer server, BenchSettings settings)
 {
-    public Task RunAsync(Report report)
+    private const int Cap = 6;
+    private const int Requests = 1_000;
+    private static readonly TimeSpan RoundLimit = TimeSpan.FromSeconds(30);
+
+    public async Task RunAsync(Report report)
     {
-        // TODO(auth): needs bearer auth with single-flight refresh in the library. Then: a /token endpoint
-        // (counting refresh calls), a protected endpoint that answers 401 to the stale token, a burst of N
-        // requests at cap 6 with the token expired; report refresh calls (must be 1), burst wall time,
-        // p50/p99, and the server-observed max concurrency (must be <= cap).
-        report.Add(new Section("401 storm (netactors)", "client", "status")
-            .Row(BenchClients.NetActors, "TODO: needs the bearer-auth feature"));
-        return Task.CompletedTask;
+        Console.Error.WriteLine($"401 storm: {Requests} concurrent requests with an expired token, cap {Cap}, {settings.Rounds} rounds");
+        var urls = LoadRunner.UniqueUrls("storm", Requests);
+        await using var netactors = await NetActorsClient.StartAsync(server, Cap);
+        await using var baseline = new SingleFlightClient(server, Cap);
+        IStormClient[] clients = [baseline, new NetActorsStormClient(netactors)];
+        var results = clients.ToDictionary(c => c.Name, _ => new List<StormRun>());
+
+        // Round 0 warms both up (the 401, refresh and retry paths are not JIT-compiled yet) and is not reported.
+        for (var round = 0; round <= settings.Rounds; round++)
+        {
+            foreach (var client in clients)
+            {
+                var run = await RoundAsync(client, urls);
+                Console.Error.WriteLine($"  {(round == 0 ? "warm-up" : $"round {round}")}, {client.Name}: " +
+                                        $"{run.Refreshes} refresh(es), {run.Unauthorized} 401s, {run.DrainMs:0} ms, {run.Failures} failures");
+                if (round > 0)
+                {
+                    results[client.Name].Add(run);
+                }
+            }
+        }
+
+        var section = new Section(
+            $"401 storm: {Requests:N0} concurrent GET /storm with an expired token, cap {Cap}",
+            "client", "refresh calls", "401s served", "server requests", "drain ms", "×baseline", "p50 ms", "max ms",
+            "failures", "server max conc");
+        var baselineDrain = Summary.Of(results[SingleFlightClient.ClientName].Select(r => r.DrainMs)).Median;
+        foreach (var (name, runs) in results)
+        {
+            var drain = Summary.Of(runs.Select(r => r.DrainMs));
+            section.Row(name,
+                Summary.Of(runs.Select(r => (double)r.Refreshes)).Format(0),
+                Summary.Of(runs.Select(r => (double)r.Unauthorized)).Format(0),
+                Summary.Of(runs.Select(r => (double)r.ServerRequests)).Format(0),
+                drain.Format(0),
+                Stats.Ratio(drain.Median, baselineDrain),
+                Summary.Of(runs.Select(r => r.P50Ms)).Format(1),
+                Summary.Of(runs.Select(r => r.MaxMs)).Format(1),
+                Summary.Of(runs.Select(r => (double)r.Failures)).Format(0),
+                Stats.Number(runs.Max(r => r.ServerMaxConcurrency), 0));
+            foreach (var run in runs.Where(r => r.Refreshes != 1 || r.RejectedRefreshes > 0))
+            {
+                section.Note($"**{name}: {run.Refreshes} refresh calls and {run.RejectedRefreshes} rejected ones in a round**");
+            }
+
+            foreach (var run in runs.Where(r => r.Failures > 0 || r.TimedOut))
+            {
+                section.Note($"**{name}: {run.Failures} failures{(run.TimedOut ? ", stopped at the time limit" : "")}** " +
+                             $"(first: {run.FirstError})");
+            }
+        }
+
+        report.Add(section
+            .Note($"median [min–max] over {settings.Rounds} rounds after a warm-up round; ×baseline is the ratio of median " +
+                  "drain times (drain: from the first request sent until all are answered). p50 and max are per request.")
+            .Note("server requests: what the server received in the round, the 401s and the refresh call included. " +
+                  "Every request has its own URL (?n=i), so NetActors' deduplication never applies.")
+            .Note("single-flight (raw): HttpClient over SocketsHttpHandler (MaxConnectionsPerServer 6); on 401 it takes a " +
+                  "SemaphoreSlim(1, 1), refreshes if the token version that failed is still current, and retries once. " +
+                  "Its refresh POST waits in the handler's connection queue like any request.")
+            .Note("netactors: the bench client (cap 6, the default pipeline) with bearer auth and a refresh endpoint, " +
+                  "signed in with the stale token and ExpiresAt = null before each round."));
     }
+
+    private async Task<StormRun> RoundAsync(IStormClient client, string[] urls)
+    {
+        using var cts = new CancellationTokenSource(RoundLimit);
+        var (staleAccessToken, refreshToken) = server.Tokens.StartStormSession();
+        await client.StartSessionAsync(staleAccessToken, refreshToken, cts.Token);
+        Stats.FullGc();
+        server.ResetMaxConcurrency();
+        var requestsBefore = server.Requests;
+
+        var latencies = new long[urls.Length];
+        var failures = 0;
+        string? firstError = null;
+        async Task OneAsync(int i)
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                await client.GetAsync(urls[i], cts.Token);
+            }
+            catch (Exception e)
+            {
+                Interlocked.Increment(ref failures);
+                Interlocked.CompareExchange(ref firstError, $"{e.GetType().Name}: {e.Message}", null);
+            }
+
+            latencies[i] = Stopwatch.GetTimestamp() - start;
+        }
+
+        var tasks = new Task[urls.Length];
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < urls.Length; i++)
+        {
+            tasks[i] = OneAsync(i);
+        }
+
+        await Task.WhenAll(tasks); // each one ends by the round's time limit at the latest
+        var drain = Stopwatch.GetElapsedTime(started);
+        Array.Sort(latencies);
+        return new StormRun(
+            Refreshes: server.Tokens.Refreshes,
+            RejectedRefreshes: server.Tokens.RejectedRefreshes,
+            Unauthorized: server.Tokens.StormUnauthorized,
+            ServerRequests: server.Requests - requestsBefore,
+            DrainMs: drain.TotalMilliseconds,
+            P50Ms: Stats.PercentileMs(latencies, latencies.Length, 50),
+            MaxMs: Stats.PercentileMs(latencies, latencies.Length, 100),
+            Failures: failures,
+            TimedOut: cts.IsCancellationRequested,
+            ServerMaxConcurrency: server.MaxConcurrency,
+            FirstError: firstError);
+    }
+
+    /// <summary>One round of one client, as the server and the caller saw it.</summary>
+    private sealed record StormRun(
+        int Refreshes,
+        int RejectedRefreshes,
+        int Unauthorized,
+        long ServerRequests,
+        double DrainMs,
+        double P50Ms,
+        double MaxMs,
+        int Failures,
+        bool TimedOut,
+        int ServerMaxConcurrency,
+        string? FirstError);
+
+    /// <summary>The NetActors bench client: a new session is a sign-in with no expiry.</summary>
+    private sealed class NetActorsStormClient(NetActorsClient client) : IStormClient
+    {
+        public string Name => BenchClients.NetActors;
+
+        public Task StartSessionAsync(string accessToken, string refreshToken, CancellationToken cancellationToken) =>
+            client.Net.SignInAsync(NetActorsClient.ClientName, new TokenSet(accessToken, refreshToken, ExpiresAt: null),
+                cancellationToken);
+
+        public Task GetAsync(string url, CancellationToken cancellationToken) => client.GetAsync(url, cancellationToken);
+    }
+}
+
+/// <summary>A client of the storm scenario: starts a session, then GETs with its bearer token.</summary>
+internal interface IStormClient
+{
+    string Name { get; }
+
+    /// <summary>Adopts new tokens, as after a sign-in; the access token may already be expired.</summary>
+    Task StartSessionAsync(string accessToken, string refreshToken, CancellationToken cancellationToken);
+
+    /// <summary>GETs <paramref name="url"/> and reads the body; throws unless the final answer is 200.</summary>
+    Task GetAsync(string url, CancellationToken cancellationToken);
 }
