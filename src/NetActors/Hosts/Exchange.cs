@@ -114,7 +114,7 @@ internal sealed class Exchange
     public string? IdempotencyKey { get; set; }
 
     /// <summary>The deduplication key while this exchange leads a shared wire request.</summary>
-    public string? DedupKey { get; set; }
+    public SharedKey? DedupKey { get; set; }
 
     /// <summary>Exchanges that share this one's wire request.</summary>
     public List<Exchange>? Followers { get; set; }
@@ -313,6 +313,9 @@ internal sealed class Exchange
         _cts?.Dispose();
     }
 }
+
+/// <summary>What makes two requests identical for in-flight deduplication.</summary>
+internal readonly record struct SharedKey(string Client, bool Anonymous, bool AnyStatus, HttpMethod Method, string Url, string? Headers);
 
 /// <summary>The exchange's cancellation token fired: the caller cancelled, or a deadline passed.</summary>
 internal sealed record ExchangeDeadline(Exchange Exchange) : Akka.Event.IDeadLetterSuppression;

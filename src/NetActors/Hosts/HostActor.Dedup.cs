@@ -31,18 +31,26 @@ internal sealed partial class HostActor
         return false;
     }
 
-    private static string DedupKey(Exchange ex)
+    /// <summary>
+    /// What makes two requests identical: client, anonymity, error-status handling, method, URL and request
+    /// headers. A value tuple, so the common case (no request headers) allocates nothing beyond the URL text.
+    /// </summary>
+    private static SharedKey DedupKey(Exchange ex)
     {
-        var sb = new StringBuilder(256);
-        sb.Append(ex.Request.Client).Append(ex.Request.Anonymous ? " anonymous" : string.Empty)
-            .Append(ex.Request.AllowErrorStatus ? " any-status" : string.Empty)
-            .Append('\n').Append(ex.Method.Method).Append(' ').Append(ex.Target!.AbsoluteUri);
-        foreach (var (name, value) in ex.Request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+        string? headers = null;
+        if (ex.Request.Headers.Count > 0)
         {
-            sb.Append('\n').Append(name.ToLowerInvariant()).Append(':').Append(value);
+            var sb = new StringBuilder(128);
+            foreach (var (name, value) in ex.Request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                sb.Append(name.ToLowerInvariant()).Append(':').Append(value).Append('\n');
+            }
+
+            headers = sb.ToString();
         }
 
-        return sb.ToString();
+        return new SharedKey(ex.Request.Client, ex.Request.Anonymous, ex.Request.AllowErrorStatus, ex.Method,
+            ex.Target!.AbsoluteUri, headers);
     }
 
     private void LeaveShared(Exchange ex)

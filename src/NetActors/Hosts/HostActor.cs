@@ -34,7 +34,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly LinkedList<Exchange> _priority = new();
     private readonly HashSet<Exchange> _retrying = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Exchange> _shared = new(StringComparer.Ordinal);
+    private readonly Dictionary<SharedKey, Exchange> _shared = new();
     private readonly CircuitBreaker _breaker;
     private readonly RateGate _rate;
     private readonly ILoggingAdapter _log = Context.GetLogger();
