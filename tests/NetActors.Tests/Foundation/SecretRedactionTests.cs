@@ -43,11 +43,11 @@ public sealed class SecretRedactionTests
     }
 
     [Theory]
-    [InlineData("https://h/p?access_token=abc&x=1", "https://h/p?access_token=***&x=1")]
-    [InlineData("https://user:pw@h/p?TOKEN=abc", "https://h/p?TOKEN=***")]
+    [InlineData("https://api.example.com/p?access_token=abc&x=1", "https://api.example.com/p?access_token=***&x=1")]
+    [InlineData("https://user:pw@api.example.com/p?TOKEN=abc", "https://api.example.com/p?TOKEN=***")]
     [InlineData("/p?refresh_token=a&client_secret=b&ok=c", "/p?refresh_token=***&client_secret=***&ok=c")]
-    [InlineData("https://h/p#frag", "https://h/p")]
-    [InlineData("https://h/p?flag", "https://h/p?flag")]
+    [InlineData("https://api.example.com/p#frag", "https://api.example.com/p")]
+    [InlineData("https://api.example.com/p?flag", "https://api.example.com/p?flag")]
     public void Urls_are_redacted(string url, string expected)
     {
         Assert.Equal(expected, RedactionSettings.Default.Url(url));
