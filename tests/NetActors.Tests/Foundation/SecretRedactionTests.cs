@@ -44,7 +44,7 @@ public sealed class SecretRedactionTests
 
     [Theory]
     [InlineData("https://api.example.com/p?access_token=abc&x=1", "https://api.example.com/p?access_token=***&x=1")]
-    [InlineData("https://user:pw@api.example.com/p?TOKEN=abc", "https://api.example.com/p?TOKEN=***")]
+    [InlineData("https://example:pw@api.example.com/p?TOKEN=abc", "https://api.example.com/p?TOKEN=***")]
     [InlineData("/p?refresh_token=a&client_secret=b&ok=c", "/p?refresh_token=***&client_secret=***&ok=c")]
     [InlineData("https://api.example.com/p#frag", "https://api.example.com/p")]
     [InlineData("https://api.example.com/p?flag", "https://api.example.com/p?flag")]
