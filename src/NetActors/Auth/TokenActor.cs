@@ -56,11 +56,16 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private long _refreshStarted;
     private string? _endedReason;
     private CancellationTokenSource? _refreshCts;
+    private readonly Resilience.RetrySettings _refreshBackoff;
 
     private TokenActor(RealmSettings settings, RealmServices services)
     {
         _settings = settings;
         _services = services;
+        _refreshBackoff = new Resilience.RetrySettings
+        {
+            BaseDelay = settings.RetryMinBackoff, Factor = 2, MaxDelay = settings.RetryMaxBackoff, Jitter = 0.5,
+        };
         Loading();
     }
 
@@ -318,12 +323,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private static Exception? Unwrap(Exception? error) =>
         error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerException : error;
 
+    /// <summary>The same exponential backoff with jitter as request retries, never below the minimum.</summary>
     private TimeSpan Backoff(int attempt)
     {
-        var exponential = _settings.RetryMinBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20));
-        var capped = Math.Min(exponential, _settings.RetryMaxBackoff.TotalMilliseconds);
-        var jittered = capped * (0.5 + Random.Shared.NextDouble() * 0.5);
-        return TimeSpan.FromMilliseconds(Math.Max(jittered, _settings.RetryMinBackoff.TotalMilliseconds));
+        var delay = _refreshBackoff.DelayFor(attempt, Random.Shared.NextDouble());
+        return delay < _settings.RetryMinBackoff ? _settings.RetryMinBackoff : delay;
     }
 
     // ---- session lifecycle -----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ public sealed class NetGateway : ReceiveActor
     private readonly NetActorsRuntime _runtime;
     private readonly NetActorsSettings _settings;
     private readonly Dictionary<string, IActorRef> _hosts = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HostLedger> _ledgers = new(StringComparer.Ordinal);
     private bool _draining;
     private readonly Dictionary<string, ClientSettings> _declaredOrigins = new(StringComparer.Ordinal);
     private readonly HostContext _hostContext;
@@ -182,9 +181,7 @@ public sealed class NetGateway : ReceiveActor
         // The connection budget of an origin is the one of the client that declares it as its base address;
         // an origin no client declares (an absolute URL, a redirect) takes the sending client's.
         var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
-        var ledger = new HostLedger();
-        _ledgers[origin] = ledger;
-        host = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, ledger), $"host-{++_hostCounter}");
+        host = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, new HostLedger()), $"host-{++_hostCounter}");
         _hosts[origin] = host;
         _log.Debug("Host actor {0} created for {1} (max-connections {2}, queue-capacity {3})",
             host.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);

@@ -22,8 +22,6 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
 
     public RequestLog RequestLog { get; } = new(loggerFactory.CreateLogger(RequestLog.Category));
 
-    public ILoggerFactory LoggerFactory { get; } = loggerFactory;
-
     /// <summary>The clock token expiry is judged by.</summary>
     public TimeProvider Time { get; } = TimeProvider.System;
 
@@ -33,13 +31,10 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
     /// <summary>The C# registrations of the actor system.</summary>
     public NetActorsSetup? Setup { get; private set; }
 
-    public NetActorsSettings? Settings { get; private set; }
-
     /// <summary>Reads the settings, starts the gateway and registers it. Called once by the actor system.</summary>
     public IActorRef Start(ActorSystem system, IActorRegistry registry)
     {
         var settings = NetActorsSettings.Create(system);
-        Settings = settings;
         Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(
             new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
         var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");

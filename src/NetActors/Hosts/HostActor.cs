@@ -106,7 +106,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
-        if (!ex.Priority)
+        if (!ex.Priority && _breaker.Enabled && _breaker.State != CircuitState.Closed)
         {
             // When half-open, Allow() lets this exchange through as the one probe.
             var allowed = _breaker.Allow(Now, out var retryIn, out var changed);
@@ -441,7 +441,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var retryAfter = RetryAfter.From(response);
+        var retryAfter = RetryAfter.From(response.Headers.RetryAfter, Now);
         if (retryAfter is { } pause && status is 429 or 503)
         {
             _rate.PauseUntil(Now + pause); // the whole origin waits, not only this request
@@ -938,8 +938,4 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _http.Dispose();
     }
 
-    protected override void PostRestart(Exception reason)
-    {
-        // The new incarnation: requests the old one had on the wire come back here through PipeTo.
-    }
 }

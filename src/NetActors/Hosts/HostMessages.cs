@@ -51,9 +51,6 @@ internal sealed record InjectFault(string Reason);
 /// <summary>Parses <c>Retry-After</c> in both its forms: delay-seconds and HTTP-date.</summary>
 internal static class RetryAfter
 {
-    public static TimeSpan? From(HttpResponseMessage response) =>
-        From(response.Headers.RetryAfter, DateTimeOffset.UtcNow);
-
     public static TimeSpan? From(System.Net.Http.Headers.RetryConditionHeaderValue? value, DateTimeOffset now)
     {
         if (value is null)
