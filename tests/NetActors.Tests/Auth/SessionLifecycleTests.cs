@@ -33,7 +33,8 @@ public sealed class SessionLifecycleTests
         Assert.Equal(0, tokens.Unauthorized);
         Assert.True(tokens.RefreshCalls >= 3, $"{tokens.RefreshCalls} refreshes in 5 s of 1.5 s tokens");
         Assert.Equal(sent, tokens.Authorized);
-        await AwaitAssert(() => Assert.All(refreshed, e => Assert.True(e.Proactive)));
+        await Eventually.Assert(() => Assert.True(refreshed.Count >= 3, $"{refreshed.Count} TokenRefreshed callbacks"));
+        Assert.All(refreshed, e => Assert.True(e.Proactive));
     }
 
     [Fact]
@@ -51,9 +52,7 @@ public sealed class SessionLifecycleTests
         var expired = new ConcurrentQueue<SessionExpired>();
         var store = new MemoryTokenStore();
         await using var net = await AuthTestHost.StartAsync(upstream, realm: r => r.WithTokenStore(store).OnSessionExpired(expired.Enqueue));
-        var events = new ConcurrentQueue<SessionExpired>();
-        var listener = net.System.ActorOf(Akka.Actor.Props.Create(() => new EventCollector<SessionExpired>(events)));
-        net.System.EventStream.Subscribe(listener, typeof(SessionExpired));
+        var events = Events.Collect<SessionExpired>(net.System);
         await net.Client.SignInAsync("api", tokens.SignIn(expired: true, tellExpiry: false));
         Assert.NotNull(await store.LoadAsync("api", default));
 
@@ -68,8 +67,8 @@ public sealed class SessionLifecycleTests
         }
 
         Assert.Equal(1, tokens.RefreshCalls);
-        await AwaitAssert(() => Assert.Single(expired));
-        await AwaitAssert(() => Assert.Single(events));
+        await Eventually.Assert(() => Assert.Single(expired));
+        await Eventually.Assert(() => Assert.Single(events));
         Assert.Null(await store.LoadAsync("api", default));
 
         // Later requests fail fast: nothing reaches the upstream.
@@ -241,29 +240,4 @@ public sealed class SessionLifecycleTests
         }
     }
 
-    private static async Task AwaitAssert(Action assertion)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (true)
-        {
-            try
-            {
-                assertion();
-                return;
-            }
-            catch (Xunit.Sdk.XunitException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Yield();
-                await Task.Delay(10);
-            }
-        }
-    }
-}
-
-internal sealed class EventCollector<T> : Akka.Actor.ReceiveActor
-{
-    public EventCollector(ConcurrentQueue<T> sink)
-    {
-        Receive<T>(sink.Enqueue);
-    }
 }

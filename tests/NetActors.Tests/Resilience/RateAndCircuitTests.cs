@@ -45,12 +45,10 @@ public sealed class RateAndCircuitTests
         await using var upstream = await TestUpstream.StartAsync();
         var healthy = false;
         upstream.Map("*", ctx => healthy ? TestUpstream.Write(ctx, 200, "{}") : TestUpstream.Write(ctx, 500, null));
-        var events = new ConcurrentQueue<CircuitStateChanged>();
         await using var net = await NetHost.StartAsync(upstream, c => c
             .WithMaxAttempts(1)
             .WithCircuitBreaker(0.5, 10, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2)));
-        var listener = net.System.ActorOf(Akka.Actor.Props.Create(() => new Auth.EventCollector<CircuitStateChanged>(events)));
-        net.System.EventStream.Subscribe(listener, typeof(CircuitStateChanged));
+        var events = Events.Collect<CircuitStateChanged>(net.System);
 
         for (var i = 0; i < 10; i++)
         {
@@ -63,7 +61,7 @@ public sealed class RateAndCircuitTests
         Assert.True(open.RetryIn > TimeSpan.Zero);
 
         healthy = true;
-        await AwaitHalfOpen(events);
+        await Eventually.Assert(() => Assert.Contains(events, e => e.Current == CircuitState.HalfOpen));
         var probe = await net.Client.SendAsync(NetRequest.Get("api", "/probe"));
         Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
         var after = await net.Client.SendAsync(NetRequest.Get("api", "/after"));
@@ -74,13 +72,4 @@ public sealed class RateAndCircuitTests
         Assert.All(events, e => Assert.Equal(Configuration.Origins.KeyOf(upstream.BaseAddress), e.Origin));
     }
 
-    private static async Task AwaitHalfOpen(ConcurrentQueue<CircuitStateChanged> events)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (!events.Any(e => e.Current == CircuitState.HalfOpen))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the circuit never became half-open");
-            await Task.Delay(10);
-        }
-    }
 }

@@ -189,8 +189,14 @@ public sealed class RetryTests
 
             return TestUpstream.Write(ctx, 200, "{}");
         });
-        upstream.Respond("/other", 200, "{}");
+        long? otherArrived = null;
+        upstream.Map("/other", ctx =>
+        {
+            otherArrived = Stopwatch.GetTimestamp();
+            return TestUpstream.Write(ctx, 200, "{}");
+        });
         await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(1));
+        var sent = Stopwatch.GetTimestamp();
 
         var retrying = net.Client.SendAsync(NetRequest.Get("api", "/once-503"));
         // The Retry-After pauses the origin for 1 s; a request queued meanwhile goes after the pause, and the
@@ -199,6 +205,8 @@ public sealed class RetryTests
 
         Assert.Equal(HttpStatusCode.OK, (await other).StatusCode);
         Assert.Equal(2, (await retrying).Attempts);
+        Assert.True(Stopwatch.GetElapsedTime(sent, otherArrived!.Value) >= TimeSpan.FromSeconds(0.9),
+            "the Retry-After of the 503 must pause the whole origin, not only the request that got it");
         Assert.Equal(1, upstream.MaxConcurrent);
     }
 }

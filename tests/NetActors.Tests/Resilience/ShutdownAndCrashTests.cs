@@ -45,7 +45,7 @@ public sealed class ShutdownAndCrashTests
         var host = net.Host;
 
         var hanging = net.Client.SendAsync(NetRequest.Get("api", "/hang"));
-        await AwaitCount(upstream, "/hang", 1);
+        await Eventually.Assert(() => Assert.Equal(1, upstream.Count("/hang")));
         await host.StopAsync();
 
         await Assert.ThrowsAsync<NetShutdownException>(() => hanging.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -73,13 +73,4 @@ public sealed class ShutdownAndCrashTests
         Assert.Equal(2, upstream.MaxConcurrent);
     }
 
-    private static async Task AwaitCount(TestUpstream upstream, string path, int count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (upstream.Count(path) < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline);
-            await Task.Delay(10);
-        }
-    }
 }
