@@ -62,10 +62,31 @@ public sealed class NetResponse
 
     /// <summary>The same response for another (deduplicated) request: the body bytes are shared, read-only.</summary>
     internal NetResponse For(NetRequest request) =>
-        new(request, Uri, StatusCode, Headers, ContentHeaders, Body, Attempts, Elapsed, _redaction) { Deduplicated = true };
+        new(request, Uri, StatusCode, Headers, ContentHeaders, Body, Attempts, Elapsed, _redaction)
+        {
+            Deduplicated = true,
+            FromCache = FromCache,
+            Stale = Stale,
+            JsonOptions = JsonOptions,
+        };
 
     /// <summary>True when this response came from a wire request made for an identical concurrent request.</summary>
     public bool Deduplicated { get; private init; }
+
+    /// <summary>
+    /// True when the body came from the client's HTTP cache: fresh (no request was sent), or confirmed by the
+    /// origin with 304 Not Modified, or served stale (see <see cref="Stale"/>).
+    /// </summary>
+    public bool FromCache { get; internal init; }
+
+    /// <summary>
+    /// True when this is a cached response past its freshness, served because the origin could not be reached
+    /// (<c>cache.stale-if-error</c>).
+    /// </summary>
+    public bool Stale { get; internal init; }
+
+    /// <summary>The client's JSON options, used by <see cref="ReadJson{T}"/> when it is given none.</summary>
+    internal System.Text.Json.JsonSerializerOptions? JsonOptions { get; set; }
 
     /// <summary>The body as text, decoded with the declared charset (UTF-8 when none).</summary>
     public string ReadAsString()
@@ -92,12 +113,12 @@ public sealed class NetResponse
     /// <see cref="ResponseFormatException"/> naming the type and the position of the problem.
     /// </summary>
     /// <typeparam name="T">The type to read.</typeparam>
-    /// <param name="options">Serializer options; the web defaults when null.</param>
+    /// <param name="options">Serializer options; the client's (<c>json.*</c>, or set in C#) when null.</param>
     public T ReadJson<T>(JsonSerializerOptions? options = null)
     {
         try
         {
-            var value = JsonSerializer.Deserialize<T>(Body.Span, options ?? NetJson.Default);
+            var value = JsonSerializer.Deserialize<T>(Body.Span, options ?? JsonOptions ?? NetJson.Default);
             if (value is null && default(T) is null && !typeof(T).IsValueType)
             {
                 throw new ResponseFormatException(Info,

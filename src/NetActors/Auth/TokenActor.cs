@@ -9,9 +9,12 @@ namespace NetActors.Auth;
 internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore store,
     Func<NetRequest, CancellationToken, Task<NetResponse>> send, IReadOnlyList<Action<SessionExpired>> onExpired,
     IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time, Telemetry.NetMetrics? metrics = null,
-    Telemetry.SessionStates? sessions = null)
+    Telemetry.SessionStates? sessions = null, Caching.CacheRegistry? caches = null)
 {
     public Telemetry.SessionStates? Sessions { get; } = sessions;
+
+    /// <summary>The HTTP caches, cleared for the realm when its session ends or someone signs in.</summary>
+    public Caching.CacheRegistry? Caches { get; } = caches;
 
     public Telemetry.NetMetrics? Metrics { get; } = metrics;
 
@@ -342,6 +345,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
         NextGeneration(); // a refresh still running belongs to the old session
         Timers.Cancel(RetryTimer);
+        _services.Caches?.ClearRealm(Realm); // maybe another user: nothing cached for the last one is served
         Adopt(signIn.Tokens!);
         _log.Info("Auth realm {0}: signed in (token version {1})", Realm, _version);
         Sender.Tell(new SignedIn(Realm, _version));
@@ -383,6 +387,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _current = null;
         _endedReason = reason;
         _services.Sessions?.Ended(Realm, reason);
+        _services.Caches?.ClearRealm(Realm);
         NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);

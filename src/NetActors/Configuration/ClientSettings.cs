@@ -61,6 +61,12 @@ public sealed record ClientSettings
     /// <summary>The auth realm whose token this client's requests carry, or null.</summary>
     public string? AuthRealm { get; init; }
 
+    /// <summary>The client's private HTTP cache.</summary>
+    public Caching.CacheSettings Cache { get; init; } = new();
+
+    /// <summary>How the client reads and writes JSON.</summary>
+    public JsonSettings Json { get; init; } = new();
+
     /// <summary>The origin key (<c>scheme://host:port</c>) of <see cref="BaseAddress"/>, or null.</summary>
     public string? BaseOrigin => BaseAddress is null ? null : Origins.KeyOf(BaseAddress);
 
@@ -116,6 +122,8 @@ public sealed record ClientSettings
             Deduplicate = r.Bool("deduplicate"),
             RateLimit = Resilience.RateLimitSettings.Create(r),
             CircuitBreaker = Resilience.CircuitBreakerSettings.Create(r),
+            Cache = Caching.CacheSettings.Create(r, c),
+            Json = JsonSettings.Create(r),
         };
 
         if (settings.Retry.MaxAttempts > 1 && settings.Retry.BaseDelay >= settings.TotalTimeout)

@@ -91,7 +91,8 @@ public sealed class NetGateway : ReceiveActor
             registration?.OnRefreshed ?? [],
             _runtime.Time,
             _runtime.Metrics,
-            _runtime.Sessions);
+            _runtime.Sessions,
+            _runtime.Caches);
         return Context.ActorOf(TokenActor.Props(realm, services), "realm-" + Uri.EscapeDataString(realm.Name));
     }
 

@@ -153,6 +153,51 @@ public sealed class ClientBuilder
         return this;
     }
 
+    /// <summary>
+    /// <c>cache.*</c>: turns on the client's private HTTP cache (GET and HEAD, RFC 9111 freshness and
+    /// validators, bounded by <paramref name="maxBytes"/>, least recently used evicted).
+    /// </summary>
+    /// <param name="maxBytes">Most bytes held; 0 keeps the configured value.</param>
+    /// <param name="staleIfError">How long past freshness an entry may be served, marked stale, when the origin cannot be reached; null keeps the configured value.</param>
+    public ClientBuilder WithCache(long maxBytes = 0, TimeSpan? staleIfError = null)
+    {
+        Set("cache.enabled", "on");
+        if (maxBytes > 0)
+        {
+            Set("cache.max-bytes", HoconText.Number(maxBytes));
+        }
+
+        return staleIfError is { } stale ? Set("cache.stale-if-error", HoconText.Duration(stale)) : this;
+    }
+
+    /// <summary>
+    /// <c>cache.path-ttls</c>: responses for paths matching <paramref name="pathPattern"/> (<c>*</c> matches
+    /// anything) are fresh for <paramref name="ttl"/>, whatever they say (<c>no-store</c> still wins). For
+    /// reference data.
+    /// </summary>
+    /// <param name="pathPattern">A path pattern starting with '/', for example <c>/reference/*</c>.</param>
+    /// <param name="ttl">How long matching responses are fresh.</param>
+    public ClientBuilder WithCacheTtl(string pathPattern, TimeSpan ttl) =>
+        Set($"cache.path-ttls.{HoconText.Quote(pathPattern)}", HoconText.Duration(ttl));
+
+    /// <summary>
+    /// Replaces the client's <c>json.*</c> settings with <paramref name="options"/> (naming policy, converters, a
+    /// source-generated context as <see cref="System.Text.Json.JsonSerializerOptions.TypeInfoResolver"/>, …).
+    /// </summary>
+    /// <param name="options">The options; made read-only.</param>
+    public ClientBuilder WithJson(System.Text.Json.JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.MakeReadOnly(populateMissingResolver: true);
+        Hooks.Json = options;
+        return this;
+    }
+
+    /// <summary>Uses a source-generated System.Text.Json context (and its options) for the client's JSON.</summary>
+    /// <param name="context">The generated context.</param>
+    public ClientBuilder WithJson(System.Text.Json.Serialization.JsonSerializerContext context) =>
+        WithJson((context ?? throw new ArgumentNullException(nameof(context))).Options);
+
     /// <summary>Sets any key of the client's HOCON section to a raw HOCON value.</summary>
     /// <param name="key">The key under <c>netactors.clients.&lt;name&gt;</c>, for example <c>max-connections</c>.</param>
     /// <param name="hoconValue">The value as HOCON text, for example <c>6</c> or <c>"text"</c>.</param>

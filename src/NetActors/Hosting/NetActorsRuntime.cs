@@ -28,6 +28,16 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
     /// <summary>The default token stores, one per realm, kept here so they outlive actor restarts.</summary>
     public ConcurrentDictionary<string, Auth.ITokenStore> Stores { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The HTTP caches of the clients.</summary>
+    public Caching.CacheRegistry Caches { get; } = new();
+
+    private readonly ConcurrentDictionary<string, System.Text.Json.JsonSerializerOptions> _json = new(StringComparer.Ordinal);
+
+    /// <summary>The client's JSON options: those set in C#, or the ones its <c>json.*</c> settings describe.</summary>
+    public System.Text.Json.JsonSerializerOptions JsonFor(ClientSettings client) =>
+        _json.GetOrAdd(client.Name, static (_, state) => state.runtime.Setup?.Clients.GetValueOrDefault(state.client.Name)?.Json
+            ?? state.client.Json.CreateOptions(), (runtime: this, client));
+
     /// <summary>The C# registrations of the actor system.</summary>
     public NetActorsSetup? Setup { get; private set; }
 

@@ -116,6 +116,15 @@ internal sealed class Exchange
     /// <summary>The deduplication key while this exchange leads a shared wire request.</summary>
     public SharedKey? DedupKey { get; set; }
 
+    /// <summary>The client's HTTP cache, when this exchange may be stored in it; else null.</summary>
+    public Caching.ResponseCache? Cache { get; set; }
+
+    /// <summary>The cache's epoch when this exchange was admitted: after a clear, its response is not stored.</summary>
+    public long CacheEpoch { get; set; }
+
+    /// <summary>A stored response this exchange revalidates, or may serve stale when the origin is down.</summary>
+    public Caching.CacheEntry? Cached { get; set; }
+
     /// <summary>Exchanges that share this one's wire request.</summary>
     public List<Exchange>? Followers { get; set; }
 

@@ -106,6 +106,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
+        if (ex.State == ExchangeState.New && !ex.Priority && TryAnswerFromCache(ex))
+        {
+            return;
+        }
+
         if (!ex.Priority && _breaker.Enabled && _breaker.State != CircuitState.Closed)
         {
             // When half-open, Allow() lets this exchange through as the one probe.
@@ -113,7 +118,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             Publish(changed);
             if (!allowed)
             {
-                Finish(ex, new CircuitOpenException(ex.Info(), _origin, retryIn));
+                FailOrServeStale(ex, new CircuitOpenException(ex.Info(), _origin, retryIn));
                 return;
             }
 
@@ -311,6 +316,19 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", token));
         }
 
+        if (ex.Cached is { } cached)
+        {
+            // Revalidation of a stored response: a 304 answers with its body.
+            if (cached.ETag is { } etag)
+            {
+                message.Headers.TryAddWithoutValidation("If-None-Match", etag);
+            }
+            else if (cached.LastModified is { } modified)
+            {
+                message.Headers.IfModifiedSince = modified;
+            }
+        }
+
         var idempotencyHeader = ex.Client.Retry.IdempotencyHeader;
         if (ex.IdempotencyKey is { } key)
         {
@@ -403,7 +421,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 RecordOutcome(failure is NetworkException or NetTimeoutException);
                 if (!TryRetry(ex, failure, null))
                 {
-                    Fail(ex, failure);
+                    FailOrServeStale(ex, failure);
                 }
 
                 return;
@@ -429,6 +447,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
+        if (TryCompleteNotModified(ex, response))
+        {
+            return;
+        }
+
         if (status == 401 && ex.AccessToken is not null)
         {
             OnUnauthorized(ex, response, body);
@@ -451,7 +474,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         var failure = HttpStatusException.For(response.StatusCode, ex.Info(), problem, retryAfter);
         if (!TryRetry(ex, failure, retryAfter))
         {
-            Fail(ex, failure);
+            FailOrServeStale(ex, failure);
         }
     }
 
@@ -554,6 +577,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client);
         }
 
+        RememberResponse(ex, response, body);
+        CompleteShared(ex, result);
+    }
+
+    /// <summary>Delivers <paramref name="result"/> to the exchange and to everything that shares its wire request.</summary>
+    private void CompleteShared(Exchange ex, NetResponse result)
+    {
         LeaveShared(ex);
         Deliver(ex, result, null);
         if (ex.Followers is { } followers)
@@ -562,6 +592,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             {
                 Deliver(follower, result.For(follower.Request), null);
             }
+        }
+    }
+
+    /// <summary>Fails the exchange (and its followers), unless a stale cached response may answer instead.</summary>
+    private void FailOrServeStale(Exchange ex, Exception failure)
+    {
+        if (!TryServeStale(ex, failure))
+        {
+            Fail(ex, failure);
         }
     }
 
@@ -644,6 +683,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void Deliver(Exchange ex, NetResponse? response, Exception? error)
     {
         ex.State = ExchangeState.Done;
+        if (response is not null)
+        {
+            response.JsonOptions ??= _context.Runtime.JsonFor(ex.Client);
+        }
+
         if (!ex.IsCompleted)
         {
             _context.Runtime.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null

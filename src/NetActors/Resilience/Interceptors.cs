@@ -60,6 +60,9 @@ internal sealed class ClientHooks
     public Func<NetException, bool> IsTransient { get; set; } = RetryClassifier.IsTransient;
 
     public List<NetInterceptor> Interceptors { get; } = [];
+
+    /// <summary>JSON options set in C# (<c>WithJson</c>), replacing the client's <c>json.*</c> settings.</summary>
+    public System.Text.Json.JsonSerializerOptions? Json { get; set; }
 }
 
 /// <summary>Internal signal from an attempt: an OnRequest hook threw.</summary>

@@ -35,6 +35,8 @@ public sealed class NetMetrics : IDisposable
             "401 responses to requests that carried a bearer token.");
         Deduplicated = _meter.CreateCounter<long>("netactors.client.deduplicated", "{request}",
             "Requests answered from an identical concurrent request's wire call.");
+        CacheRequests = _meter.CreateCounter<long>("netactors.client.cache.requests", "{request}",
+            "Cache lookups of GET/HEAD requests, by result: hit (fresh, not sent), revalidate (a conditional request was sent), miss; and stale (a stale entry answered a failure).");
         TokenRefreshes = _meter.CreateCounter<long>("netactors.auth.token_refreshes", "{refresh}",
             "Token refreshes by outcome: success, rejected, failed (retried), malformed.");
         _meter.CreateObservableGauge("netactors.origin.queue_length", () => Observe(g => g.Queued), "{request}",
@@ -59,6 +61,8 @@ public sealed class NetMetrics : IDisposable
     internal Counter<long> Deduplicated { get; }
 
     internal Counter<long> TokenRefreshes { get; }
+
+    internal Counter<long> CacheRequests { get; }
 
     /// <summary>The gauge values of <paramref name="origin"/>, written by its host actor.</summary>
     internal OriginGauge Origin(string origin) => _origins.GetOrAdd(origin, o => new OriginGauge(o));

@@ -15,6 +15,11 @@ public sealed class StartupValidationTests
         { "total-timeout = banana", "netactors.clients.api.total-timeout" },
         { "max-response-size = 0", "netactors.clients.api.max-response-size" },
         { "headers { \"Bad Name\" = x }", "netactors.clients.api.headers.Bad Name" },
+        { "cache { max-bytes = 1MiB, max-entry-bytes = 2MiB }", "netactors.clients.api.cache.max-entry-bytes" },
+        { "cache.path-ttls { \"reference/*\" = 1m }", "netactors.clients.api.cache.path-ttls.\"reference/*\"" },
+        { "cache.stale-if-error = soon", "netactors.clients.api.cache.stale-if-error" },
+        { "json.naming-policy = shouting", "netactors.clients.api.json.naming-policy" },
+        { "json.read-policy = lenient", "netactors.clients.api.json.read-policy" },
     };
 
     [Theory]

@@ -1,0 +1,241 @@
+using System.Net;
+using System.Net.Http.Headers;
+using NetActors.Telemetry;
+
+namespace NetActors.Caching;
+
+/// <summary>
+/// One stored response: status, copies of its headers, its body, and what decides its freshness. Immutable:
+/// a revalidation (304) replaces the entry with a new one.
+/// </summary>
+internal sealed class CacheEntry
+{
+    private static readonly string[] NotMergedFrom304 = ["Content-Length", "Content-Encoding", "Transfer-Encoding"];
+
+    private CacheEntry(string key, Uri uri, HttpStatusCode status, HttpResponseHeaders headers,
+        HttpContentHeaders contentHeaders, ReadOnlyMemory<byte> body, IReadOnlyList<KeyValuePair<string, string?>> vary)
+    {
+        Key = key;
+        Uri = uri;
+        Status = status;
+        Headers = headers;
+        ContentHeaders = contentHeaders;
+        Body = body;
+        Vary = vary;
+        var cc = headers.CacheControl;
+        NoCache = cc?.NoCache == true;
+        MustRevalidate = cc?.MustRevalidate == true || cc?.ProxyRevalidate == true;
+        ETag = headers.ETag?.ToString();
+        LastModified = contentHeaders.LastModified;
+        Size = body.Length + 64 + key.Length * 2 + EstimateHeaders(headers) + EstimateHeaders(contentHeaders);
+    }
+
+    /// <summary>The method and absolute URL.</summary>
+    public string Key { get; }
+
+    public Uri Uri { get; }
+
+    public HttpStatusCode Status { get; }
+
+    public HttpResponseHeaders Headers { get; }
+
+    public HttpContentHeaders ContentHeaders { get; }
+
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>The request's values of the headers the response varies on.</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> Vary { get; }
+
+    /// <summary>When the entry was stored or last revalidated, on the runtime's clock.</summary>
+    public DateTimeOffset StoredAt { get; private init; }
+
+    /// <summary>Its age when stored (the response's <c>Age</c> header).</summary>
+    public TimeSpan InitialAge { get; private init; }
+
+    /// <summary>How long it is fresh from its origin's point of view.</summary>
+    public TimeSpan Lifetime { get; private init; }
+
+    /// <summary>The response said <c>no-cache</c>: every use is revalidated.</summary>
+    public bool NoCache { get; private set; }
+
+    /// <summary>The response said <c>must-revalidate</c>: never served stale.</summary>
+    public bool MustRevalidate { get; }
+
+    public string? ETag { get; }
+
+    public DateTimeOffset? LastModified { get; }
+
+    public bool HasValidator => ETag is not null || LastModified is not null;
+
+    /// <summary>Approximate bytes held: body, headers, bookkeeping.</summary>
+    public long Size { get; }
+
+    /// <summary>The entry's node in its cache's recency list.</summary>
+    public LinkedListNode<CacheEntry>? Recency { get; set; }
+
+    public TimeSpan AgeAt(DateTimeOffset now) => InitialAge + (now - StoredAt);
+
+    public bool IsFreshAt(DateTimeOffset now) => !NoCache && AgeAt(now) < Lifetime;
+
+    /// <summary>How long past its freshness the entry is at <paramref name="now"/> (zero or negative when fresh).</summary>
+    public TimeSpan StalenessAt(DateTimeOffset now) => AgeAt(now) - Lifetime;
+
+    /// <summary>True when the request's values of the Vary headers are the ones this entry was stored for.</summary>
+    public bool Matches(Func<string, string?> requestHeader)
+    {
+        foreach (var (name, value) in Vary)
+        {
+            if (!string.Equals(requestHeader(name), value, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The entry as a response to <paramref name="request"/>.</summary>
+    public NetResponse ToResponse(NetRequest request, int attempts, TimeSpan elapsed, RedactionSettings redaction, bool stale) =>
+        new(request, Uri, Status, Headers, ContentHeaders, Body, attempts, elapsed, redaction) { FromCache = true, Stale = stale };
+
+    /// <summary>
+    /// An entry for a response, or null when it must not or need not be stored: not 200/203, <c>no-store</c>,
+    /// <c>Vary: *</c>, over the entry limit, or neither fresh for any time nor revalidatable.
+    /// </summary>
+    public static CacheEntry? TryCreate(string key, Uri uri, HttpStatusCode status, HttpResponseHeaders headers,
+        HttpContentHeaders? contentHeaders, ReadOnlyMemory<byte> body, Func<string, string?> requestHeader,
+        CacheSettings settings, DateTimeOffset now)
+    {
+        if (status is not (HttpStatusCode.OK or HttpStatusCode.NonAuthoritativeInformation) ||
+            headers.CacheControl?.NoStore == true || body.Length > settings.MaxEntryBytes)
+        {
+            return null;
+        }
+
+        var vary = new List<KeyValuePair<string, string?>>();
+        foreach (var name in headers.Vary)
+        {
+            if (name == "*")
+            {
+                return null;
+            }
+
+            // A private cache of one client: the realm's token is the same for every entry (the cache is cleared
+            // when the session changes), so Authorization does not split entries.
+            if (!string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                vary.Add(new(name, requestHeader(name)));
+            }
+        }
+
+        var entry = new CacheEntry(key, uri, status, Copy(headers), Copy(contentHeaders), body, vary);
+        return entry.WithFreshness(settings, now) is { } fresh && (fresh.Lifetime > TimeSpan.Zero || fresh.HasValidator)
+            ? fresh
+            : null;
+    }
+
+    /// <summary>
+    /// The entry after a 304: the 304's headers replace the stored ones of the same name (RFC 9111 §4.3.4), the
+    /// body stays, freshness starts again.
+    /// </summary>
+    public CacheEntry Revalidated(HttpResponseHeaders notModified, CacheSettings settings, DateTimeOffset now)
+    {
+        var headers = Copy(Headers);
+        foreach (var (name, values) in notModified)
+        {
+            if (!NotMergedFrom304.Contains(name, StringComparer.OrdinalIgnoreCase))
+            {
+                headers.Remove(name);
+                headers.TryAddWithoutValidation(name, values);
+            }
+        }
+
+        var entry = new CacheEntry(Key, Uri, Status, headers, ContentHeaders, Body, Vary);
+        return entry.WithFreshness(settings, now)!;
+    }
+
+    private CacheEntry? WithFreshness(CacheSettings settings, DateTimeOffset now)
+    {
+        var cc = Headers.CacheControl;
+        var ttl = settings.TtlFor(Uri.AbsolutePath);
+        TimeSpan lifetime;
+        if (ttl is { } overridden)
+        {
+            lifetime = overridden;
+            NoCache = false; // the client decided this data's freshness (no-store still wins, above)
+        }
+        else if (cc?.MaxAge is { } maxAge)
+        {
+            lifetime = maxAge;
+        }
+        else if (ContentHeaders.Expires is { } expires)
+        {
+            lifetime = expires - (Headers.Date ?? now);
+        }
+        else
+        {
+            lifetime = TimeSpan.Zero;
+        }
+
+        // The Age header only: Date is compared with nothing, so a skewed server clock cannot age entries.
+        return new CacheEntry(Key, Uri, Status, Headers, ContentHeaders, Body, Vary)
+        {
+            StoredAt = now,
+            InitialAge = Headers.Age ?? TimeSpan.Zero,
+            Lifetime = lifetime < TimeSpan.Zero ? TimeSpan.Zero : lifetime,
+            NoCache = NoCache,
+        };
+    }
+
+    private static HttpResponseHeaders Copy(HttpResponseHeaders source)
+    {
+        var headers = new HttpResponseMessage().Headers;
+        foreach (var (name, values) in source)
+        {
+            headers.TryAddWithoutValidation(name, values);
+        }
+
+        return headers;
+    }
+
+    private static HttpContentHeaders Copy(HttpContentHeaders? source)
+    {
+        var headers = new HeadersOnly().Headers;
+        if (source is not null)
+        {
+            foreach (var (name, values) in source)
+            {
+                headers.TryAddWithoutValidation(name, values);
+            }
+        }
+
+        return headers;
+    }
+
+    private static long EstimateHeaders(HttpHeaders headers)
+    {
+        long size = 0;
+        foreach (var (name, values) in headers.NonValidated)
+        {
+            size += name.Length + 16;
+            foreach (var value in values)
+            {
+                size += value.Length * 2;
+            }
+        }
+
+        return size;
+    }
+
+    /// <summary>Content that only carries headers; its length is never computed.</summary>
+    private sealed class HeadersOnly : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => Task.CompletedTask;
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+}

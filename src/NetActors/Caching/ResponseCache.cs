@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using NetActors.Configuration;
+
+namespace NetActors.Caching;
+
+/// <summary>
+/// One client's private HTTP cache: GET and HEAD responses by method and URL (several per URL when the
+/// response varies on request headers), bounded by bytes, least recently used evicted first. Host actors of
+/// several origins may share it, so it is guarded by a lock; every operation is short.
+/// </summary>
+internal sealed class ResponseCache(CacheSettings settings, string? realm)
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<string, List<CacheEntry>> _entries = new(StringComparer.Ordinal);
+    private readonly LinkedList<CacheEntry> _recency = new();
+    private long _epoch;
+
+    public CacheSettings Settings { get; } = settings;
+
+    /// <summary>The auth realm of the client, whose session changes clear this cache.</summary>
+    public string? Realm { get; } = realm;
+
+    /// <summary>Changes on every <see cref="Clear"/>: a response requested before a clear is not stored after it.</summary>
+    public long Epoch => Interlocked.Read(ref _epoch);
+
+    /// <summary>Bytes held.</summary>
+    public long Bytes { get; private set; }
+
+    /// <summary>Entries held.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _recency.Count;
+            }
+        }
+    }
+
+    public static string KeyOf(HttpMethod method, Uri uri) => string.Concat(method.Method, " ", uri.AbsoluteUri);
+
+    /// <summary>The entry for <paramref name="key"/> whose Vary values match the request, marked as just used.</summary>
+    public CacheEntry? Find(string key, Func<string, string?> requestHeader)
+    {
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(key, out var variants))
+            {
+                return null;
+            }
+
+            foreach (var entry in variants)
+            {
+                if (entry.Matches(requestHeader))
+                {
+                    _recency.Remove(entry.Recency!);
+                    _recency.AddFirst(entry.Recency!);
+                    return entry;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Stores <paramref name="entry"/> (replacing the variant it matches) unless the cache was cleared since
+    /// <paramref name="epoch"/>, then evicts the least recently used entries until it fits.
+    /// </summary>
+    public void Store(CacheEntry entry, long epoch)
+    {
+        lock (_gate)
+        {
+            if (epoch != _epoch)
+            {
+                return; // requested in a session that has ended since
+            }
+
+            if (!_entries.TryGetValue(entry.Key, out var variants))
+            {
+                variants = [];
+                _entries[entry.Key] = variants;
+            }
+
+            for (var i = variants.Count - 1; i >= 0; i--)
+            {
+                if (SameVariant(variants[i], entry))
+                {
+                    Unlink(variants[i]);
+                    variants.RemoveAt(i);
+                }
+            }
+
+            variants.Add(entry);
+            entry.Recency = _recency.AddFirst(entry);
+            Bytes += entry.Size;
+            while (Bytes > Settings.MaxBytes && _recency.Last is { } oldest)
+            {
+                Remove(oldest.Value);
+            }
+        }
+    }
+
+    /// <summary>Removes what is stored for <paramref name="uri"/> (after an unsafe request to it succeeded).</summary>
+    public void Invalidate(Uri uri)
+    {
+        lock (_gate)
+        {
+            foreach (var method in (ReadOnlySpan<HttpMethod>)[HttpMethod.Get, HttpMethod.Head])
+            {
+                if (_entries.Remove(KeyOf(method, uri), out var variants))
+                {
+                    variants.ForEach(Unlink);
+                }
+            }
+        }
+    }
+
+    /// <summary>Empties the cache (the session ended or changed).</summary>
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            _epoch++;
+            _entries.Clear();
+            _recency.Clear();
+            Bytes = 0;
+        }
+    }
+
+    private static bool SameVariant(CacheEntry a, CacheEntry b)
+    {
+        if (a.Vary.Count != b.Vary.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Vary.Count; i++)
+        {
+            if (!string.Equals(a.Vary[i].Key, b.Vary[i].Key, StringComparison.OrdinalIgnoreCase) ||
+                !string.Equals(a.Vary[i].Value, b.Vary[i].Value, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Remove(CacheEntry entry)
+    {
+        if (_entries.TryGetValue(entry.Key, out var variants))
+        {
+            variants.Remove(entry);
+            if (variants.Count == 0)
+            {
+                _entries.Remove(entry.Key);
+            }
+        }
+
+        Unlink(entry);
+    }
+
+    private void Unlink(CacheEntry entry)
+    {
+        if (entry.Recency is { List: not null } node)
+        {
+            _recency.Remove(node);
+            Bytes -= entry.Size;
+        }
+
+        entry.Recency = null;
+    }
+}
+
+/// <summary>The caches of all clients of one runtime, created on first use.</summary>
+internal sealed class CacheRegistry
+{
+    private readonly ConcurrentDictionary<string, ResponseCache> _caches = new(StringComparer.Ordinal);
+
+    /// <summary>The client's cache, or null when its cache is off.</summary>
+    public ResponseCache? For(ClientSettings client) =>
+        client.Cache.Enabled ? _caches.GetOrAdd(client.Name, _ => new ResponseCache(client.Cache, client.AuthRealm)) : null;
+
+    /// <summary>The cache of the client named <paramref name="client"/>, if it has been used.</summary>
+    public ResponseCache? Find(string client) => _caches.GetValueOrDefault(client);
+
+    /// <summary>Clears the caches of every client of <paramref name="realm"/>: its session ended or changed.</summary>
+    public void ClearRealm(string realm)
+    {
+        foreach (var cache in _caches.Values)
+        {
+            if (string.Equals(cache.Realm, realm, StringComparison.Ordinal))
+            {
+                cache.Clear();
+            }
+        }
+    }
+}

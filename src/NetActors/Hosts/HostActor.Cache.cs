@@ -1,0 +1,143 @@
+using System.Net;
+using NetActors.Caching;
+using NetActors.Errors;
+
+namespace NetActors.Hosts;
+
+/// <summary>The HTTP cache's part of the host actor: lookups at admission, storage and revalidation at completion.</summary>
+internal sealed partial class HostActor
+{
+    private static readonly string[] ConditionalHeaders =
+        ["If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"];
+
+    /// <summary>
+    /// Looks the exchange up in its client's cache. A fresh entry answers it at once (no slot, no rate permit);
+    /// a stale one is kept on the exchange for revalidation or a stale-if-error answer. True when answered.
+    /// </summary>
+    private bool TryAnswerFromCache(Exchange ex)
+    {
+        if (ex.Redirects > 0 || !IsCacheable(ex) || _context.Runtime.Caches.For(ex.Client) is not { } cache)
+        {
+            return false;
+        }
+
+        var directives = RequestDirectives(ex);
+        if (directives.NoStore)
+        {
+            return false;
+        }
+
+        ex.Cache = cache;
+        ex.CacheEpoch = cache.Epoch;
+        var entry = cache.Find(ResponseCache.KeyOf(ex.Method, ex.Target!), RequestHeaderOf(ex));
+        if (entry is null)
+        {
+            CountCache(ex, "miss");
+            return false;
+        }
+
+        if (!directives.NoCache && entry.IsFreshAt(Now))
+        {
+            CountCache(ex, "hit");
+            Deliver(ex, entry.ToResponse(ex.Request, 0, ex.Elapsed, ex.Redaction, stale: false), null);
+            return true;
+        }
+
+        CountCache(ex, entry.HasValidator ? "revalidate" : "miss");
+        ex.Cached = entry;
+        return false;
+    }
+
+    private static bool IsCacheable(Exchange ex)
+    {
+        if (ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head)
+        {
+            return false;
+        }
+
+        foreach (var name in ConditionalHeaders)
+        {
+            if (HeaderValue(ex.Request.Headers, name) is not null)
+            {
+                return false; // the caller runs its own conditional request: pass it through untouched
+            }
+        }
+
+        return true;
+    }
+
+    private static (bool NoStore, bool NoCache) RequestDirectives(Exchange ex)
+    {
+        var value = HeaderValue(ex.Request.Headers, "Cache-Control");
+        if (value is null)
+        {
+            return (false, false);
+        }
+
+        return (value.Contains("no-store", StringComparison.OrdinalIgnoreCase),
+            value.Contains("no-cache", StringComparison.OrdinalIgnoreCase) ||
+            value.Contains("max-age=0", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>The value a request header has on the wire: the request's own, else the client's default.</summary>
+    private static Func<string, string?> RequestHeaderOf(Exchange ex) => name =>
+        HeaderValue(ex.Request.Headers, name) ?? HeaderValue(ex.Client.DefaultHeaders, name);
+
+    /// <summary>A 304 to a revalidation: the stored body, with the 304's headers and renewed freshness.</summary>
+    private bool TryCompleteNotModified(Exchange ex, HttpResponseMessage response)
+    {
+        if (response.StatusCode != HttpStatusCode.NotModified || ex.Cached is not { } cached || ex.Cache is not { } cache)
+        {
+            return false;
+        }
+
+        var renewed = cached.Revalidated(response.Headers, cache.Settings, Now);
+        cache.Store(renewed, ex.CacheEpoch);
+        CompleteShared(ex, renewed.ToResponse(ex.Request, ex.Attempts, ex.Elapsed, ex.Redaction, stale: false));
+        return true;
+    }
+
+    /// <summary>Stores a cacheable response, and drops stored ones an unsafe request has made out of date.</summary>
+    private void RememberResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    {
+        var status = (int)response.StatusCode;
+        if (ex.Cache is { } cache)
+        {
+            var key = ResponseCache.KeyOf(ex.Method, ex.Target!);
+            if (CacheEntry.TryCreate(key, ex.Target!, response.StatusCode, response.Headers, response.Content.Headers,
+                    body, RequestHeaderOf(ex), cache.Settings, Now) is { } entry)
+            {
+                cache.Store(entry, ex.CacheEpoch);
+            }
+        }
+        else if (status is >= 200 and <= 399 && ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head &&
+                 ex.Method != HttpMethod.Options && ex.Method != HttpMethod.Trace &&
+                 _context.Runtime.Caches.Find(ex.Request.Client) is { } written)
+        {
+            written.Invalidate(ex.Target!); // RFC 9111 §4.4
+        }
+    }
+
+    /// <summary>
+    /// Instead of failing with <paramref name="failure"/> (the origin could not be reached), answers with the
+    /// stored entry, marked stale, when <c>cache.stale-if-error</c> allows it.
+    /// </summary>
+    private bool TryServeStale(Exchange ex, Exception failure)
+    {
+        if (ex.Cached is not { } cached || ex.Cache is not { } cache || cache.Settings.StaleIfError <= TimeSpan.Zero ||
+            cached.MustRevalidate || cached.StalenessAt(Now) > cache.Settings.StaleIfError ||
+            failure is not (NetworkException or NetTimeoutException or ServerException or CircuitOpenException))
+        {
+            return false;
+        }
+
+        CountCache(ex, "stale");
+        CompleteShared(ex, cached.ToResponse(ex.Request, ex.Attempts, ex.Elapsed, ex.Redaction, stale: true));
+        return true;
+    }
+
+    private void CountCache(Exchange ex, string result) =>
+        _context.Runtime.Metrics.CacheRequests.Add(1,
+            new KeyValuePair<string, object?>("netactors.client", ex.Request.Client),
+            new KeyValuePair<string, object?>("netactors.cache.result", result));
+}
