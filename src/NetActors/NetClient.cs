@@ -8,7 +8,7 @@ namespace NetActors;
 /// The <see cref="INetClient"/> implementation: it hands each request to the gateway with a completion
 /// attached (no <c>Ask</c> and no temporary actor per request) and returns that completion's task.
 /// </summary>
-internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem system) : INetClient
+internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem system, Hosting.NetActorsRuntime runtime) : INetClient
 {
     private readonly CoordinatedShutdown _shutdown = CoordinatedShutdown.Get(system);
     private IActorRef? _gateway;
@@ -73,8 +73,9 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     public async Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
         CancellationToken cancellationToken = default)
     {
+        await GatewayAsync(cancellationToken).ConfigureAwait(false); // started: the client's JSON options are known
         var response = await SendAsync(
-            NetRequest.Post(client, url, NetContent.Json(body)).WithHeader("Accept", "application/json"),
+            NetRequest.Post(client, url, NetContent.Json(body, runtime.JsonFor(client))).WithHeader("Accept", "application/json"),
             cancellationToken).ConfigureAwait(false);
         return response.ReadJson<TResponse>();
     }
@@ -82,8 +83,9 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     public async Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
         CancellationToken cancellationToken = default)
     {
+        await GatewayAsync(cancellationToken).ConfigureAwait(false); // started: the client's JSON options are known
         var response = await SendAsync(
-            NetRequest.Put(client, url, NetContent.Json(body)).WithHeader("Accept", "application/json"),
+            NetRequest.Put(client, url, NetContent.Json(body, runtime.JsonFor(client))).WithHeader("Accept", "application/json"),
             cancellationToken).ConfigureAwait(false);
         return response.ReadJson<TResponse>();
     }

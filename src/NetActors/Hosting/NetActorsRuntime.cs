@@ -38,6 +38,13 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
         _json.GetOrAdd(client.Name, static (_, state) => state.runtime.Setup?.Clients.GetValueOrDefault(state.client.Name)?.Json
             ?? state.client.Json.CreateOptions(), (runtime: this, client));
 
+    /// <summary>The JSON options of the client named <paramref name="client"/>; the defaults for an unknown one.</summary>
+    public System.Text.Json.JsonSerializerOptions JsonFor(string client) =>
+        Settings?.Clients.GetValueOrDefault(client) is { } settings ? JsonFor(settings) : NetJson.Default;
+
+    /// <summary>The settings the runtime started with; null before it started.</summary>
+    public NetActorsSettings? Settings { get; private set; }
+
     /// <summary>The C# registrations of the actor system.</summary>
     public NetActorsSetup? Setup { get; private set; }
 
@@ -45,6 +52,7 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
     public IActorRef Start(ActorSystem system, IActorRegistry registry)
     {
         var settings = NetActorsSettings.Create(system);
+        Settings = settings;
         Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(
             new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
         var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");
