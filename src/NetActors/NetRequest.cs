@@ -35,6 +35,12 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <summary>When true this request never shares a wire request with identical concurrent ones.</summary>
     public bool NoDeduplication { get; init; }
 
+    /// <summary>Set by <see cref="NetClientExtensions.DownloadAsync"/>: the body goes to a file, not to memory.</summary>
+    internal Hosts.DownloadTarget? Download { get; init; }
+
+    /// <summary>Receives the progress of sending the body, per attempt.</summary>
+    public IProgress<TransferProgress>? UploadProgress { get; init; }
+
     /// <summary>A GET request.</summary>
     /// <param name="client">The client name.</param>
     /// <param name="url">Relative or absolute URL.</param>
@@ -90,6 +96,10 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
 
     /// <summary>A copy that never shares a wire request with identical concurrent ones.</summary>
     public NetRequest WithoutDeduplication() => this with { NoDeduplication = true };
+
+    /// <summary>A copy that reports the progress of sending its body (bytes sent and the total) to <paramref name="progress"/>.</summary>
+    /// <param name="progress">The receiver; called from the thread that writes the body, keep it short.</param>
+    public NetRequest WithUploadProgress(IProgress<TransferProgress> progress) => this with { UploadProgress = progress };
 
     /// <summary>A copy with its own total timeout.</summary>
     /// <param name="timeout">The total timeout for this request.</param>

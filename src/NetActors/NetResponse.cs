@@ -140,6 +140,26 @@ public sealed class NetResponse
         }
     }
 
+    /// <summary>A <see cref="ResponseFormatException"/> about this response's body.</summary>
+    internal ResponseFormatException FormatError(string problem, Exception? inner = null) => new(Info, problem, inner);
+
+    /// <summary>
+    /// Reads <paramref name="element"/> (part of this response's body) as <typeparamref name="T"/> with the
+    /// client's JSON options; a mismatch names <paramref name="path"/> and the path inside the element.
+    /// </summary>
+    internal T ReadJsonElement<T>(JsonElement element, string path)
+    {
+        try
+        {
+            return element.Deserialize<T>(JsonOptions ?? NetJson.Default)!;
+        }
+        catch (JsonException e)
+        {
+            var inner = e.Path is null or "$" ? string.Empty : e.Path[1..];
+            throw FormatError($"{path}{inner} is not valid JSON for {TypeName(typeof(T))}: {FirstSentence(e.Message)}", e);
+        }
+    }
+
     internal static string TypeName(Type t) =>
         t.IsGenericType
             ? $"{t.Name[..t.Name.IndexOf('`')]}<{string.Join(", ", t.GetGenericArguments().Select(TypeName))}>"

@@ -56,6 +56,41 @@ public abstract class NetContent
         return new BytesContent(Encoding.ASCII.GetBytes(sb.ToString()), "application/x-www-form-urlencoded", null);
     }
 
+    /// <summary>
+    /// A file streamed from disk, opened again for every attempt (never loaded whole into memory, and a retry
+    /// sends the same bytes).
+    /// </summary>
+    /// <param name="path">The file's path; it must exist when the request is sent.</param>
+    /// <param name="mediaType">The media type.</param>
+    public static NetContent File(string path, string mediaType = "application/octet-stream")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        return Content.ReopenedStreamContent.FromFile(path, mediaType);
+    }
+
+    /// <summary>
+    /// A body read from a stream that <paramref name="open"/> creates, once per attempt, so a retry sends the
+    /// same bytes.
+    /// </summary>
+    /// <param name="open">Opens a new stream positioned at the start of the body.</param>
+    /// <param name="length">The length in bytes, when known (sent as Content-Length; otherwise chunked).</param>
+    /// <param name="mediaType">The media type.</param>
+    public static NetContent Stream(Func<Stream> open, long? length = null, string mediaType = "application/octet-stream")
+    {
+        ArgumentNullException.ThrowIfNull(open);
+        return new Content.ReopenedStreamContent(open, () => length, mediaType);
+    }
+
+    /// <summary>A <c>multipart/form-data</c> body of text fields and files.</summary>
+    /// <param name="build">Adds the fields and files, in order.</param>
+    public static NetContent Multipart(Action<MultipartBuilder> build)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        var builder = new MultipartBuilder();
+        build(builder);
+        return builder.Build();
+    }
+
     private sealed class BytesContent(ReadOnlyMemory<byte> bytes, string mediaType, string? charset) : NetContent
     {
         public override long? Length => bytes.Length;

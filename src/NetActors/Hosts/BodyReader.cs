@@ -61,7 +61,70 @@ internal static class BodyReader
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// Streams a download's body into its temporary file (created anew for each attempt), reporting progress.
+    /// On any failure the temporary file is deleted; the caller moves it into place once the request succeeded.
+    /// </summary>
+    public static async ValueTask<ReadOnlyMemory<byte>> WriteToFileAsync(HttpContent content, DownloadTarget target,
+        int attempt, CancellationToken ct)
+    {
+        var total = content.Headers.ContentLength;
+        try
+        {
+            await using (var file = new FileStream(target.TempPath, FileMode.Create, FileAccess.Write,
+                FileShare.Read | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan))
+            {
+                await using var body = await content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+                var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+                try
+                {
+                    long written = 0;
+                    long reported = 0;
+                    int read;
+                    while ((read = await body.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                    {
+                        await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                        written += read;
+                        if (target.Progress is { } progress && written - reported >= 64 * 1024)
+                        {
+                            reported = written;
+                            progress.Report(new TransferProgress(written, total, attempt));
+                        }
+                    }
+
+                    target.Progress?.Report(new TransferProgress(written, total, attempt));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+
+            return ReadOnlyMemory<byte>.Empty;
+        }
+        catch
+        {
+            TryDelete(target.TempPath);
+            throw;
+        }
+    }
+
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a temporary file that cannot be deleted is never the target file.
+        }
+    }
 }
+
+/// <summary>Where a download's body goes: a temporary file beside the target, and who hears of progress.</summary>
+internal sealed record DownloadTarget(string TempPath, IProgress<TransferProgress>? Progress);
 
 /// <summary>Internal signal: the body is over the limit. Mapped to ResponseTooLargeException by the host.</summary>
 internal sealed class BodyTooLargeException(long limit, long? declared) : Exception("Response body over the limit.")

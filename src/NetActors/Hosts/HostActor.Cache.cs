@@ -50,7 +50,7 @@ internal sealed partial class HostActor
 
     private static bool IsCacheable(Exchange ex)
     {
-        if (ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head)
+        if ((ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head) || ex.Request.Download is not null)
         {
             return false;
         }

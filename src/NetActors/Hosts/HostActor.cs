@@ -285,12 +285,18 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             Finish(ex, new InvalidRequestException(ex.Info(), e.Message));
             return;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Finish(ex, new InvalidRequestException(ex.Info(), "the body could not be opened: " + e.Message));
+            return;
+        }
 
         ex.State = ExchangeState.InFlight;
         ex.Attempts++;
         InFlight.Add(ex);
         _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        ex.ArmAttempt(ex.Client.ResponseTimeout);
+        // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
+        ex.ArmAttempt(ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
         RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token).PipeTo(Self);
     }
 
@@ -301,6 +307,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
         var message = new HttpRequestMessage(ex.Method, ex.Target);
         var content = ex.Content?.CreateHttpContent();
+        if (content is not null && ex.Request.UploadProgress is { } progress)
+        {
+            content = new Content.ProgressContent(content, progress, ex.Attempts + 1);
+        }
+
         message.Content = content;
         var requestHeaders = ex.Request.Headers;
         foreach (var (name, value) in ex.Client.DefaultHeaders)
@@ -378,7 +389,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
             response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
                 .ConfigureAwait(false);
-            var body = await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
+            var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
+                ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
+                : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
             return new AttemptCompleted(ex, response, body, null);
         }
         catch (Exception e)

@@ -1,0 +1,162 @@
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace NetActors.Content;
+
+/// <summary>
+/// A body read from a stream that is opened again for every attempt (a file, or the caller's stream factory),
+/// so it is never held in memory whole and a retry sends the same bytes.
+/// </summary>
+internal sealed class ReopenedStreamContent : NetContent
+{
+    private readonly Func<Stream> _open;
+    private readonly Func<long?> _length;
+
+    public ReopenedStreamContent(Func<Stream> open, Func<long?> length, string mediaType)
+    {
+        _open = open;
+        _length = length;
+        MediaType = mediaType;
+    }
+
+    public override long? Length => _length();
+
+    public override string? MediaType { get; }
+
+    public override HttpContent CreateHttpContent()
+    {
+        var stream = _open() ?? throw new InvalidOperationException("the body's stream factory returned null.");
+        var content = new StreamContent(stream, 64 * 1024);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(MediaType!);
+        if (Length is { } length)
+        {
+            content.Headers.ContentLength = length;
+        }
+
+        return content;
+    }
+
+    /// <summary>A file, opened for sequential async reads.</summary>
+    public static ReopenedStreamContent FromFile(string path, string mediaType)
+    {
+        var full = Path.GetFullPath(path);
+        return new ReopenedStreamContent(
+            () => new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024,
+                FileOptions.Asynchronous | FileOptions.SequentialScan),
+            () => new FileInfo(full) is { Exists: true } info ? info.Length : null,
+            mediaType);
+    }
+}
+
+/// <summary>
+/// Wraps one attempt's content and reports the bytes written to the connection, at most every 64 KiB and once
+/// at the end.
+/// </summary>
+internal sealed class ProgressContent : HttpContent
+{
+    private const long ReportEvery = 64 * 1024;
+    private readonly HttpContent _inner;
+    private readonly IProgress<TransferProgress> _progress;
+    private readonly int _attempt;
+
+    public ProgressContent(HttpContent inner, IProgress<TransferProgress> progress, int attempt)
+    {
+        _inner = inner;
+        _progress = progress;
+        _attempt = attempt;
+        foreach (var (name, values) in inner.Headers.NonValidated)
+        {
+            Headers.TryAddWithoutValidation(name, values);
+        }
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        var total = Headers.ContentLength;
+        var counting = new CountingStream(stream, (sent, final) => _progress.Report(new TransferProgress(sent, total, _attempt)));
+        await _inner.CopyToAsync(counting, context, cancellationToken).ConfigureAwait(false);
+        counting.ReportFinal();
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        var known = _inner.Headers.ContentLength;
+        length = known ?? 0;
+        return known is not null;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>A write-only pass-through that counts bytes.</summary>
+    internal sealed class CountingStream(Stream target, Action<long, bool> report) : Stream
+    {
+        private long _count;
+        private long _reported;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => _count;
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            target.Write(buffer, offset, count);
+            Advance(count);
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await target.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            Advance(buffer.Length);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => target.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => target.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public void ReportFinal()
+        {
+            _reported = _count;
+            report(_count, true);
+        }
+
+        private void Advance(int count)
+        {
+            _count += count;
+            if (_count - _reported >= ReportEvery)
+            {
+                _reported = _count;
+                report(_count, false);
+            }
+        }
+    }
+}
