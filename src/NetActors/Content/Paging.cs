@@ -67,6 +67,9 @@ public abstract class Paging
     /// <param name="itemsPath">Path of the items array; empty when the body is the array.</param>
     public static Paging LinkHeader(string itemsPath = "") => new LinkPaging(itemsPath);
 
+    /// <summary>The target of <c>rel="next"</c> in one Link header value, or null.</summary>
+    internal static string? NextLinkOf(string header) => LinkPaging.NextLink(header);
+
     /// <summary>The first request, with whatever the strategy adds to it.</summary>
     internal virtual NetRequest First(NetRequest request) => request;
 
