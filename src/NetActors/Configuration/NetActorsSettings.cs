@@ -19,6 +19,9 @@ public sealed record NetActorsSettings
     /// <summary>How long in-flight requests may finish when the host stops.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Where the backend's feature flags come from.</summary>
+    public Features.FeatureFlagsSettings FeatureFlags { get; init; } = new();
+
     /// <summary>The logging and redaction settings.</summary>
     public required RedactionSettings Redaction { get; init; }
 
@@ -86,6 +89,7 @@ public sealed record NetActorsSettings
             Clients = clients,
             Realms = realms,
             DrainTimeout = new HoconReader(netactors, "netactors.").Duration("shutdown.drain-timeout"),
+            FeatureFlags = Features.FeatureFlagsSettings.Create(netactors, clients),
             Redaction = RedactionSettings.Create(
                 logging.StringList("redacted-query-parameters"),
                 logging.StringList("redacted-headers")),

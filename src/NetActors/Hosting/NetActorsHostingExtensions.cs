@@ -69,6 +69,8 @@ public static class NetActorsHostingExtensions
         services.TryAddSingleton<OriginConnections>();
         services.TryAddSingleton<Telemetry.SessionStates>();
         services.TryAddSingleton(sp => new Telemetry.NetMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton<Features.FeatureFlags>();
+        services.TryAddSingleton<Features.IFeatureFlags>(sp => sp.GetRequiredService<Features.FeatureFlags>());
         services.TryAddSingleton<NetActorsRuntime>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<HttpClientFactoryOptions>, NetActorsHttpClientOptions>());
         services.TryAddSingleton<INetClient, NetClient>();
