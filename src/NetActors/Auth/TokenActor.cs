@@ -9,8 +9,11 @@ namespace NetActors.Auth;
 internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore store,
     Func<NetRequest, CancellationToken, Task<NetResponse>> send, IReadOnlyList<Action<SessionExpired>> onExpired,
     IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time, Telemetry.NetMetrics? metrics = null,
-    Telemetry.SessionStates? sessions = null, Caching.CacheRegistry? caches = null)
+    Telemetry.SessionStates? sessions = null, Caching.CacheRegistry? caches = null, StoreWrites? writes = null)
 {
+    /// <summary>Token store writes still running; shutdown waits for them, so a rotated refresh token is not lost.</summary>
+    public StoreWrites Writes { get; } = writes ?? new StoreWrites();
+
     public Telemetry.SessionStates? Sessions { get; } = sessions;
 
     /// <summary>The HTTP caches, cleared for the realm when its session ends or someone signs in.</summary>
@@ -369,7 +372,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _services.Sessions?.Started(Realm);
         _retries = 0;
         var stored = _current;
-        _services.Store.SaveAsync(Realm, stored, CancellationToken.None).ContinueWith(
+        _services.Writes.Track(_services.Store.SaveAsync(Realm, stored, CancellationToken.None)).ContinueWith(
             static (t, state) => ((ILoggingAdapter)state!).Warning("Could not save tokens to the store: {0}",
                 t.Exception!.InnerException!.GetType().Name),
             _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -391,7 +394,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);
-        _services.Store.ClearAsync(Realm, CancellationToken.None).ContinueWith(
+        _services.Writes.Track(_services.Store.ClearAsync(Realm, CancellationToken.None)).ContinueWith(
             static (t, state) => ((ILoggingAdapter)state!).Warning("Could not clear the token store: {0}",
                 t.Exception!.InnerException!.GetType().Name),
             _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);

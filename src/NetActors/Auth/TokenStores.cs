@@ -159,3 +159,33 @@ public sealed class FileTokenStore : ITokenStore
 
     private sealed record TokenFile(long Version, string? AccessToken, string? RefreshToken, DateTimeOffset? ExpiresAt);
 }
+
+/// <summary>
+/// The token store writes of a runtime that have not finished. The TokenActor does not wait for its store (a
+/// grant is not delayed by I/O), so the runtime's shutdown waits here instead: a refresh token rotated just
+/// before the service stops is saved before it stops.
+/// </summary>
+internal sealed class StoreWrites
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Task, byte> _pending = new();
+
+    /// <summary>Tracks <paramref name="write"/> until it ends; returns it.</summary>
+    public Task Track(Task write)
+    {
+        if (!write.IsCompleted)
+        {
+            _pending[write] = 0;
+            write.ContinueWith(static (t, state) => ((StoreWrites)state!)._pending.TryRemove(t, out _), this,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return write;
+    }
+
+    /// <summary>Completes when every write tracked so far has ended (successfully or not), or at <paramref name="timeout"/>.</summary>
+    public async Task WhenFinishedAsync(TimeSpan timeout)
+    {
+        var all = Task.WhenAll(_pending.Keys);
+        await Task.WhenAny(all, Task.Delay(timeout)).ConfigureAwait(false);
+    }
+}

@@ -92,7 +92,8 @@ public sealed class NetGateway : ReceiveActor
             _runtime.Time,
             _runtime.Metrics,
             _runtime.Sessions,
-            _runtime.Caches);
+            _runtime.Caches,
+            _runtime.StoreWrites);
         return Context.ActorOf(TokenActor.Props(realm, services), "realm-" + Uri.EscapeDataString(realm.Name));
     }
 

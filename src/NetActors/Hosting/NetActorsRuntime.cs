@@ -13,8 +13,11 @@ namespace NetActors.Hosting;
 /// origin's handler).
 /// </summary>
 internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILoggerFactory loggerFactory,
-    OriginConnections connections, NetMetrics metrics, SessionStates sessions)
+    OriginConnections connections, NetMetrics metrics, SessionStates sessions, Features.FeatureFlags? flags = null)
 {
+    /// <summary>The backend's feature flags (fetched only when <c>feature-flags.enabled</c>).</summary>
+    public Features.FeatureFlags Flags { get; } = flags ?? new Features.FeatureFlags();
+
     public SessionStates Sessions { get; } = sessions;
 
     public NetMetrics Metrics { get; } = metrics;
@@ -27,6 +30,9 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
 
     /// <summary>The default token stores, one per realm, kept here so they outlive actor restarts.</summary>
     public ConcurrentDictionary<string, Auth.ITokenStore> Stores { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Token store writes in progress, awaited at shutdown.</summary>
+    public Auth.StoreWrites StoreWrites { get; } = new();
 
     /// <summary>The HTTP caches of the clients.</summary>
     public Caching.CacheRegistry Caches { get; } = new();
@@ -59,6 +65,17 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
         var gateway = system.ActorOf(NetGateway.Props(this, settings), "netactors");
         registry.Register<NetGateway>(gateway);
+        if (settings.FeatureFlags.Enabled)
+        {
+            Flags.Json = JsonFor(settings.FeatureFlags.Client);
+            var flagsActor = system.ActorOf(Features.FeatureFlagsActor.Props(Flags, settings.FeatureFlags, gateway, Time), "netactors-flags");
+            Flags.Fetch = async ct =>
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                flagsActor.Tell(new Features.FetchFlags(done));
+                await done.Task.WaitAsync(ct).ConfigureAwait(false);
+            };
+        }
 
         // Graceful shutdown: in-flight requests get drain-timeout to finish before the actors stop.
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "netactors-drain", async () =>
@@ -71,6 +88,8 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
             {
                 // Whatever is still on the wire is failed with NetShutdownException when its host stops.
             }
+
+            await StoreWrites.WhenFinishedAsync(settings.DrainTimeout).ConfigureAwait(false);
 
             return Akka.Done.Instance;
         });
