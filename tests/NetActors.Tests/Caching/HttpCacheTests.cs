@@ -80,11 +80,14 @@ public sealed class HttpCacheTests
         await using var upstream = await TestUpstream.StartAsync();
         upstream.Map("/reference/countries", ctx => Answer(ctx, "[\"NL\"]", "max-age=300"));
         await using var net = await NetHost.StartAsync(upstream, c => c.WithCache());
+        using var metrics = new MetricsCapture(net.Services);
 
         var first = await net.Client.SendAsync(NetRequest.Get("api", "/reference/countries"));
         var hits = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/reference/countries"))));
 
         Assert.Equal(1, upstream.Count("/reference/countries"));
+        Assert.Equal(5, metrics.Sum("netactors.client.cache.requests", "netactors.cache.result", "hit"));
+        Assert.Equal(1, metrics.Sum("netactors.client.cache.requests", "netactors.cache.result", "miss"));
         Assert.False(first.FromCache);
         Assert.All(hits, r => Assert.True(r.FromCache));
         Assert.All(hits, r => Assert.Equal(0, r.Attempts));
