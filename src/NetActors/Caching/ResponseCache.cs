@@ -38,7 +38,12 @@ internal sealed class ResponseCache(CacheSettings settings, string? realm)
         }
     }
 
-    public static string KeyOf(HttpMethod method, Uri uri) => string.Concat(method.Method, " ", uri.AbsoluteUri);
+    /// <summary>
+    /// The key of a request: method, whether it carried credentials (an anonymous request never gets what was
+    /// fetched with the realm's token, nor the other way round), and the absolute URL.
+    /// </summary>
+    public static string KeyOf(HttpMethod method, Uri uri, bool anonymous = false) =>
+        string.Concat(method.Method, anonymous ? " anonymous " : " ", uri.AbsoluteUri);
 
     /// <summary>The entry for <paramref name="key"/> whose Vary values match the request, marked as just used.</summary>
     public CacheEntry? Find(string key, Func<string, string?> requestHeader)
@@ -109,9 +114,12 @@ internal sealed class ResponseCache(CacheSettings settings, string? realm)
         {
             foreach (var method in (ReadOnlySpan<HttpMethod>)[HttpMethod.Get, HttpMethod.Head])
             {
-                if (_entries.Remove(KeyOf(method, uri), out var variants))
+                foreach (var anonymous in (ReadOnlySpan<bool>)[false, true])
                 {
-                    variants.ForEach(Unlink);
+                    if (_entries.Remove(KeyOf(method, uri, anonymous), out var variants))
+                    {
+                        variants.ForEach(Unlink);
+                    }
                 }
             }
         }

@@ -29,7 +29,7 @@ internal sealed partial class HostActor
 
         ex.Cache = cache;
         ex.CacheEpoch = cache.Epoch;
-        var entry = cache.Find(ResponseCache.KeyOf(ex.Method, ex.Target!), RequestHeaderOf(ex));
+        var entry = cache.Find(ResponseCache.KeyOf(ex.Method, ex.Target!, ex.Request.Anonymous), RequestHeaderOf(ex));
         if (entry is null)
         {
             CountCache(ex, "miss");
@@ -103,7 +103,7 @@ internal sealed partial class HostActor
         var status = (int)response.StatusCode;
         if (ex.Cache is { } cache)
         {
-            var key = ResponseCache.KeyOf(ex.Method, ex.Target!);
+            var key = ResponseCache.KeyOf(ex.Method, ex.Target!, ex.Request.Anonymous);
             if (CacheEntry.TryCreate(key, ex.Target!, response.StatusCode, response.Headers, response.Content.Headers,
                     body, RequestHeaderOf(ex), cache.Settings, Now) is { } entry)
             {

@@ -221,7 +221,9 @@ public sealed class HttpCacheTests
     public async Task A_new_user_never_sees_the_previous_users_cached_responses()
     {
         await using var upstream = await TestUpstream.StartAsync();
-        upstream.Map("/api/me", ctx => Answer(ctx, ctx.Request.Headers.Authorization.ToString()[7..], "private, max-age=300"));
+        upstream.Map("/api/me", ctx => ctx.Request.Headers.Authorization.Count == 0
+            ? TestUpstream.Write(ctx, 401, null)
+            : Answer(ctx, ctx.Request.Headers.Authorization.ToString()[7..], "private, max-age=300"));
         await using var net = await AuthTestHost.StartAsync(upstream, client: c => c.WithCache());
         var later = DateTimeOffset.UtcNow.AddHours(1);
 
@@ -234,9 +236,12 @@ public sealed class HttpCacheTests
         Assert.False(bob.FromCache);
         Assert.Equal("bob-token", bob.ReadAsString());
 
+        var anonymous = await net.Client.SendAsync(NetRequest.Get("api", "/api/me").AsAnonymous() with { AllowErrorStatus = true });
+        Assert.False(anonymous.FromCache); // what was fetched with a token never answers a request without one
+
         await net.Client.TerminateSessionAsync("api");
         await Assert.ThrowsAsync<SessionExpiredException>(() => net.Client.SendAsync(NetRequest.Get("api", "/api/me")));
-        Assert.Equal(2, upstream.Count("/api/me"));
+        Assert.Equal(3, upstream.Count("/api/me"));
     }
 
     [Theory]
