@@ -119,9 +119,16 @@ public static class NetClientExtensions
                 Download = new DownloadTarget(temp, progress),
                 NoDeduplication = true,
             }, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                // An error page (AllowErrorStatus) or an unfollowed redirect is never the file.
+                throw HttpStatusException.For(response.StatusCode, new NetRequestInfo(request.Client, request.Method.Method,
+                    Telemetry.RedactionSettings.Default.Url(response.Uri), response.Attempts), null, null);
+            }
+
             if (!File.Exists(temp))
             {
-                File.WriteAllBytes(temp, response.Body.ToArray()); // a 2xx without a body (or a 3xx allowed through)
+                File.WriteAllBytes(temp, []); // a 2xx without a body, such as 204
             }
 
             cancellationToken.ThrowIfCancellationRequested();

@@ -134,7 +134,7 @@ public sealed class NetResponse
             throw new ResponseFormatException(Info,
                 $"the body is not valid JSON for {TypeName(typeof(T))}{where}{line}: {FirstSentence(e.Message)}", e);
         }
-        catch (NotSupportedException e)
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException)
         {
             throw new ResponseFormatException(Info, $"{TypeName(typeof(T))} cannot be read from JSON: {e.Message}", e);
         }
@@ -157,6 +157,10 @@ public sealed class NetResponse
         {
             var inner = e.Path is null or "$" ? string.Empty : e.Path[1..];
             throw FormatError($"{path}{inner} is not valid JSON for {TypeName(typeof(T))}: {FirstSentence(e.Message)}", e);
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException)
+        {
+            throw FormatError($"{TypeName(typeof(T))} cannot be read from JSON with the client's options: {e.Message}", e);
         }
     }
 

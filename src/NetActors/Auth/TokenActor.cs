@@ -348,7 +348,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
         NextGeneration(); // a refresh still running belongs to the old session
         Timers.Cancel(RetryTimer);
-        _services.Caches?.ClearRealm(Realm); // maybe another user: nothing cached for the last one is served
+        // Maybe another user: nothing cached for the last session is served, or stored once it returns.
+        _services.Caches?.ClearRealm(Realm, NextVersion);
         Adopt(signIn.Tokens!);
         _log.Info("Auth realm {0}: signed in (token version {1})", Realm, _version);
         Sender.Tell(new SignedIn(Realm, _version));
@@ -364,9 +365,12 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         BecomeReady();
     }
 
+    /// <summary>The version the next adopted token gets: above every token this realm has handed out.</summary>
+    private long NextVersion => Math.Max(_version, _current?.Version ?? 0) + 1;
+
     private void Adopt(TokenSet tokens)
     {
-        _version = Math.Max(_version, _current?.Version ?? 0) + 1;
+        _version = NextVersion;
         _current = new StoredTokens(tokens, _version);
         _endedReason = null;
         _services.Sessions?.Started(Realm);
@@ -390,7 +394,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _current = null;
         _endedReason = reason;
         _services.Sessions?.Ended(Realm, reason);
-        _services.Caches?.ClearRealm(Realm);
+        _services.Caches?.ClearRealm(Realm, NextVersion);
         NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);

@@ -10,7 +10,7 @@ namespace NetActors.Caching;
 /// </summary>
 internal sealed class CacheEntry
 {
-    private static readonly string[] NotMergedFrom304 = ["Content-Length", "Content-Encoding", "Transfer-Encoding"];
+    private static readonly string[] NotMergedFrom304 = ["Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding"];
 
     private CacheEntry(string key, Uri uri, HttpStatusCode status, HttpResponseHeaders headers,
         HttpContentHeaders contentHeaders, ReadOnlyMemory<byte> body, IReadOnlyList<KeyValuePair<string, string?>> vary)
@@ -94,9 +94,12 @@ internal sealed class CacheEntry
         return true;
     }
 
-    /// <summary>The entry as a response to <paramref name="request"/>.</summary>
+    /// <summary>
+    /// The entry as a response to <paramref name="request"/>, with headers of its own (a caller or an interceptor
+    /// that changes them changes nothing stored).
+    /// </summary>
     public NetResponse ToResponse(NetRequest request, int attempts, TimeSpan elapsed, RedactionSettings redaction, bool stale) =>
-        new(request, Uri, Status, Headers, ContentHeaders, Body, attempts, elapsed, redaction) { FromCache = true, Stale = stale };
+        new(request, Uri, Status, Copy(Headers), Copy(ContentHeaders), Body, attempts, elapsed, redaction) { FromCache = true, Stale = stale };
 
     /// <summary>
     /// An entry for a response, or null when it must not or need not be stored: not 200/203, <c>no-store</c>,
@@ -138,20 +141,27 @@ internal sealed class CacheEntry
     /// The entry after a 304: the 304's headers replace the stored ones of the same name (RFC 9111 §4.3.4), the
     /// body stays, freshness starts again.
     /// </summary>
-    public CacheEntry Revalidated(HttpResponseHeaders notModified, CacheSettings settings, DateTimeOffset now)
+    public CacheEntry Revalidated(HttpResponseMessage notModified, CacheSettings settings, DateTimeOffset now)
     {
         var headers = Copy(Headers);
-        foreach (var (name, values) in notModified)
+        headers.Remove("Age"); // the 304's own Age (or none) counts from now
+        Merge(headers, notModified.Headers);
+        var contentHeaders = Copy(ContentHeaders);
+        Merge(contentHeaders, notModified.Content.Headers); // .NET keeps Expires and Last-Modified here
+        var entry = new CacheEntry(Key, Uri, Status, headers, contentHeaders, Body, Vary);
+        return entry.WithFreshness(settings, now)!;
+    }
+
+    private static void Merge(HttpHeaders stored, HttpHeaders from304)
+    {
+        foreach (var (name, values) in from304.NonValidated)
         {
             if (!NotMergedFrom304.Contains(name, StringComparer.OrdinalIgnoreCase))
             {
-                headers.Remove(name);
-                headers.TryAddWithoutValidation(name, values);
+                stored.Remove(name);
+                stored.TryAddWithoutValidation(name, values);
             }
         }
-
-        var entry = new CacheEntry(Key, Uri, Status, headers, ContentHeaders, Body, Vary);
-        return entry.WithFreshness(settings, now)!;
     }
 
     private CacheEntry? WithFreshness(CacheSettings settings, DateTimeOffset now)

@@ -14,6 +14,7 @@ internal sealed class ResponseCache(CacheSettings settings, string? realm)
     private readonly Dictionary<string, List<CacheEntry>> _entries = new(StringComparer.Ordinal);
     private readonly LinkedList<CacheEntry> _recency = new();
     private long _epoch;
+    private long _minTokenVersion;
 
     public CacheSettings Settings { get; } = settings;
 
@@ -70,16 +71,18 @@ internal sealed class ResponseCache(CacheSettings settings, string? realm)
     }
 
     /// <summary>
-    /// Stores <paramref name="entry"/> (replacing the variant it matches) unless the cache was cleared since
-    /// <paramref name="epoch"/>, then evicts the least recently used entries until it fits.
+    /// Stores <paramref name="entry"/> (replacing the variant it matches), then evicts the least recently used
+    /// entries until it fits. Not stored: a response requested before the last clear (<paramref name="epoch"/>),
+    /// or fetched with a token of a session that has ended since (<paramref name="tokenVersion"/> below the
+    /// clear's floor; a host actor may still hold the old token for a moment after a sign-in).
     /// </summary>
-    public void Store(CacheEntry entry, long epoch)
+    public void Store(CacheEntry entry, long epoch, long? tokenVersion)
     {
         lock (_gate)
         {
-            if (epoch != _epoch)
+            if (epoch != _epoch || tokenVersion < _minTokenVersion)
             {
-                return; // requested in a session that has ended since
+                return; // from a session that has ended since
             }
 
             if (!_entries.TryGetValue(entry.Key, out var variants))
@@ -125,12 +128,16 @@ internal sealed class ResponseCache(CacheSettings settings, string? realm)
         }
     }
 
-    /// <summary>Empties the cache (the session ended or changed).</summary>
-    public void Clear()
+    /// <summary>
+    /// Empties the cache (the session ended or changed). From now on only responses fetched with a token of
+    /// version <paramref name="minTokenVersion"/> or later are stored.
+    /// </summary>
+    public void Clear(long minTokenVersion = 0)
     {
         lock (_gate)
         {
             _epoch++;
+            _minTokenVersion = Math.Max(_minTokenVersion, minTokenVersion);
             _entries.Clear();
             _recency.Clear();
             Bytes = 0;
@@ -186,22 +193,38 @@ internal sealed class ResponseCache(CacheSettings settings, string? realm)
 internal sealed class CacheRegistry
 {
     private readonly ConcurrentDictionary<string, ResponseCache> _caches = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _floors = new(StringComparer.Ordinal);
 
     /// <summary>The client's cache, or null when its cache is off.</summary>
     public ResponseCache? For(ClientSettings client) =>
-        client.Cache.Enabled ? _caches.GetOrAdd(client.Name, _ => new ResponseCache(client.Cache, client.AuthRealm)) : null;
+        client.Cache.Enabled ? _caches.GetOrAdd(client.Name, static (_, state) => state.registry.Create(state.client), (registry: this, client)) : null;
+
+    private ResponseCache Create(ClientSettings client)
+    {
+        var cache = new ResponseCache(client.Cache, client.AuthRealm);
+        if (client.AuthRealm is { } realm && _floors.TryGetValue(realm, out var floor))
+        {
+            cache.Clear(floor); // a session changed before this client's first request
+        }
+
+        return cache;
+    }
 
     /// <summary>The cache of the client named <paramref name="client"/>, if it has been used.</summary>
     public ResponseCache? Find(string client) => _caches.GetValueOrDefault(client);
 
-    /// <summary>Clears the caches of every client of <paramref name="realm"/>: its session ended or changed.</summary>
-    public void ClearRealm(string realm)
+    /// <summary>
+    /// Clears the caches of every client of <paramref name="realm"/> (its session ended or changed); only
+    /// responses fetched with tokens from <paramref name="minTokenVersion"/> on are stored afterwards.
+    /// </summary>
+    public void ClearRealm(string realm, long minTokenVersion)
     {
+        _floors.AddOrUpdate(realm, minTokenVersion, (_, floor) => Math.Max(floor, minTokenVersion));
         foreach (var cache in _caches.Values)
         {
             if (string.Equals(cache.Realm, realm, StringComparison.Ordinal))
             {
-                cache.Clear();
+                cache.Clear(minTokenVersion);
             }
         }
     }

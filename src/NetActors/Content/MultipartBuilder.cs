@@ -60,7 +60,7 @@ public sealed class MultipartBuilder
     public MultipartBuilder Bytes(string name, ReadOnlyMemory<byte> bytes, string fileName, string? mediaType = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(fileName);
-        var media = MediaTypeHeaderValue.Parse(mediaType ?? "application/octet-stream");
+        var media = Content.ReopenedStreamContent.ParseMediaType(mediaType ?? "application/octet-stream");
         return Add(name, fileName, () => new ReadOnlyMemoryContent(bytes) { Headers = { ContentType = media } });
     }
 

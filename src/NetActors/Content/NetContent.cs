@@ -31,12 +31,33 @@ public abstract class NetContent
     public static NetContent Text(string text, string mediaType = "text/plain") =>
         new BytesContent(Encoding.UTF8.GetBytes(text), mediaType, "utf-8");
 
-    /// <summary>A JSON body, serialized once with System.Text.Json.</summary>
+    /// <summary>
+    /// A JSON body, serialized once with System.Text.Json: with <paramref name="options"/>, or, when null, with
+    /// the options of the client that sends it (its <c>json.*</c> settings or <c>WithJson</c>).
+    /// </summary>
     /// <typeparam name="T">The value's type.</typeparam>
     /// <param name="value">The value.</param>
-    /// <param name="options">Serializer options; the web defaults when null.</param>
+    /// <param name="options">Serializer options; the sending client's when null.</param>
     public static NetContent Json<T>(T value, JsonSerializerOptions? options = null) =>
-        new BytesContent(JsonSerializer.SerializeToUtf8Bytes(value, options ?? NetJson.Default), "application/json", "utf-8");
+        options is null ? new ClientJsonContent<T>(value) : JsonBytes(value, options);
+
+    private static BytesContent JsonBytes<T>(T value, JsonSerializerOptions options) =>
+        new(JsonSerializer.SerializeToUtf8Bytes(value, options), "application/json", "utf-8");
+
+    /// <summary>This content as the client that sends it has it (JSON bodies take the client's options).</summary>
+    internal virtual NetContent ForClient(JsonSerializerOptions clientOptions) => this;
+
+    /// <summary>A JSON body waiting for its client's options; serialized once, when the request is prepared.</summary>
+    private sealed class ClientJsonContent<T>(T value) : NetContent
+    {
+        public override long? Length => null;
+
+        public override string? MediaType => "application/json";
+
+        public override HttpContent CreateHttpContent() => JsonBytes(value, NetJson.Default).CreateHttpContent();
+
+        internal override NetContent ForClient(JsonSerializerOptions clientOptions) => JsonBytes(value, clientOptions);
+    }
 
     /// <summary>An <c>application/x-www-form-urlencoded</c> body.</summary>
     /// <param name="fields">The form fields.</param>

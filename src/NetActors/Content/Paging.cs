@@ -216,22 +216,72 @@ public abstract class Paging
                 }
 
                 var target = header[(open + 1)..close];
-                var next = header.IndexOf('<', close);
-                var parameters = next < 0 ? header[(close + 1)..] : header[(close + 1)..next];
-                foreach (var parameter in parameters.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                var isNext = false;
+                i = close + 1;
+                // Parameters up to the comma that ends this link value (commas inside quotes do not end it).
+                while (i < header.Length && header[i] != ',')
                 {
-                    var (key, raw) = parameter.Split('=', 2) is [var k, var v] ? (k.Trim(), v.Trim().Trim('"')) : (parameter, string.Empty);
-                    if (key.Equals("rel", StringComparison.OrdinalIgnoreCase) &&
-                        raw.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("next", StringComparer.OrdinalIgnoreCase))
+                    if (header[i] != ';')
                     {
-                        return target;
+                        i++;
+                        continue;
+                    }
+
+                    i++;
+                    var (name, value) = ReadParameter(header, ref i);
+                    if (name.Equals("rel", StringComparison.OrdinalIgnoreCase) &&
+                        value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("next", StringComparer.OrdinalIgnoreCase))
+                    {
+                        isNext = true;
                     }
                 }
 
-                i = next < 0 ? header.Length : next;
+                if (isNext)
+                {
+                    return target;
+                }
             }
 
             return null;
+        }
+
+        /// <summary>Reads <c>name=value</c> or <c>name="quoted value"</c> from <paramref name="i"/>.</summary>
+        private static (string Name, string Value) ReadParameter(string header, ref int i)
+        {
+            var start = i;
+            while (i < header.Length && header[i] is not ('=' or ';' or ','))
+            {
+                i++;
+            }
+
+            var name = header[start..i].Trim();
+            if (i >= header.Length || header[i] != '=')
+            {
+                return (name, string.Empty);
+            }
+
+            i++;
+            while (i < header.Length && header[i] == ' ')
+            {
+                i++;
+            }
+
+            if (i < header.Length && header[i] == '"')
+            {
+                var endQuote = header.IndexOf('"', i + 1);
+                endQuote = endQuote < 0 ? header.Length : endQuote;
+                var quoted = header[(i + 1)..endQuote];
+                i = Math.Min(endQuote + 1, header.Length);
+                return (name, quoted);
+            }
+
+            start = i;
+            while (i < header.Length && header[i] is not (';' or ','))
+            {
+                i++;
+            }
+
+            return (name, header[start..i].Trim());
         }
     }
 }

@@ -11,11 +11,13 @@ internal sealed class ReopenedStreamContent : NetContent
 {
     private readonly Func<Stream> _open;
     private readonly Func<long?> _length;
+    private readonly MediaTypeHeaderValue _mediaType;
 
     public ReopenedStreamContent(Func<Stream> open, Func<long?> length, string mediaType)
     {
         _open = open;
         _length = length;
+        _mediaType = ParseMediaType(mediaType);
         MediaType = mediaType;
     }
 
@@ -23,14 +25,21 @@ internal sealed class ReopenedStreamContent : NetContent
 
     public override string? MediaType { get; }
 
+    /// <summary>Checks a media type when the body is built, so a bad one never leaves a stream open.</summary>
+    internal static MediaTypeHeaderValue ParseMediaType(string mediaType) =>
+        MediaTypeHeaderValue.TryParse(mediaType, out var parsed)
+            ? parsed
+            : throw new ArgumentException($"'{mediaType}' is not a media type (for example application/pdf).", nameof(mediaType));
+
     public override HttpContent CreateHttpContent()
     {
+        var length = Length;
         var stream = _open() ?? throw new InvalidOperationException("the body's stream factory returned null.");
         var content = new StreamContent(stream, 64 * 1024);
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse(MediaType!);
-        if (Length is { } length)
+        content.Headers.ContentType = _mediaType;
+        if (length is { } known)
         {
-            content.Headers.ContentLength = length;
+            content.Headers.ContentLength = known;
         }
 
         return content;

@@ -69,9 +69,10 @@ internal sealed class FeatureFlagsActor : ReceiveActor, IWithTimers
             {
                 _flags.Update(Read(response), _time.GetUtcNow());
             }
-            catch (Errors.ResponseFormatException e)
+            catch (Exception e)
             {
-                error = e;
+                // Whatever the body was, the last good set stays and the waiters get an answer.
+                error = e as Errors.NetException ?? response.FormatError("the flags could not be read: " + e.Message, e);
             }
         }
 
@@ -98,13 +99,31 @@ internal sealed class FeatureFlagsActor : ReceiveActor, IWithTimers
 
     private Dictionary<string, JsonElement> Read(NetResponse response)
     {
-        var root = response.ReadJson<JsonElement>();
-        if (!Paging.TryFind(root, _settings.FlagsPath, out var flags) || flags.ValueKind != JsonValueKind.Object)
+        // Parsed as a document, not with the client's options: a source-generated context need not know JsonElement.
+        using var document = JsonDocument.Parse(response.Body);
+        if (!Paging.TryFind(document.RootElement, _settings.FlagsPath, out var flags) || flags.ValueKind != JsonValueKind.Object)
         {
             throw response.FormatError($"no flags object at {(string.IsNullOrEmpty(_settings.FlagsPath) ? "$" : "$." + _settings.FlagsPath)}.");
         }
 
-        return flags.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
+        var read = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var flag in flags.EnumerateObject())
+        {
+            read[flag.Name] = flag.Value.Clone(); // a repeated name: the last one wins, as in a JavaScript client
+        }
+
+        return read;
+    }
+
+    protected override void PostStop()
+    {
+        // Stopped (shutdown) or restarted after a bug: nobody waits for a fetch that will not come.
+        foreach (var done in _waiting)
+        {
+            done.TrySetException(new InvalidOperationException("the feature flags actor stopped before the fetch ended."));
+        }
+
+        _waiting.Clear();
     }
 }
 

@@ -63,6 +63,14 @@ internal sealed partial class HostActor
             }
         }
 
+        foreach (var (name, _) in ex.Request.Headers)
+        {
+            if (ex.Redaction.IsSecretHeader(name))
+            {
+                return false; // credentials set by hand (Authorization, Cookie, …) may be anyone's: never shared
+            }
+        }
+
         return true;
     }
 
@@ -91,8 +99,8 @@ internal sealed partial class HostActor
             return false;
         }
 
-        var renewed = cached.Revalidated(response.Headers, cache.Settings, Now);
-        cache.Store(renewed, ex.CacheEpoch);
+        var renewed = cached.Revalidated(response, cache.Settings, Now);
+        cache.Store(renewed, ex.CacheEpoch, TokenVersionOf(ex));
         CompleteShared(ex, renewed.ToResponse(ex.Request, ex.Attempts, ex.Elapsed, ex.Redaction, stale: false));
         return true;
     }
@@ -107,14 +115,34 @@ internal sealed partial class HostActor
             if (CacheEntry.TryCreate(key, ex.Target!, response.StatusCode, response.Headers, response.Content.Headers,
                     body, RequestHeaderOf(ex), cache.Settings, Now) is { } entry)
             {
-                cache.Store(entry, ex.CacheEpoch);
+                cache.Store(entry, ex.CacheEpoch, TokenVersionOf(ex));
             }
         }
-        else if (status is >= 200 and <= 399 && ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head &&
-                 ex.Method != HttpMethod.Options && ex.Method != HttpMethod.Trace &&
-                 _context.Runtime.Caches.Find(ex.Request.Client) is { } written)
+        else if (status is >= 200 and <= 399)
         {
-            written.Invalidate(ex.Target!); // RFC 9111 §4.4
+            InvalidateAfterUnsafe(ex, response);
+        }
+    }
+
+    /// <summary>
+    /// After a successful (non-error) answer to an unsafe request, drops what is stored for its URL and for the
+    /// same-origin <c>Location</c>/<c>Content-Location</c> it names (RFC 9111 §4.4).
+    /// </summary>
+    private void InvalidateAfterUnsafe(Exchange ex, HttpResponseMessage? response)
+    {
+        if (ex.Method == HttpMethod.Get || ex.Method == HttpMethod.Head || ex.Method == HttpMethod.Options ||
+            ex.Method == HttpMethod.Trace || _context.Runtime.Caches.Find(ex.Request.Client) is not { } cache)
+        {
+            return;
+        }
+
+        cache.Invalidate(ex.Target!);
+        foreach (var named in (ReadOnlySpan<Uri?>)[response?.Headers.Location, response?.Content.Headers.ContentLocation])
+        {
+            if (named is not null && new Uri(ex.Target!, named) is var uri && Configuration.Origins.KeyOf(uri) == _origin)
+            {
+                cache.Invalidate(uri);
+            }
         }
     }
 
@@ -125,7 +153,7 @@ internal sealed partial class HostActor
     private bool TryServeStale(Exchange ex, Exception failure)
     {
         if (ex.Cached is not { } cached || ex.Cache is not { } cache || cache.Settings.StaleIfError <= TimeSpan.Zero ||
-            cached.MustRevalidate || cached.StalenessAt(Now) > cache.Settings.StaleIfError ||
+            cached.MustRevalidate || cached.NoCache || cached.StalenessAt(Now) > cache.Settings.StaleIfError ||
             failure is not (NetworkException or NetTimeoutException or ServerException or CircuitOpenException))
         {
             return false;
@@ -135,6 +163,9 @@ internal sealed partial class HostActor
         CompleteShared(ex, cached.ToResponse(ex.Request, ex.Attempts, ex.Elapsed, ex.Redaction, stale: true));
         return true;
     }
+
+    /// <summary>The version of the realm token the response was fetched with; null without one.</summary>
+    private static long? TokenVersionOf(Exchange ex) => ex.AccessToken is null ? null : ex.TokenVersion;
 
     private void CountCache(Exchange ex, string result) =>
         _context.Runtime.Metrics.CacheRequests.Add(1,

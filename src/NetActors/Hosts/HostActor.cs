@@ -98,7 +98,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             ex.Begin(ex.Request.Timeout ?? ex.Client.TotalTimeout);
             // Once per logical request: a redirected exchange keeps its first origin and its idempotency key.
-            var problem = ex.OriginalOrigin is null ? Prepare(ex) : null;
+            var problem = ex.OriginalOrigin is null ? Prepare(ex, _context) : null;
             if (problem is not null)
             {
                 Finish(ex, new InvalidRequestException(ex.Info(), problem));
@@ -138,7 +138,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Resolves a relative URL, checks headers, sets the idempotency key. Null when fine.</summary>
-    private static string? Prepare(Exchange ex)
+    private static string? Prepare(Exchange ex, HostContext context)
     {
         if (ex.Target is null)
         {
@@ -158,6 +158,18 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             if (problem is not null)
             {
                 return problem;
+            }
+        }
+
+        if (ex.Content is not null)
+        {
+            try
+            {
+                ex.Content = ex.Content.ForClient(context.Runtime.JsonFor(ex.Client));
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+            {
+                return "the body could not be serialized as JSON: " + e.Message;
             }
         }
 
@@ -245,7 +257,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             if (!next.Priority && _breaker.State == CircuitState.Open)
             {
                 // Opened while this one waited: it fails fast too rather than adding to the failing upstream.
-                Finish(next, new CircuitOpenException(next.Info(), _origin, _breaker.UntilHalfOpen(Now)));
+                FailOrServeStale(next, new CircuitOpenException(next.Info(), _origin, _breaker.UntilHalfOpen(Now)));
                 continue;
             }
 
@@ -416,7 +428,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             if (ex.IsCompleted && !ex.HasLiveFollowers)
             {
-                // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered.
+                // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered. A
+                // download's caller is gone too, so the file this attempt may have finished is nobody's.
+                if (ex.Request.Download is { } download)
+                {
+                    BodyReader.TryDelete(download.TempPath);
+                }
+
                 Drop(ex);
                 return;
             }
@@ -545,6 +563,10 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
+        // The stored response was for the first URL: its validators mean nothing to the next one. And an unsafe
+        // request answered with a redirect has still changed its URL's resource.
+        ex.Cached = null;
+        InvalidateAfterUnsafe(ex, response: null);
         var code = (int)status;
         if (code == 303 || (code is 301 or 302 && ex.Method == HttpMethod.Post))
         {

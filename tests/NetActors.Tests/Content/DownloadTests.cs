@@ -98,6 +98,8 @@ public sealed class DownloadTests
 
         await Assert.ThrowsAsync<NetworkException>(() => net.Client.DownloadAsync(NetRequest.Get("api", "/files/broken"), target));
         await Assert.ThrowsAsync<NotFoundException>(() => net.Client.DownloadAsync(NetRequest.Get("api", "/files/gone"), target));
+        await Assert.ThrowsAsync<NotFoundException>(() => net.Client.DownloadAsync(
+            NetRequest.Get("api", "/files/gone") with { AllowErrorStatus = true }, target)); // an error page is never the file
 
         Assert.Equal("the previous version", await File.ReadAllTextAsync(target));
         await Eventually.Assert(() => Assert.Empty(Leftovers(files)));

@@ -67,6 +67,21 @@ public sealed class FeatureFlagsTests
     }
 
     [Fact]
+    public async Task A_repeated_flag_name_takes_the_last_value_and_a_source_generated_client_context_is_no_obstacle()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/flags", ctx => TestUpstream.Write(ctx, 200, "{\"data\":{\"a\":false,\"a\":true}}"));
+        await using var net = await NetHost.StartAsync(n => n
+            .AddClient("api", c => c.WithBaseAddress(upstream.BaseAddress).WithJson(OrderJsonContext.Default))
+            .WithHocon("netactors.feature-flags { enabled = on, client = api, flags-path = data, refresh-interval = 1h }"));
+        var flags = net.Services.GetRequiredService<IFeatureFlags>();
+
+        await flags.RefreshAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(flags.IsEnabled("a"));
+    }
+
+    [Fact]
     public async Task Flags_are_fetched_again_on_the_interval()
     {
         await using var upstream = await TestUpstream.StartAsync();

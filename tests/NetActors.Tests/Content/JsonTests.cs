@@ -68,6 +68,18 @@ public sealed class JsonTests
     }
 
     [Fact]
+    public async Task NetContent_Json_without_options_takes_the_sending_clients_naming_policy()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/orders", 201, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.Set("json.naming-policy", "snake-case-lower"));
+
+        await net.Client.SendAsync(NetRequest.Post("api", "/orders", NetContent.Json(new { OrderId = 7 })));
+
+        Assert.Equal("{\"order_id\":7}", System.Text.Encoding.UTF8.GetString(upstream.Seen[0].Body));
+    }
+
+    [Fact]
     public async Task A_source_generated_context_is_accepted()
     {
         await using var upstream = await TestUpstream.StartAsync();

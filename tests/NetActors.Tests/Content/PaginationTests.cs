@@ -57,7 +57,7 @@ public sealed class PaginationTests
             var page = int.Parse(ctx.Request.Query["page"].FirstOrDefault() ?? "1");
             if (page < 4)
             {
-                ctx.Response.Headers.Link = $"</events?page=1>; rel=\"first\", </events?page={page + 1}>; rel=\"next\"";
+                ctx.Response.Headers.Link = $"</events?page={page + 1}>; rel=\"next\", </events?page=4>; rel=\"last\"";
             }
 
             await TestUpstream.Write(ctx, 200, JsonSerializer.Serialize(Page((page - 1) * 10, 10, 35), JsonSerializerOptions.Web));
@@ -199,6 +199,9 @@ public sealed class PaginationTests
     [InlineData("<https://api.example/items?page=2>; rel=\"next\"", "https://api.example/items?page=2")]
     [InlineData("</a>; rel=\"prev\", </b>; rel=\"next last\"", "/b")]
     [InlineData("</a>; rel=prev", null)]
+    [InlineData("<https://api.github.example/repos?page=2>; rel=\"next\", <https://api.github.example/repos?page=9>; rel=\"last\"", "https://api.github.example/repos?page=2")]
+    [InlineData("</x>; title=\"a, b; c\"; rel=\"next\"", "/x")]
+    [InlineData("</p>; rel=\"prev\", </n>; rel=next; title=\"more\"", "/n")]
     public void Link_header_values_are_parsed_as_RFC_8288(string header, string? next)
     {
         Assert.Equal(next, Paging.NextLinkOf(header));

@@ -155,6 +155,7 @@ public sealed class UploadTests
             NetRequest.Post("api", "/ok", NetContent.Multipart(m => m.File("f", files.PathOf("missing.bin"))))));
 
         Assert.Contains("missing.bin", error.Message);
+        Assert.Throws<ArgumentException>(() => NetContent.File(files.PathOf("x.bin"), "not a media type"));
         Assert.Equal(0, upstream.Count("/ok"));
         Assert.Equal(200, (int)(await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
     }
