@@ -130,8 +130,14 @@ internal sealed class DemoChaos(int seed, double rate)
     private readonly Random _random = new(seed);
     private readonly ConcurrentDictionary<string, int> _injected = new(StringComparer.Ordinal);
 
+    private volatile bool _enabled;
+
     /// <summary>Whether faults are injected.</summary>
-    public bool Enabled { get; set; }
+    public bool Enabled
+    {
+        get => _enabled;
+        set => _enabled = value;
+    }
 
     /// <summary>The share of requests that get a fault.</summary>
     public double Rate => rate;

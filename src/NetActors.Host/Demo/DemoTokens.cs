@@ -25,6 +25,7 @@ internal sealed class DemoTokens(TimeSpan lifetime, TimeProvider time)
     private readonly object _lock = new();
     private readonly HashSet<string> _usedRefreshTokens = new(StringComparer.Ordinal);
     private readonly List<RefreshRecord> _refreshes = [];
+    private readonly Dictionary<int, int> _callsByGeneration = [];
     private string _refreshToken = string.Empty;
     private int _generation;
     private DateTimeOffset _issuedAt;
@@ -43,6 +44,15 @@ internal sealed class DemoTokens(TimeSpan lifetime, TimeProvider time)
             {
                 return _refreshes.ToList();
             }
+        }
+    }
+
+    /// <summary>Refresh calls that presented the refresh token of <paramref name="generation"/>, accepted or not.</summary>
+    public int CallsFor(int generation)
+    {
+        lock (_lock)
+        {
+            return _callsByGeneration.GetValueOrDefault(generation);
         }
     }
 
@@ -96,6 +106,11 @@ internal sealed class DemoTokens(TimeSpan lifetime, TimeProvider time)
     {
         lock (_lock)
         {
+            if (GenerationOf(presented) is { } presentedGeneration)
+            {
+                _callsByGeneration[presentedGeneration] = _callsByGeneration.GetValueOrDefault(presentedGeneration) + 1;
+            }
+
             if (presented is null || presented != _refreshToken)
             {
                 Interlocked.Increment(ref _rejected);
@@ -130,6 +145,12 @@ internal sealed class DemoTokens(TimeSpan lifetime, TimeProvider time)
     }
 
     private string Sign(string unsigned) => Base64Url.EncodeToString(HMACSHA256.HashData(_key, Encoding.ASCII.GetBytes(unsigned)));
+
+    private static int? GenerationOf(string? refreshToken) =>
+        refreshToken is not null && refreshToken.StartsWith("rt", StringComparison.Ordinal) && refreshToken.IndexOf('-', StringComparison.Ordinal) is > 2 and var dash &&
+        int.TryParse(refreshToken.AsSpan(2, dash - 2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+            ? n
+            : null;
 
     private static string NewRefreshToken(int generation) =>
         $"rt{generation}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(16))}";

@@ -52,12 +52,19 @@ internal static class WorkloadRunner
             {
                 net.AddClient(workload.Client, c => c.WithBaseAddress(address));
             }
-        }, null, logging, stop);
+        }, null, logging, CancellationToken.None);
 
         var client = Validate(workload, runtime.Settings);
         if (workload.SignIn is { } signIn)
         {
-            await runtime.Net.SignInAsync(signIn.Realm ?? client.AuthRealm!, new TokenSet(signIn.AccessToken, signIn.RefreshToken), stop);
+            await runtime.Net.SignInAsync(signIn.Realm ?? client.AuthRealm!, new TokenSet(signIn.AccessToken, signIn.RefreshToken));
+        }
+
+        else if (client.AuthRealm is { } realm && runtime.Settings.Realms.TryGetValue(realm, out var r) &&
+                 r.Strategy != RefreshStrategy.OAuthClientCredentials && r.StoreType == "memory")
+        {
+            output?.WriteLine($"Note: client {workload.Client} uses auth realm {realm}, which starts without a session (memory store) " +
+                              "and no Workload:SignIn is given: its requests will fail with SessionExpiredException.");
         }
 
         var ledger = new RequestLedger(runtime.Net, runtime.TotalTimeout);
