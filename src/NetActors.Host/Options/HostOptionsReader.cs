@@ -55,7 +55,8 @@ internal sealed partial class HostOptionsReader
 
         var progress = Duration("Run:Progress", TimeSpan.FromSeconds(1), TimeSpan.Zero, TimeSpan.FromHours(1), offIsZero: true);
         var verbose = Bool("Run:Verbose", false);
-        var demo = ReadDemo();
+        // Only the options of what runs are read (the shorthands --duration, --rate... apply to it).
+        var demo = mode == HostMode.Demo ? ReadDemo() : new DemoOptions();
         var workload = mode == HostMode.Workload ? ReadWorkload() : null;
         return new HostRunOptions(mode, hocon, progress, verbose, demo, workload);
     }
