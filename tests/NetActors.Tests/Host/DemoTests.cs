@@ -5,6 +5,9 @@ using NetActors.Host.Options;
 
 namespace NetActors.Tests.Host;
 
+// The demo is a load of its own (three Kestrel origins, 40 operations a second): it runs alone, so that it
+// neither disturbs the timing of other classes nor is disturbed by them.
+[Collection(TimingCollection.Name)]
 public sealed class DemoTests
 {
     private static HostRunOptions Demo(TimeSpan duration, TimeSpan tokenLifetime) =>
