@@ -36,6 +36,9 @@ internal sealed class RuntimeHost : IAsyncDisposable
     /// <summary>The runtime's metrics (for its meter).</summary>
     public NetMetrics Metrics => _host.Services.GetRequiredService<NetMetrics>();
 
+    /// <summary>The backend's feature flags (fetched when <c>netactors.feature-flags.enabled</c>).</summary>
+    public NetActors.Features.IFeatureFlags Flags => _host.Services.GetRequiredService<NetActors.Features.IFeatureFlags>();
+
     /// <summary>Builds and starts the host; a bad runtime setting throws <see cref="NetActorsConfigurationException"/>.</summary>
     /// <param name="options">The host's options (HOCON file, verbosity).</param>
     /// <param name="configuration">The configuration whose <c>NetActors</c> section overrides the HOCON file.</param>

@@ -59,7 +59,7 @@ internal sealed record DemoReport
     public required DemoSteps Steps { get; init; }
 
     /// <summary>The upstream's counters.</summary>
-    public required (int RateLimited, int Orders, (int Count, long Bytes) Uploads, IReadOnlyDictionary<string, int> Faults) Upstream { get; init; }
+    public required (int RateLimited, int Orders, (int Count, long Bytes) Uploads, IReadOnlyDictionary<string, int> Faults, int FlagFetches) Upstream { get; init; }
 
     /// <summary>The invariants, checked.</summary>
     public required IReadOnlyList<InvariantCheck> Checks { get; init; }
@@ -83,9 +83,9 @@ internal sealed record DemoReport
         var a = Auth;
         output.WriteLine($"  auth: {a.Refreshes.Count} access tokens replaced ({a.Proactive} ahead of expiry, {a.Reactive} after a 401 or at expiry), " +
                          $"token lifetime {Options.TokenLifetime.TotalSeconds:0.#} s; {a.Reused} refresh tokens reused, {a.SessionsEnded} sessions ended");
-        output.WriteLine($"  reference data (client cache by hand): {Steps.CacheFresh} fresh, {Steps.CacheRevalidated} revalidated (304), " +
-                         $"{Steps.CacheMisses} downloaded; feature-flag changes seen: {Steps.FlagChanges}");
-        output.WriteLine($"  data: {Steps.Paging.Listings} listings complete in {Steps.Paging.Pages} pages, {Steps.UploadsVerified} uploads verified by SHA-256 " +
+        output.WriteLine($"  reference data (the public client's HTTP cache): {Steps.CacheFresh} fresh, {Steps.CacheRevalidated} revalidated (304), " +
+                         $"{Steps.CacheMisses} downloaded; feature flags: {Steps.FlagReads} reads, {Steps.FlagChanges} changes seen");
+        output.WriteLine($"  data: {Steps.Paging.Listings} listings complete in {Steps.Paging.Pages} pages, {Steps.UploadsVerified} multipart uploads verified by SHA-256 " +
                          $"({Upstream.Uploads.Count} received, {Upstream.Uploads.Bytes / 1024} KiB), " +
                          $"{Upstream.Orders} orders placed, {Steps.RedirectsFollowed} exports through a cross-origin redirect");
         output.WriteLine();

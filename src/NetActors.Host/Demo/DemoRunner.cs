@@ -47,7 +47,8 @@ internal static class DemoRunner
                     .OnTokenRefreshed(e => events.Refreshed(e.Proactive))
                     .OnSessionExpired(_ => events.Ended())))
             .AddClient(DemoClients.Files, c => c.WithBaseAddress(upstream.Files.BaseAddress).WithAuthRealm(DemoClients.Api))
-            .AddClient(DemoClients.Public, c => c.WithBaseAddress(upstream.Public.BaseAddress)),
+            .AddClient(DemoClients.Public, c => c.WithBaseAddress(upstream.Public.BaseAddress).WithCache())
+            .WithHocon($"netactors.feature-flags {{ enabled = on, client = {DemoClients.Public}, path = \"/flags\", refresh-interval = 2s }}"),
             ClientDefaults, logging, CancellationToken.None);
 
         var ledger = new RequestLedger(runtime.Net, runtime.TotalTimeout);
@@ -64,7 +65,7 @@ internal static class DemoRunner
         output?.WriteLine($"Mixed workload: {demo.Duration.TotalSeconds:0.#} s at {demo.Rate:0.#} operations/s (at most {demo.Concurrency} at once), " +
                           $"faults on, access tokens live {demo.TokenLifetime.TotalSeconds:0.#} s ...");
         upstream.Chaos.Enabled = true;
-        var steps = new DemoSteps(ledger, upstream.Public.BaseAddress);
+        var steps = new DemoSteps(ledger, upstream.Public.BaseAddress, runtime.Flags);
         var drain = runtime.Settings.Clients.Values.Max(c => c.TotalTimeout) + RequestLedger.Grace;
         LoadResult load;
         await using (new LiveProgress(watch, output, options.ProgressInterval, names, () => [("cache hits", steps.CacheHits)]))
@@ -90,7 +91,7 @@ internal static class DemoRunner
             Origins = origins,
             Auth = auth,
             Steps = steps,
-            Upstream = (upstream.RateLimited, upstream.Orders, upstream.Uploads, upstream.Chaos.Injected),
+            Upstream = (upstream.RateLimited, upstream.Orders, upstream.Uploads, upstream.Chaos.Injected, upstream.FlagFetches),
             Checks = checks,
         };
     }

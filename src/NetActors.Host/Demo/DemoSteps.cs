@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using NetActors.Configuration;
+using NetActors.Features;
 using NetActors.Host.Load;
 using NetActors.Host.Workload;
 
@@ -18,37 +18,38 @@ internal static class DemoClients
 }
 
 /// <summary>
-/// The operations of the demo's mixed workload, as application code would write them against the API.
-/// <para>
-/// This is the one place that calls the runtime for data features. Until the library has them, it uses the
-/// existing API: the reference data is revalidated by hand with <c>If-None-Match</c> (to become a plain GET
-/// with the client's HTTP cache and <c>NetResponse.FromCache</c>), pages are followed by hand through the cursor
-/// or the <c>Link</c> header (to become <c>PaginateAsync</c> with <c>Paging.Cursor</c> / <c>Paging.LinkHeader</c>),
-/// the upload is a raw <c>NetContent.Bytes</c> POST (to become <c>NetContent.Multipart</c> with progress) and the
-/// flags are a GET (to become <c>IFeatureFlags</c>).
-/// </para>
+/// The operations of the demo's mixed workload, as application code would write them against the API, with the
+/// runtime's data features: the public client's HTTP cache (reference data with ETag and max-age), pagination
+/// (<c>PaginateAsync</c> by cursor and by <c>Link</c> header), multipart uploads with progress and the backend's
+/// feature flags (<see cref="IFeatureFlags"/>, refreshed by the runtime). Every request goes through the
+/// <see cref="RequestLedger"/>, pages and uploads included, so each one is checked for an outcome.
 /// Checks that fail (an upload whose hash differs, a page out of order) are collected in <see cref="Problems"/>.
 /// </summary>
-internal sealed partial class DemoSteps(RequestLedger net, Uri publicBase)
+internal sealed class DemoSteps
 {
     private const int PageSize = 20;
-    private readonly object _flagsLock = new();
+    private readonly RequestLedger net;
+    private readonly Uri publicBase;
+    private readonly IFeatureFlags _flags;
     private readonly ConcurrentQueue<string> _problems = new();
-    private CachedEntry? _countries;
-    private string? _flagsETag;
-    private Dictionary<string, string>? _flags;
     private long _cacheFresh;
     private long _cacheRevalidated;
     private long _cacheMisses;
     private long _pages;
     private long _listings;
     private long _uploadsVerified;
+    private long _uploadedBytes;
     private long _flagChanges;
+    private long _flagReads;
     private long _redirectsFollowed;
 
-    private sealed record CachedEntry(string ETag, DateTimeOffset FreshUntil);
-
-    private sealed record MessagePage(List<Message> Items, string? Next, bool HasMore, int Total);
+    public DemoSteps(RequestLedger net, Uri publicBase, IFeatureFlags flags)
+    {
+        this.net = net;
+        this.publicBase = publicBase;
+        _flags = flags;
+        _flags.Changed += (_, _) => Interlocked.Increment(ref _flagChanges);
+    }
 
     private sealed record Message(int Id, string Text);
 
@@ -73,7 +74,7 @@ internal sealed partial class DemoSteps(RequestLedger net, Uri publicBase)
     /// <summary>Checks that failed, in words (must stay empty).</summary>
     public IReadOnlyList<string> Problems => _problems.ToArray();
 
-    /// <summary>Reference-data reads served without a body from upstream: fresh, or revalidated with 304.</summary>
+    /// <summary>Reference-data reads the client's cache answered: fresh, or revalidated with 304.</summary>
     public long CacheHits => Interlocked.Read(ref _cacheFresh) + Interlocked.Read(ref _cacheRevalidated);
 
     /// <summary>Reference-data reads served fresh (no request at all).</summary>
@@ -90,6 +91,12 @@ internal sealed partial class DemoSteps(RequestLedger net, Uri publicBase)
 
     /// <summary>Uploads whose hash the upstream confirmed.</summary>
     public long UploadsVerified => Interlocked.Read(ref _uploadsVerified);
+
+    /// <summary>Bytes the upload progress reported as sent, every attempt included.</summary>
+    public long UploadedBytes => Interlocked.Read(ref _uploadedBytes);
+
+    /// <summary>Flag reads by the workload (from memory; the runtime fetches the flags on its interval).</summary>
+    public long FlagReads => Interlocked.Read(ref _flagReads);
 
     /// <summary>Flag changes seen.</summary>
     public long FlagChanges => Interlocked.Read(ref _flagChanges);
@@ -115,115 +122,63 @@ internal sealed partial class DemoSteps(RequestLedger net, Uri publicBase)
     private Task SearchAsync(LoadOp op, CancellationToken ct) =>
         net.SendAsync(NetRequest.Get(DemoClients.Api, $"api/search?q=term{op.Random.Next(20)}"), ct);
 
-    /// <summary>All messages, page by page: odd operations follow the Link header, even ones the JSON cursor.</summary>
+    /// <summary>All messages through <c>PaginateAsync</c>: odd operations follow the Link header, even ones the JSON cursor.</summary>
     private async Task ListMessagesAsync(LoadOp op, CancellationToken ct)
     {
-        var byLink = op.Sequence % 2 == 1;
-        string? url = $"api/messages?limit={PageSize}";
+        var paging = op.Sequence % 2 == 1 ? NetActors.Paging.LinkHeader("items") : NetActors.Paging.Cursor("items", "next", "hasMore", "cursor");
         var last = 0;
-        var total = -1;
-        while (url is not null)
+        await foreach (var message in net.PaginateAsync<Message>(NetRequest.Get(DemoClients.Api, $"api/messages?limit={PageSize}"), paging, ct))
         {
-            var response = await net.SendAsync(NetRequest.Get(DemoClients.Api, url), ct);
-            var page = response.ReadJson<MessagePage>();
-            Interlocked.Increment(ref _pages);
-            total = page.Total;
-            foreach (var message in page.Items)
+            if (message.Id != last + 1)
             {
-                if (message.Id != last + 1)
-                {
-                    _problems.Enqueue($"listing {op.Sequence}: message {message.Id} came after {last}.");
-                    return;
-                }
-
-                last = message.Id;
+                _problems.Enqueue($"listing {op.Sequence}: message {message.Id} came after {last}.");
+                return;
             }
 
-            url = byLink
-                ? NextLink(response)
-                : page.HasMore ? $"api/messages?cursor={Uri.EscapeDataString(page.Next!)}&limit={PageSize}" : null;
+            if (message.Id % PageSize == 1)
+            {
+                Interlocked.Increment(ref _pages);
+            }
+
+            last = message.Id;
         }
 
-        if (last != total)
+        if (last != DemoUpstream.MessageCount)
         {
-            _problems.Enqueue($"listing {op.Sequence}: ended at message {last} of {total}.");
+            _problems.Enqueue($"listing {op.Sequence}: ended at message {last} of {DemoUpstream.MessageCount}.");
             return;
         }
 
         Interlocked.Increment(ref _listings);
     }
 
-    [GeneratedRegex("<([^>]+)>\\s*;\\s*rel=\"?next\"?", RegexOptions.IgnoreCase)]
-    private static partial Regex NextLinkPattern();
-
-    private static string? NextLink(NetResponse response) =>
-        response.Headers.TryGetValues("Link", out var links)
-            ? links.Select(l => NextLinkPattern().Match(l)).FirstOrDefault(m => m.Success)?.Groups[1].Value
-            : null;
-
-    /// <summary>Reference data with a client cache by hand: fresh within max-age, then revalidated with If-None-Match.</summary>
+    /// <summary>Reference data through the public client's HTTP cache (max-age, then If-None-Match and 304).</summary>
     private async Task ReferenceDataAsync(LoadOp op, CancellationToken ct)
     {
-        var cached = Volatile.Read(ref _countries);
-        if (cached is not null && DateTimeOffset.UtcNow < cached.FreshUntil)
+        var response = await net.SendAsync(NetRequest.Get(DemoClients.Public, "ref/countries"), ct);
+        if (!response.FromCache)
         {
-            Interlocked.Increment(ref _cacheFresh);
-            return;
+            Interlocked.Increment(ref _cacheMisses);
+        }
+        else
+        {
+            Interlocked.Increment(ref response.Attempts == 0 ? ref _cacheFresh : ref _cacheRevalidated);
         }
 
-        var request = NetRequest.Get(DemoClients.Public, "ref/countries");
-        if (cached is not null)
-        {
-            request = request.WithHeader("If-None-Match", cached.ETag);
-        }
-
-        var response = await net.SendAsync(request, ct);
-        var maxAge = response.Headers.CacheControl?.MaxAge ?? TimeSpan.Zero;
-        if (response.StatusCode == HttpStatusCode.NotModified && cached is not null)
-        {
-            Interlocked.Increment(ref _cacheRevalidated);
-            Volatile.Write(ref _countries, cached with { FreshUntil = DateTimeOffset.UtcNow + maxAge });
-            return;
-        }
-
-        Interlocked.Increment(ref _cacheMisses);
         using var body = JsonDocument.Parse(response.Body);
-        if (body.RootElement.GetProperty("countries").GetArrayLength() == 0 || response.Headers.ETag is null)
+        if (body.RootElement.GetProperty("countries").GetArrayLength() == 0)
         {
-            _problems.Enqueue("reference data came without countries or without an ETag.");
-            return;
+            _problems.Enqueue("reference data came without countries.");
         }
-
-        Volatile.Write(ref _countries, new CachedEntry(response.Headers.ETag.Tag, DateTimeOffset.UtcNow + maxAge));
     }
 
-    /// <summary>Feature flags: a JSON object, revalidated with If-None-Match; counts the changes seen.</summary>
-    private async Task FeatureFlagsAsync(LoadOp op, CancellationToken ct)
+    /// <summary>Feature flags, read as application code reads them: from memory, typed, with defaults.</summary>
+    private Task FeatureFlagsAsync(LoadOp op, CancellationToken ct)
     {
-        string? etag;
-        lock (_flagsLock)
-        {
-            etag = _flagsETag;
-        }
-
-        var request = NetRequest.Get(DemoClients.Public, "flags");
-        var response = await net.SendAsync(etag is null ? request : request.WithHeader("If-None-Match", etag), ct);
-        if (response.StatusCode == HttpStatusCode.NotModified)
-        {
-            return;
-        }
-
-        var flags = response.ReadJson<Dictionary<string, JsonElement>>().ToDictionary(f => f.Key, f => f.Value.GetRawText());
-        lock (_flagsLock)
-        {
-            if (_flags is not null && (flags.Count != _flags.Count || flags.Any(f => _flags.GetValueOrDefault(f.Key) != f.Value)))
-            {
-                Interlocked.Increment(ref _flagChanges);
-            }
-
-            _flags = flags;
-            _flagsETag = response.Headers.ETag?.Tag;
-        }
+        _ = _flags.IsEnabled("newCheckout");
+        _ = _flags.Get("maxItemsPerOrder", 10);
+        Interlocked.Increment(ref _flagReads);
+        return Task.CompletedTask;
     }
 
     /// <summary>An upload with an idempotency key (so it may be retried); the upstream's hash must match ours.</summary>
@@ -232,17 +187,27 @@ internal sealed partial class DemoSteps(RequestLedger net, Uri publicBase)
         var bytes = new byte[8 * 1024 + op.Random.Next(56 * 1024)];
         op.Random.NextBytes(bytes);
         var expected = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var request = NetRequest.Post(DemoClients.Files, "upload", NetContent.Bytes(bytes))
-            .WithHeader("X-File-Name", $"report-{op.Sequence}.bin")
-            .WithIdempotencyKey(RequestTemplate.Uuid(op.Random).ToString());
+        var body = NetContent.Multipart(m => m
+            .Field("title", $"report {op.Sequence}")
+            .Stream("file", () => new MemoryStream(bytes, writable: false), $"report-{op.Sequence}.bin", bytes.Length));
+        var sent = 0L;
+        var request = NetRequest.Post(DemoClients.Files, "upload", body)
+            .WithIdempotencyKey(RequestTemplate.Uuid(op.Random).ToString())
+            .WithUploadProgress(new Progress(p => Interlocked.Add(ref _uploadedBytes, p.Bytes - Interlocked.Exchange(ref sent, p.Bytes))));
         var reply = (await net.SendAsync(request, ct)).ReadJson<UploadReply>();
-        if (reply.Files is not [var file] || file.Sha256 != expected || file.Length != bytes.Length)
+        if (reply.Files is not [var file] || file.Field != "file" || file.Sha256 != expected || file.Length != bytes.Length)
         {
             _problems.Enqueue($"upload {op.Sequence}: the upstream received other bytes than were sent.");
             return;
         }
 
         Interlocked.Increment(ref _uploadsVerified);
+    }
+
+    /// <summary>An IProgress that runs on the reporting thread (the demo only adds numbers).</summary>
+    private sealed class Progress(Action<TransferProgress> report) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => report(value);
     }
 
     /// <summary>The export is a 302 to the public origin: the runtime follows it without the bearer token.</summary>

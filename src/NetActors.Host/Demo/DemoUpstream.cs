@@ -36,7 +36,8 @@ internal sealed record DemoUpstreamOptions(int Seed, TimeSpan TokenLifetime, dou
 /// </summary>
 internal sealed class DemoUpstream : IAsyncDisposable
 {
-    private const int MessageCount = 100;
+    /// <summary>Messages in the paginated collection.</summary>
+    public const int MessageCount = 100;
     private readonly DemoUpstreamOptions _options;
     private readonly TimeProvider _time = TimeProvider.System;
     private readonly long _started;
@@ -82,6 +83,11 @@ internal sealed class DemoUpstream : IAsyncDisposable
 
     /// <summary>Requests answered 429.</summary>
     public int RateLimited => Volatile.Read(ref _rateLimited);
+
+    /// <summary>Feature-flag fetches received (the runtime's own requests, on its refresh interval).</summary>
+    public int FlagFetches => Volatile.Read(ref _flagFetches);
+
+    private int _flagFetches;
 
     /// <summary>Requests that reached the public origin carrying an Authorization header (must stay 0).</summary>
     public int LeakedTokens => Volatile.Read(ref _leakedTokens);
@@ -168,6 +174,7 @@ internal sealed class DemoUpstream : IAsyncDisposable
         });
         app.MapGet("/flags", (HttpContext context) =>
         {
+            Interlocked.Increment(ref _flagFetches);
             var version = (int)(Uptime.TotalSeconds / 7);
             var random = new Random(HashCode.Combine(_options.Seed, version));
             return Conditional(context, $"\"flags-v{version}\"", "no-cache", () => new Dictionary<string, object>

@@ -10,7 +10,7 @@ namespace NetActors.Host.Load;
 /// </summary>
 /// <param name="net">The runtime's facade.</param>
 /// <param name="totalTimeout">The total timeout of a client's requests, by client name (for the "in time" check).</param>
-internal sealed class RequestLedger(INetClient net, Func<string, TimeSpan> totalTimeout)
+internal sealed class RequestLedger(INetClient net, Func<string, TimeSpan> totalTimeout) : INetClient
 {
     /// <summary>Grace on top of a request's total timeout before it counts as late (scheduling on a busy machine).</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
@@ -76,6 +76,27 @@ internal sealed class RequestLedger(INetClient net, Func<string, TimeSpan> total
             Interlocked.Increment(ref _finished);
         }
     }
+
+    // The facade's helpers, through SendAsync so that the ledger sees each of their requests (pages, uploads).
+    public async Task<T> GetJsonAsync<T>(string client, string url, CancellationToken cancellationToken = default) =>
+        (await SendAsync(NetRequest.Get(client, url), cancellationToken)).ReadJson<T>();
+
+    public async Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default) =>
+        (await SendAsync(NetRequest.Post(client, url, NetContent.Json(body)), cancellationToken)).ReadJson<TResponse>();
+
+    public async Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default) =>
+        (await SendAsync(NetRequest.Put(client, url, NetContent.Json(body)), cancellationToken)).ReadJson<TResponse>();
+
+    public Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default) =>
+        SendAsync(NetRequest.Delete(client, url), cancellationToken);
+
+    public Task<long> SignInAsync(string realm, NetActors.Auth.TokenSet tokens, CancellationToken cancellationToken = default) =>
+        net.SignInAsync(realm, tokens, cancellationToken);
+
+    public Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default) =>
+        net.TerminateSessionAsync(realm, cancellationToken);
 
     /// <summary>The name an outcome is counted under: the exception's type (a cancellation is "Cancelled").</summary>
     public static string KindOf(Exception e) => e switch

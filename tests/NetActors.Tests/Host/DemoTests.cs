@@ -38,11 +38,13 @@ public sealed class DemoTests
         Assert.Equal(0, report.Auth.SessionsEnded);
         Assert.Equal(report.Auth.Refreshes.Count, report.Metrics.RefreshesSucceeded);
 
-        // Every request an outcome: the ledger's books balance, and the meter saw each one (and each refresh call).
+        // Every request an outcome: the ledger's books balance, and the meter saw each one (and each refresh call and
+        // each feature-flag fetch the runtime made on its own).
         Assert.True(report.Ledger.Started > 100, $"only {report.Ledger.Started} requests");
         Assert.Equal(report.Ledger.Started, report.Ledger.Finished);
         Assert.Equal(0, report.Load.Unfinished);
-        Assert.Equal(report.Ledger.Finished + report.Auth.Refreshes.Count, report.Metrics.Requests);
+        Assert.True(report.Upstream.FlagFetches >= 2, $"{report.Upstream.FlagFetches} flag fetches in 4 s at a 2 s interval");
+        Assert.Equal(report.Ledger.Finished + report.Auth.Refreshes.Count + report.Upstream.FlagFetches, report.Metrics.Requests);
 
         // The upstream never saw more requests at once than each origin's cap.
         Assert.Equal(["api", "files", "public"], report.Origins.Select(o => o.Name));
@@ -53,6 +55,8 @@ public sealed class DemoTests
         Assert.All(report.Load.Steps, s => Assert.True(s.Total > 0, $"{s.Name} never ran"));
         Assert.NotEmpty(report.Upstream.Faults);
         Assert.True(report.Steps.UploadsVerified > 0 && report.Steps.Paging.Listings > 0 && report.Steps.CacheHits > 0);
+        Assert.True(report.Steps.UploadedBytes >= report.Upstream.Uploads.Bytes, "upload progress reported every byte sent");
+        Assert.True(report.Steps.FlagReads > 0);
         Assert.Equal(report.Load.Steps.Single(s => s.Name == "export").Succeeded, report.Steps.RedirectsFollowed);
     }
 
