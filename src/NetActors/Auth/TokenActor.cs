@@ -9,8 +9,14 @@ namespace NetActors.Auth;
 internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore store,
     Func<NetRequest, CancellationToken, Task<NetResponse>> send, IReadOnlyList<Action<SessionExpired>> onExpired,
     IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time, Telemetry.NetMetrics? metrics = null,
-    Telemetry.SessionStates? sessions = null)
+    Telemetry.SessionStates? sessions = null, bool eventsToSubscribers = false)
 {
+    /// <summary>
+    /// Cluster mode: events go to the subscribers (the members' realm clients, which publish them on their own
+    /// node) instead of this node's event stream and callbacks.
+    /// </summary>
+    public bool EventsToSubscribers { get; } = eventsToSubscribers;
+
     public Telemetry.SessionStates? Sessions { get; } = sessions;
 
     public Telemetry.NetMetrics? Metrics { get; } = metrics;
@@ -56,6 +62,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private long _refreshStarted;
     private string? _endedReason;
     private CancellationTokenSource? _refreshCts;
+    private Task _lastWrite = Task.CompletedTask;
     private readonly Resilience.RetrySettings _refreshBackoff;
 
     private TokenActor(RealmSettings settings, RealmServices services)
@@ -150,6 +157,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             }
         });
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+        Receive<SubscribeToken>(OnSubscribeToken);
+        Receive<HandOver>(_ => OnHandOver());
         Receive<RefreshResult>(r => _log.Debug("Auth realm {0}: ignored a refresh result of generation {1}", Realm, r.Generation));
         Receive<RetryRefresh>(_ => { });
     }
@@ -180,6 +189,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Receive<TerminateSession>(OnTerminate);
         Receive<RefreshDue>(_ => { });
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+        Receive<SubscribeToken>(OnSubscribeToken);
+        Receive<HandOver>(_ => OnHandOver());
     }
 
     // ---- Ready ----------------------------------------------------------------------------------------
@@ -365,7 +376,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _services.Sessions?.Started(Realm);
         _retries = 0;
         var stored = _current;
-        _services.Store.SaveAsync(Realm, stored, CancellationToken.None).ContinueWith(
+        _lastWrite = _services.Store.SaveAsync(Realm, stored, CancellationToken.None);
+        _lastWrite.ContinueWith(
             static (t, state) => ((ILoggingAdapter)state!).Warning("Could not save tokens to the store: {0}",
                 t.Exception!.InnerException!.GetType().Name),
             _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -386,7 +398,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);
-        _services.Store.ClearAsync(Realm, CancellationToken.None).ContinueWith(
+        _lastWrite = _services.Store.ClearAsync(Realm, CancellationToken.None);
+        _lastWrite.ContinueWith(
             static (t, state) => ((ILoggingAdapter)state!).Warning("Could not clear the token store: {0}",
                 t.Exception!.InnerException!.GetType().Name),
             _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -413,6 +426,37 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         var now = Now;
         var due = expiry - _settings.SkewFor(now, expiry) - now;
         Timers.StartSingleTimer(ProactiveTimer, RefreshDue.Instance, due > TimeSpan.Zero ? due : TimeSpan.Zero);
+    }
+
+    // ---- cluster mode ----------------------------------------------------------------------------------
+
+    /// <summary>Subscribes a member's realm client: an acknowledgement, then the current state, never a refresh.</summary>
+    private void OnSubscribeToken(SubscribeToken subscribe)
+    {
+        Subscribe();
+        Sender.Tell(new TokenSubscribed(Realm));
+        if (_current is { } current && TokenUsability.IsUsable(current.Tokens.EffectiveExpiry, Now))
+        {
+            Sender.Tell(Grant(current));
+        }
+        else if (_endedReason is { } reason)
+        {
+            Sender.Tell(new TokenDenied(Realm, TokenDenial.SessionExpired, reason));
+        }
+    }
+
+    /// <summary>
+    /// The singleton moves to another member: stop once the last token write has reached the store, so that the
+    /// next singleton loads what this one had. Requests arriving meanwhile are left to the next singleton (the
+    /// realm clients ask it again when they see this one stop).
+    /// </summary>
+    private void OnHandOver()
+    {
+        _log.Info("Auth realm {0}: handing over to another cluster member (token version {1})", Realm, _version);
+        var self = Self;
+        _lastWrite.ContinueWith(_ => self.Tell(PoisonPill.Instance), CancellationToken.None,
+            TaskContinuationOptions.None, TaskScheduler.Default);
+        Become(() => ReceiveAny(_ => { }));
     }
 
     // ---- plumbing --------------------------------------------------------------------------------------
@@ -472,28 +516,18 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     private void Publish<T>(T @event, IReadOnlyList<Action<T>> callbacks) where T : notnull
     {
-        Context.System.EventStream.Publish(@event);
-        if (callbacks.Count == 0)
+        if (_services.EventsToSubscribers)
         {
+            foreach (var subscriber in _subscribers)
+            {
+                subscriber.Tell(@event);
+            }
+
             return;
         }
 
-        var log = _log;
-        // User callbacks run off the actor: a slow or throwing callback cannot stall or crash the realm.
-        Task.Run(() =>
-        {
-            foreach (var callback in callbacks)
-            {
-                try
-                {
-                    callback(@event);
-                }
-                catch (Exception e)
-                {
-                    log.Error(e, "A {0} callback threw", typeof(T).Name);
-                }
-            }
-        });
+        Context.System.EventStream.Publish(@event);
+        RealmCallbacks.Run(@event, callbacks, _log);
     }
 
     private sealed record Loaded(StoredTokens? Tokens);

@@ -92,7 +92,7 @@ public sealed class NetGateway : ReceiveActor
             _runtime.Time,
             _runtime.Metrics,
             _runtime.Sessions);
-        return Context.ActorOf(TokenActor.Props(realm, services), "realm-" + Uri.EscapeDataString(realm.Name));
+        return _runtime.RealmPlacement.Start(Context, realm, services);
     }
 
     private void ToRealm(string realm, object message)
