@@ -93,10 +93,9 @@ public static class NetActorsClusterHostingExtensions
             .AppendLine("netactors.cluster.enabled = on")
             .Append("netactors.cluster.role = ").AppendLine(HoconText.Quote(role))
             .Append("netactors.cluster.shared-rate-limits = ").AppendLine(HoconText.Bool(options.SharedRateLimits))
-            // Safe defaults, stated rather than inherited: a downed member shuts down (so it stops sending), and
-            // a stopping host leaves the cluster first (Akka.Hosting runs CoordinatedShutdown on stop).
-            .AppendLine("akka.cluster.run-coordinated-shutdown-when-down = on")
-            .AppendLine("akka.coordinated-shutdown.run-by-clr-shutdown-hook = on");
+            // Stated rather than inherited: a downed member shuts down, so it stops sending. (A stopping host
+            // leaves the cluster gracefully: Akka.Hosting runs the coordinated shutdown when the host stops.)
+            .AppendLine("akka.cluster.run-coordinated-shutdown-when-down = on");
         if (options.SplitBrainStableAfter is { } stable)
         {
             hocon.Append("akka.cluster.split-brain-resolver.stable-after = ").AppendLine(HoconText.Duration(stable));

@@ -42,7 +42,8 @@ public sealed class TestCluster : IAsyncDisposable
 
     /// <summary>Starts <paramref name="size"/> members with the same NetActors configuration and waits until all see all Up.</summary>
     public static async Task<TestCluster> StartAsync(int size, Action<NetActorsBuilder> configure,
-        Action<IServiceCollection>? services = null, Action<NetActorsClusterOptions>? cluster = null)
+        Action<IServiceCollection>? services = null, Action<NetActorsClusterOptions>? cluster = null,
+        string? hocon = null)
     {
         var members = new List<NetHost>();
         var testCluster = new TestCluster(members);
@@ -53,6 +54,11 @@ public sealed class TestCluster : IAsyncDisposable
                 members.Add(await NetHost.StartAsync(configure, services: services, akka: (akka, _) =>
                 {
                     akka.AddHocon(FastCluster, HoconAddMode.Prepend);
+                    if (hocon is not null)
+                    {
+                        akka.AddHocon(hocon, HoconAddMode.Prepend);
+                    }
+
                     akka.WithNetActorsCluster(o =>
                     {
                         o.Hostname = "127.0.0.1";
