@@ -61,8 +61,12 @@ internal sealed class ClusterMode : IRealmPlacement
             managerSettings = managerSettings.WithRole(_settings.Role);
         }
 
-        context.ActorOf(ClusterSingletonManager.Props(TokenActor.Props(realm, singletonServices), HandOver.Instance,
-            managerSettings), managerName);
+        if (_settings.Role.Length == 0 || Akka.Cluster.Cluster.Get(context.System).SelfRoles.Contains(_settings.Role))
+        {
+            // A member without the role sends through the realm's singleton but never runs it.
+            context.ActorOf(ClusterSingletonManager.Props(TokenActor.Props(realm, singletonServices), HandOver.Instance,
+                managerSettings), managerName);
+        }
 
         if (services.Store is MemoryTokenStore && services.Refresher is not { NeedsSession: false })
         {
