@@ -19,11 +19,13 @@ public sealed class ClusterHandoverTests : IDisposable
         await using var upstream = await TestUpstream.StartAsync();
         var gate = new Gate();
         var tokens = new TokenServer { ProtectedHandler = ctx => Gated(gate, ctx) }.Install(upstream);
+        var logs = new LogCapture();
         await using var cluster = await TestCluster.StartAsync(3,
-            net => ClusterAuthTests.Api(net, upstream, realm => realm.WithFileTokenStore(_store)));
+            net => ClusterAuthTests.Api(net, upstream, realm => realm.WithFileTokenStore(_store)), logs: logs);
         var oldest = cluster[0];
         var removed = Events.Collect<ClusterEvent.MemberRemoved>(cluster[1].System);
-        await cluster[1].Client.SignInAsync("api", tokens.SignIn());
+        var session = tokens.SignIn();
+        await cluster[1].Client.SignInAsync("api", session);
 
         // Each member has 6 requests on the wire (its cap) and 24 queued when the singleton's member leaves.
         var burst = ClusterAuthTests.Burst(cluster.Members, 30, "/api/burst");
@@ -47,6 +49,14 @@ public sealed class ClusterHandoverTests : IDisposable
         var next = await Task.WhenAll(ClusterAuthTests.Burst(cluster.Members, 20, "/api/next"));
         Assert.All(next, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(2, tokens.RefreshCalls);
+
+        // Tokens crossed members (and some messages met a stopped singleton): no log line shows one.
+        var all = logs.All;
+        Assert.Contains("handing over to another cluster member", all);
+        foreach (var secret in tokens.BearersSeen.Append(session.AccessToken).Append(session.RefreshToken!).Distinct())
+        {
+            Assert.DoesNotContain(secret, all);
+        }
     }
 
     [Fact]

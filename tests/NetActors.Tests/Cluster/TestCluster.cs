@@ -43,7 +43,7 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Starts <paramref name="size"/> members with the same NetActors configuration and waits until all see all Up.</summary>
     public static async Task<TestCluster> StartAsync(int size, Action<NetActorsBuilder> configure,
         Action<IServiceCollection>? services = null, Action<NetActorsClusterOptions>? cluster = null,
-        string? hocon = null)
+        string? hocon = null, LogCapture? logs = null)
     {
         var members = new List<NetHost>();
         var testCluster = new TestCluster(members);
@@ -51,12 +51,12 @@ public sealed class TestCluster : IAsyncDisposable
         {
             for (var i = 0; i < size; i++)
             {
-                members.Add(await NetHost.StartAsync(configure, services: services, akka: (akka, _) =>
+                members.Add(await NetHost.StartAsync(configure, logs, services, (akka, _) =>
                 {
                     akka.AddHocon(FastCluster, HoconAddMode.Prepend);
-                    if (hocon is not null)
+                    if (hocon is not null || logs is not null)
                     {
-                        akka.AddHocon(hocon, HoconAddMode.Prepend);
+                        akka.AddHocon((logs is null ? "" : "akka.loglevel = INFO\n") + hocon, HoconAddMode.Prepend);
                     }
 
                     akka.WithNetActorsCluster(o =>
