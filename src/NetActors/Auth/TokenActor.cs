@@ -9,10 +9,17 @@ namespace NetActors.Auth;
 internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore store,
     Func<NetRequest, CancellationToken, Task<NetResponse>> send, IReadOnlyList<Action<SessionExpired>> onExpired,
     IReadOnlyList<Action<TokenRefreshed>> onRefreshed, TimeProvider time, Telemetry.NetMetrics? metrics = null,
-    Telemetry.SessionStates? sessions = null, Caching.CacheRegistry? caches = null, StoreWrites? writes = null)
+    Telemetry.SessionStates? sessions = null, Caching.CacheRegistry? caches = null, StoreWrites? writes = null,
+    bool eventsToSubscribers = false)
 {
     /// <summary>Token store writes still running; shutdown waits for them, so a rotated refresh token is not lost.</summary>
     public StoreWrites Writes { get; } = writes ?? new StoreWrites();
+
+    /// <summary>
+    /// Cluster mode: events go to the subscribers (the members' realm clients, which publish them on their own
+    /// node) instead of this node's event stream and callbacks.
+    /// </summary>
+    public bool EventsToSubscribers { get; } = eventsToSubscribers;
 
     public Telemetry.SessionStates? Sessions { get; } = sessions;
 
@@ -62,6 +69,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private long _refreshStarted;
     private string? _endedReason;
     private CancellationTokenSource? _refreshCts;
+    private Task _lastWrite = Task.CompletedTask;
     private readonly Resilience.RetrySettings _refreshBackoff;
 
     private TokenActor(RealmSettings settings, RealmServices services)
@@ -156,6 +164,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             }
         });
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+        Receive<SubscribeToken>(OnSubscribeToken);
+        Receive<HandOver>(_ => OnHandOver());
         Receive<RefreshResult>(r => _log.Debug("Auth realm {0}: ignored a refresh result of generation {1}", Realm, r.Generation));
         Receive<RetryRefresh>(_ => { });
     }
@@ -186,6 +196,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Receive<TerminateSession>(OnTerminate);
         Receive<RefreshDue>(_ => { });
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+        Receive<SubscribeToken>(OnSubscribeToken);
+        Receive<HandOver>(_ => OnHandOver());
     }
 
     // ---- Ready ----------------------------------------------------------------------------------------
@@ -350,7 +362,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Timers.Cancel(RetryTimer);
         // Maybe another user: nothing cached for the last session is served, or stored once it returns.
         _services.Caches?.ClearRealm(Realm, NextVersion);
-        Adopt(signIn.Tokens!);
+        Adopt(signIn.Tokens!, newSession: true);
         _log.Info("Auth realm {0}: signed in (token version {1})", Realm, _version);
         Sender.Tell(new SignedIn(Realm, _version));
         BecomeReady();
@@ -368,7 +380,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     /// <summary>The version the next adopted token gets: above every token this realm has handed out.</summary>
     private long NextVersion => Math.Max(_version, _current?.Version ?? 0) + 1;
 
-    private void Adopt(TokenSet tokens)
+    private void Adopt(TokenSet tokens, bool newSession = false)
     {
         _version = NextVersion;
         _current = new StoredTokens(tokens, _version);
@@ -376,12 +388,13 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _services.Sessions?.Started(Realm);
         _retries = 0;
         var stored = _current;
-        _services.Writes.Track(_services.Store.SaveAsync(Realm, stored, CancellationToken.None)).ContinueWith(
+        _lastWrite = _services.Writes.Track(_services.Store.SaveAsync(Realm, stored, CancellationToken.None));
+        _lastWrite.ContinueWith(
             static (t, state) => ((ILoggingAdapter)state!).Warning("Could not save tokens to the store: {0}",
                 t.Exception!.InnerException!.GetType().Name),
             _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         ScheduleProactive();
-        var granted = Grant(stored);
+        var granted = Grant(stored) with { NewSession = newSession };
         foreach (var subscriber in _subscribers)
         {
             subscriber.Tell(granted);
@@ -398,7 +411,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);
-        _services.Writes.Track(_services.Store.ClearAsync(Realm, CancellationToken.None)).ContinueWith(
+        _lastWrite = _services.Writes.Track(_services.Store.ClearAsync(Realm, CancellationToken.None));
+        _lastWrite.ContinueWith(
             static (t, state) => ((ILoggingAdapter)state!).Warning("Could not clear the token store: {0}",
                 t.Exception!.InnerException!.GetType().Name),
             _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -425,6 +439,37 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         var now = Now;
         var due = expiry - _settings.SkewFor(now, expiry) - now;
         Timers.StartSingleTimer(ProactiveTimer, RefreshDue.Instance, due > TimeSpan.Zero ? due : TimeSpan.Zero);
+    }
+
+    // ---- cluster mode ----------------------------------------------------------------------------------
+
+    /// <summary>Subscribes a member's realm client: an acknowledgement, then the current state, never a refresh.</summary>
+    private void OnSubscribeToken(SubscribeToken subscribe)
+    {
+        Subscribe();
+        Sender.Tell(new TokenSubscribed(Realm));
+        if (_current is { } current && TokenUsability.IsUsable(current.Tokens.EffectiveExpiry, Now))
+        {
+            Sender.Tell(Grant(current));
+        }
+        else if (_endedReason is { } reason)
+        {
+            Sender.Tell(new TokenDenied(Realm, TokenDenial.SessionExpired, reason));
+        }
+    }
+
+    /// <summary>
+    /// The singleton moves to another member: stop once the last token write has reached the store, so that the
+    /// next singleton loads what this one had. Requests arriving meanwhile are left to the next singleton (the
+    /// realm clients ask it again when they see this one stop).
+    /// </summary>
+    private void OnHandOver()
+    {
+        _log.Info("Auth realm {0}: handing over to another cluster member (token version {1})", Realm, _version);
+        var self = Self;
+        _lastWrite.ContinueWith(_ => self.Tell(PoisonPill.Instance), CancellationToken.None,
+            TaskContinuationOptions.None, TaskScheduler.Default);
+        Become(() => ReceiveAny(_ => { }));
     }
 
     // ---- plumbing --------------------------------------------------------------------------------------
@@ -484,28 +529,18 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     private void Publish<T>(T @event, IReadOnlyList<Action<T>> callbacks) where T : notnull
     {
-        Context.System.EventStream.Publish(@event);
-        if (callbacks.Count == 0)
+        if (_services.EventsToSubscribers)
         {
+            foreach (var subscriber in _subscribers)
+            {
+                subscriber.Tell(@event);
+            }
+
             return;
         }
 
-        var log = _log;
-        // User callbacks run off the actor: a slow or throwing callback cannot stall or crash the realm.
-        Task.Run(() =>
-        {
-            foreach (var callback in callbacks)
-            {
-                try
-                {
-                    callback(@event);
-                }
-                catch (Exception e)
-                {
-                    log.Error(e, "A {0} callback threw", typeof(T).Name);
-                }
-            }
-        });
+        Context.System.EventStream.Publish(@event);
+        RealmCallbacks.Run(@event, callbacks, _log);
     }
 
     private sealed record Loaded(StoredTokens? Tokens);

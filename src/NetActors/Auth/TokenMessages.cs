@@ -18,6 +18,12 @@ public sealed record GetToken(string Realm, long StaleVersion);
 /// <param name="ExpiresAt">Its expiry, if known.</param>
 public sealed record TokenGranted(string Realm, string AccessToken, long Version, DateTimeOffset? ExpiresAt)
 {
+    /// <summary>
+    /// True when this token starts a session (a sign-in), not a refresh of the current one: whatever was cached
+    /// for the realm's previous session must go (each cluster member clears its own HTTP caches on it).
+    /// </summary>
+    public bool NewSession { get; init; }
+
     /// <summary>Never shows the token.</summary>
     public override string ToString() => $"TokenGranted {{ Realm = {Realm}, Version = {Version}, ExpiresAt = {ExpiresAt:O} }}";
 }
@@ -62,3 +68,28 @@ public sealed record TerminateSession(string Realm, string Reason);
 /// <summary>The session has been terminated.</summary>
 /// <param name="Realm">The auth realm.</param>
 public sealed record SessionTerminated(string Realm);
+
+/// <summary>
+/// Cluster mode: subscribes the sender (a member's realm client) to the realm's token changes and events without
+/// asking for a token, so it never starts a refresh. The reply is <see cref="TokenSubscribed"/>, then the current
+/// token if it is usable, or a <see cref="TokenDenied"/> if the session has ended.
+/// </summary>
+/// <param name="Realm">The auth realm.</param>
+internal sealed record SubscribeToken(string Realm);
+
+/// <summary>The sender (the realm's TokenActor) has subscribed the receiver.</summary>
+/// <param name="Realm">The auth realm.</param>
+internal sealed record TokenSubscribed(string Realm);
+
+/// <summary>
+/// Cluster mode: the singleton's termination message when it moves to another member. Sent locally by the
+/// singleton manager; never crosses nodes.
+/// </summary>
+internal sealed class HandOver
+{
+    public static readonly HandOver Instance = new();
+
+    private HandOver()
+    {
+    }
+}

@@ -25,6 +25,9 @@ public sealed record NetActorsSettings
     /// <summary>The logging and redaction settings.</summary>
     public required RedactionSettings Redaction { get; init; }
 
+    /// <summary>Cluster mode (<c>netactors.cluster</c>).</summary>
+    public NetActors.Cluster.ClusterSettings Cluster { get; init; } = new();
+
     /// <summary>The library's reference configuration (the defaults), parsed once.</summary>
     public static Config Reference => ReferenceConfig.Value;
 
@@ -38,9 +41,13 @@ public sealed record NetActorsSettings
 
     /// <summary>Reads the settings of <paramref name="system"/>.</summary>
     /// <param name="system">The actor system whose configuration holds the <c>netactors</c> section.</param>
-    public static NetActorsSettings Create(ActorSystem system) =>
-        Create(system.Settings.Config,
+    public static NetActorsSettings Create(ActorSystem system)
+    {
+        var settings = Create(system.Settings.Config,
             system.Settings.Setup.Get<Hosting.NetActorsSetup>() is { HasValue: true } setup ? setup.Value.DelegateRealms : null);
+        settings.Cluster.CheckProvider(system);
+        return settings;
+    }
 
     /// <summary>Reads and validates the settings from a root configuration.</summary>
     /// <param name="root">A root configuration; the reference defaults are added as fallback.</param>
@@ -93,6 +100,7 @@ public sealed record NetActorsSettings
             Redaction = RedactionSettings.Create(
                 logging.StringList("redacted-query-parameters"),
                 logging.StringList("redacted-headers")),
+            Cluster = NetActors.Cluster.ClusterSettings.Create(netactors),
         };
     }
 

@@ -94,7 +94,7 @@ public sealed class NetGateway : ReceiveActor
             _runtime.Sessions,
             _runtime.Caches,
             _runtime.StoreWrites);
-        return Context.ActorOf(TokenActor.Props(realm, services), "realm-" + Uri.EscapeDataString(realm.Name));
+        return _runtime.RealmPlacement.Start(Context, realm, services);
     }
 
     private void ToRealm(string realm, object message)

@@ -54,6 +54,12 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
     /// <summary>The C# registrations of the actor system.</summary>
     public NetActorsSetup? Setup { get; private set; }
 
+    /// <summary>Where the realms' TokenActors run: here, or as cluster singletons in cluster mode.</summary>
+    public Auth.IRealmPlacement RealmPlacement { get; private set; } = Auth.LocalRealmPlacement.Instance;
+
+    /// <summary>How many processes share each origin's rate limit (1 unless cluster mode shares them).</summary>
+    public Cluster.FleetShare Fleet { get; } = new();
+
     /// <summary>Reads the settings, starts the gateway and registers it. Called once by the actor system.</summary>
     public IActorRef Start(ActorSystem system, IActorRegistry registry)
     {
@@ -63,6 +69,11 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
             new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
         var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
+        if (settings.Cluster.Enabled)
+        {
+            RealmPlacement = Cluster.ClusterMode.Start(system, settings.Cluster, this);
+        }
+
         var gateway = system.ActorOf(NetGateway.Props(this, settings), "netactors");
         registry.Register<NetGateway>(gateway);
         if (settings.FeatureFlags.Enabled)

@@ -51,7 +51,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _queueCapacity = connection.QueueCapacity;
         _http = context.Runtime.CreateHttpClient(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
-        _rate = new RateGate(connection.RateLimit);
+        _rate = new RateGate(connection.RateLimit, context.Runtime.Fleet);
         _gauge = context.Runtime.Metrics.Origin(origin);
 
         Receive<Exchange>(Admit);

@@ -8,14 +8,19 @@ namespace NetActors.Resilience;
 /// the host's queue and the actor is told exactly when the next permit is due. (System.Threading.RateLimiting's
 /// TokenBucketRateLimiter replenishes on its own timer in whole periods; driven by an actor timer it aliases
 /// against that timer and loses permits, which is why the bucket is computed here from the monotonic clock.)
+/// In cluster mode with shared rate limits the configured rate and burst are the fleet's: this process takes
+/// its share, <c>1 / members</c> of each (a burst of at least 1), re-read on every permit so that a membership
+/// change applies at once.
 /// </summary>
-internal sealed class RateGate(RateLimitSettings settings)
+internal sealed class RateGate(RateLimitSettings settings, Cluster.FleetShare? fleet = null)
 {
-    private readonly double _rate = settings.PermitsPerSecond;
-    private readonly double _burst = Math.Max(1, settings.Burst);
-    private double _tokens = Math.Max(1, settings.Burst);
+    private readonly double _fleetRate = settings.PermitsPerSecond;
+    private readonly double _fleetBurst = Math.Max(1, settings.Burst);
+    private double _tokens = Burst(settings.Burst, fleet?.Members ?? 1);
     private long _stamp = Stopwatch.GetTimestamp();
     private DateTimeOffset _pausedUntil;
+
+    private static double Burst(double fleetBurst, int members) => Math.Max(1, Math.Floor(fleetBurst / members));
 
     /// <summary>Takes a permit now, or says how long until the next one.</summary>
     public bool TryAcquire(DateTimeOffset now, out TimeSpan wait)
@@ -27,13 +32,15 @@ internal sealed class RateGate(RateLimitSettings settings)
         }
 
         wait = TimeSpan.Zero;
-        if (_rate <= 0)
+        if (_fleetRate <= 0)
         {
             return true;
         }
 
+        var members = fleet?.Members ?? 1;
+        var rate = _fleetRate / members;
         var stamp = Stopwatch.GetTimestamp();
-        _tokens = Math.Min(_burst, _tokens + Stopwatch.GetElapsedTime(_stamp, stamp).TotalSeconds * _rate);
+        _tokens = Math.Min(Burst(_fleetBurst, members), _tokens + Stopwatch.GetElapsedTime(_stamp, stamp).TotalSeconds * rate);
         _stamp = stamp;
         if (_tokens >= 1)
         {
@@ -41,7 +48,7 @@ internal sealed class RateGate(RateLimitSettings settings)
             return true;
         }
 
-        wait = TimeSpan.FromSeconds((1 - _tokens) / _rate);
+        wait = TimeSpan.FromSeconds((1 - _tokens) / rate);
         return false;
     }
 

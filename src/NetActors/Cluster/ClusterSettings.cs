@@ -1,0 +1,59 @@
+using Akka.Actor;
+using Akka.Configuration;
+using NetActors.Configuration;
+
+namespace NetActors.Cluster;
+
+/// <summary>
+/// The settings of cluster mode (<c>netactors.cluster</c>): whether the runtime shares its auth realms and rate
+/// limits with the other members of an Akka.Cluster, which members take part, and how long a node waits for a
+/// realm's singleton before it asks again.
+/// </summary>
+public sealed record ClusterSettings
+{
+    /// <summary>Whether cluster mode is on (set by <c>WithNetActorsCluster</c>, or in HOCON).</summary>
+    public bool Enabled { get; init; }
+
+    /// <summary>The cluster role of the members that run NetActors; empty: every member.</summary>
+    public string Role { get; init; } = string.Empty;
+
+    /// <summary>How long a node waits for the realm's singleton to answer a token request before it asks again.</summary>
+    public TimeSpan TokenRequestTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a sign-in or a session termination may wait for the realm's singleton in all.</summary>
+    public TimeSpan SessionCallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether an origin's rate limit is the fleet's (divided among the members) rather than each process's.</summary>
+    public bool SharedRateLimits { get; init; } = true;
+
+    internal static ClusterSettings Create(Config netactors)
+    {
+        var r = new HoconReader(netactors.GetConfig("cluster") ?? Config.Empty, "netactors.cluster.");
+        var settings = new ClusterSettings
+        {
+            Enabled = r.Bool("enabled"),
+            Role = r.String("role"),
+            TokenRequestTimeout = r.Duration("token-request-timeout"),
+            SessionCallTimeout = r.Duration("session-call-timeout"),
+            SharedRateLimits = r.Bool("shared-rate-limits"),
+        };
+        if (settings.SessionCallTimeout < settings.TokenRequestTimeout)
+        {
+            throw r.Invalid("session-call-timeout",
+                $"{settings.SessionCallTimeout} is shorter than token-request-timeout ({settings.TokenRequestTimeout}).");
+        }
+
+        return settings;
+    }
+
+    /// <summary>Cluster mode needs a cluster member: fails startup, naming the key, when the system is not one.</summary>
+    internal void CheckProvider(ActorSystem system)
+    {
+        if (Enabled && ((ExtendedActorSystem)system).Provider is not Akka.Cluster.ClusterActorRefProvider)
+        {
+            throw new NetActorsConfigurationException("netactors.cluster.enabled",
+                "is on but the actor system is not a cluster member (its provider is " +
+                $"{((ExtendedActorSystem)system).Provider.GetType().Name}); use WithNetActorsCluster, or Akka.Cluster.Hosting's WithClustering.");
+        }
+    }
+}
