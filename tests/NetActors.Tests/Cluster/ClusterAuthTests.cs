@@ -139,6 +139,37 @@ public sealed class ClusterAuthTests
         Assert.All(ended, events => Assert.Single(events));
     }
 
+    [Fact]
+    public async Task A_sign_in_on_one_member_clears_every_members_cached_responses_of_the_last_session()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/me", ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "private, max-age=300";
+            return TestUpstream.Write(ctx, 200, ctx.Request.Headers.Authorization.ToString());
+        });
+        await using var cluster = await TestCluster.StartAsync(3, net => Api(net, upstream, client: c => c.WithCache()));
+        var later = DateTimeOffset.UtcNow.AddHours(1);
+        await cluster[0].Client.SignInAsync("api", new TokenSet("alice-token", "alice-refresh", later));
+        foreach (var member in cluster.Members)
+        {
+            // Each member learns of the session by push; once it has, its answer is Alice's and then cached.
+            await Eventually.Assert(() => Assert.Equal("Bearer alice-token",
+                member.Client.SendAsync(NetRequest.Get("api", "/me")).GetAwaiter().GetResult().ReadAsString()));
+            Assert.True((await member.Client.SendAsync(NetRequest.Get("api", "/me"))).FromCache);
+        }
+
+        await cluster[1].Client.SignInAsync("api", new TokenSet("bob-token", "bob-refresh", later));
+
+        var here = await cluster[1].Client.SendAsync(NetRequest.Get("api", "/me"));
+        Assert.Equal("Bearer bob-token", here.ReadAsString());
+        foreach (var member in cluster.Members)
+        {
+            await Eventually.Assert(() => Assert.Equal("Bearer bob-token",
+                member.Client.SendAsync(NetRequest.Get("api", "/me")).GetAwaiter().GetResult().ReadAsString()));
+        }
+    }
+
     internal static void Api(NetActorsBuilder net, TestUpstream upstream, Action<AuthRealmBuilder>? realm = null,
         Action<ClientBuilder>? client = null) =>
         net.AddClient("api", c =>
