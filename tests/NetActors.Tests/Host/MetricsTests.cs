@@ -8,8 +8,6 @@ namespace NetActors.Tests.Host;
 
 public sealed class MetricsTests
 {
-    private sealed record Seen(string Instrument, double Value, IReadOnlyDictionary<string, object?> Tags);
-
     [Fact]
     public async Task A_scripted_workload_shows_on_each_instrument_with_low_cardinality_tags()
     {
@@ -25,23 +23,7 @@ public sealed class MetricsTests
 
         await using var net = await Auth.AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: false);
         // Only this runtime's meter: other tests running in parallel have meters of the same name.
-        var meter = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<NetMetrics>(net.Services).Meter;
-        Assert.Equal(NetMetrics.MeterName, meter.Name);
-        var measurements = new ConcurrentQueue<Seen>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument.Meter, meter))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state) =>
-            measurements.Enqueue(new Seen(instrument.Name, Convert.ToDouble(value), tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
-        listener.SetMeasurementEventCallback<double>(Record);
-        listener.SetMeasurementEventCallback<long>(Record);
-        listener.SetMeasurementEventCallback<int>(Record);
-        listener.Start();
+        using var metrics = new MetricsCapture(net.Services);
 
         await net.Client.SendAsync(NetRequest.Get("api", "/api/a"));                 // 401, refresh, success
         await net.Client.SendAsync(NetRequest.Get("api", "/api/flaky"));             // 503, retry, success
@@ -52,8 +34,8 @@ public sealed class MetricsTests
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (true)
         {
-            listener.RecordObservableInstruments();
-            if (measurements.Any(m => m.Instrument == "netactors.origin.active_requests" && m.Value == 1) || DateTime.UtcNow > deadline)
+            metrics.Sample();
+            if (metrics.All.Any(m => m.Instrument == "netactors.origin.active_requests" && m.Value == 1) || DateTime.UtcNow > deadline)
             {
                 break;
             }
@@ -62,7 +44,8 @@ public sealed class MetricsTests
         }
         gate.Open();
         await Task.WhenAll(shared);
-        listener.RecordObservableInstruments();
+        metrics.Sample();
+        var measurements = metrics.All;
 
         var all = measurements.Where(m => m.Instrument == "netactors.client.request.duration").ToList();
         Assert.All(all, d => Assert.Equal("api", d.Tags["netactors.client"]));
@@ -72,9 +55,9 @@ public sealed class MetricsTests
         Assert.Equal(6, durations.Count);
         Assert.Equal(5, durations.Count(d => (string?)d.Tags["netactors.outcome"] == "success" && (string?)d.Tags["http.response.status_class"] == "2xx"));
         Assert.Single(durations, d => (string?)d.Tags["netactors.outcome"] == "http_error" && (string?)d.Tags["http.response.status_class"] == "4xx");
-        Assert.Equal(1, Sum(measurements, "netactors.client.retries"));
-        Assert.Equal(1, Sum(measurements, "netactors.client.unauthorized"));
-        Assert.Equal(2, Sum(measurements, "netactors.client.deduplicated"));
+        Assert.Equal(1, metrics.Sum("netactors.client.retries"));
+        Assert.Equal(1, metrics.Sum("netactors.client.unauthorized"));
+        Assert.Equal(2, metrics.Sum("netactors.client.deduplicated"));
         var refresh = Assert.Single(measurements, m => m.Instrument == "netactors.auth.token_refreshes");
         Assert.Equal("success", refresh.Tags["netactors.outcome"]);
         Assert.Equal("api", refresh.Tags["netactors.realm"]);
@@ -86,7 +69,4 @@ public sealed class MetricsTests
         Assert.All(measurements.SelectMany(m => m.Tags.Values), v => Assert.DoesNotContain("/api", v?.ToString() ?? ""));
         Assert.All(measurements.SelectMany(m => m.Tags.Values), v => Assert.DoesNotContain("access-", v?.ToString() ?? ""));
     }
-
-    private static double Sum(IEnumerable<Seen> measurements, string instrument) =>
-        measurements.Where(m => m.Instrument == instrument).Sum(m => m.Value);
 }
