@@ -16,7 +16,7 @@ internal sealed partial class HostActor
     /// </summary>
     private bool TryAnswerFromCache(Exchange ex)
     {
-        if (ex.Redirects > 0 || !IsCacheable(ex) || _context.Runtime.Caches.For(ex.Client) is not { } cache)
+        if (!ex.Client.Cache.Enabled || ex.Redirects > 0 || !IsCacheable(ex) || _context.Runtime.Caches.For(ex.Client) is not { } cache)
         {
             return false;
         }
