@@ -70,6 +70,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private string? _endedReason;
     private CancellationTokenSource? _refreshCts;
     private Task _lastWrite = Task.CompletedTask;
+    private bool _refreshInFlight;
+    private bool _handingOver;
     private readonly Resilience.RetrySettings _refreshBackoff;
 
     private TokenActor(RealmSettings settings, RealmServices services)
@@ -184,11 +186,25 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
             StashBounded(request);
         });
-        Receive<RefreshResult>(OnRefreshResult);
+        Receive<RefreshResult>(r =>
+        {
+            var current = r.Generation == _generation;
+            OnRefreshResult(r);
+            if (current && _handingOver)
+            {
+                OnHandOver(); // the refresh that was on the wire is adopted and saved: now the next singleton may load it
+            }
+        });
         Receive<RetryRefresh>(r =>
         {
             if (r.Generation == _generation)
             {
+                if (_handingOver)
+                {
+                    OnHandOver(); // the next singleton retries
+                    return;
+                }
+
                 RunRefresh();
             }
         });
@@ -197,7 +213,20 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Receive<RefreshDue>(_ => { });
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Receive<SubscribeToken>(OnSubscribeToken);
-        Receive<HandOver>(_ => OnHandOver());
+        Receive<HandOver>(_ =>
+        {
+            if (!_refreshInFlight)
+            {
+                OnHandOver();
+                return;
+            }
+
+            // With rotating refresh tokens the server may already have used up the stored refresh token: stopping
+            // now would leave the next singleton only that one, and the fleet logged out. Wait for the result
+            // (bounded by refresh-timeout), adopt and save it, then hand over.
+            _log.Info("Auth realm {0}: handing over once the refresh on the wire has ended", Realm);
+            _handingOver = true;
+        });
     }
 
     // ---- Ready ----------------------------------------------------------------------------------------
@@ -253,6 +282,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private void RunRefresh()
     {
         var generation = NextGeneration();
+        _refreshInFlight = true;
         _refreshCts?.Dispose();
         _refreshCts = new CancellationTokenSource(_settings.RefreshTimeout);
         var context = new TokenRefreshContext(Realm, _current?.Tokens, _settings.TokenClient, _services.Send);
@@ -278,6 +308,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             _log.Debug("Auth realm {0}: ignored a stale refresh result (generation {1}, now {2})", Realm, result.Generation, _generation);
             return;
         }
+
+        _refreshInFlight = false;
 
         var elapsed = Stopwatch.GetElapsedTime(_refreshStarted);
         if (result.Tokens is { } expired && expired.Problem() is null && !TokenUsability.IsUsable(expired.EffectiveExpiry, Now))
@@ -336,7 +368,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     /// A new generation, unique across incarnations: a result of a refresh started before a restart can never
     /// pass for one started after it.
     /// </summary>
-    private long NextGeneration() => _generation = Interlocked.Increment(ref s_generations);
+    private long NextGeneration()
+    {
+        _refreshInFlight = false; // a refresh of an earlier generation no longer counts
+        return _generation = Interlocked.Increment(ref s_generations);
+    }
 
     private static Exception? Unwrap(Exception? error) =>
         error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerException : error;

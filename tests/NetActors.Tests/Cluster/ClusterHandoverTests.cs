@@ -14,6 +14,38 @@ public sealed class ClusterHandoverTests : IDisposable
     private readonly string _store = Path.Combine(Path.GetTempPath(), "netactors-cluster-" + Guid.NewGuid().ToString("N"));
 
     [Fact]
+    public async Task A_graceful_handover_while_a_rotating_refresh_is_on_the_wire_keeps_the_session_and_refreshes_once()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tokens = new TokenServer { Rotate = true }.Install(upstream);
+        var logs = new LogCapture();
+        await using var cluster = await TestCluster.StartAsync(3,
+            net => ClusterAuthTests.Api(net, upstream, realm => realm.WithFileTokenStore(_store)), logs: logs);
+        await cluster[1].Client.SignInAsync("api", tokens.SignIn());
+        await Task.WhenAll(ClusterAuthTests.Burst(cluster.Members.Skip(1), 3, "/api/warm"));
+        tokens.BeforeRefresh = async _ =>
+        {
+            arrived.TrySetResult();
+            await release.Task; // the server rotates the refresh token whether or not the caller is still there
+        };
+
+        tokens.ExpireNow();
+        var during = ClusterAuthTests.Burst(cluster.Members.Skip(1), 3, "/api/during");
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var leaving = cluster.StopAsync(cluster[0]); // the oldest member: the realm's singleton runs there
+        await Eventually.Assert(() => Assert.Contains("handing over once the refresh on the wire has ended", logs.All),
+            TimeSpan.FromSeconds(20));
+        release.TrySetResult();
+        await leaving;
+
+        var outcomes = await Task.WhenAll(during.Select(Outcomes.Of)).WaitAsync(TimeSpan.FromSeconds(40));
+        Assert.All(outcomes, o => Assert.Equal(HttpStatusCode.OK, o.Response?.StatusCode));
+        Assert.Equal(1, tokens.RefreshCalls); // the next singleton loaded the rotated token: no second refresh, no logout
+    }
+
+    [Fact]
     public async Task When_the_singletons_member_leaves_during_a_burst_the_next_member_takes_over_and_no_request_hangs()
     {
         await using var upstream = await TestUpstream.StartAsync();
