@@ -386,8 +386,44 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     // ---- session lifecycle -----------------------------------------------------------------------------
 
+    /// <summary>The answers to the last session calls that carried an id: a repeat gets the same answer, unapplied.</summary>
+    private readonly Dictionary<Guid, object> _answered = [];
+    private readonly Queue<Guid> _answeredOrder = new();
+
+    private bool Repeated(Guid callId)
+    {
+        if (callId == Guid.Empty || !_answered.TryGetValue(callId, out var answer))
+        {
+            return false;
+        }
+
+        Sender.Tell(answer);
+        return true;
+    }
+
+    private void Answer(Guid callId, object answer)
+    {
+        Sender.Tell(answer);
+        if (callId == Guid.Empty)
+        {
+            return;
+        }
+
+        _answered[callId] = answer;
+        _answeredOrder.Enqueue(callId);
+        if (_answeredOrder.Count > 256)
+        {
+            _answered.Remove(_answeredOrder.Dequeue());
+        }
+    }
+
     private void OnSignIn(SignIn signIn)
     {
+        if (Repeated(signIn.CallId))
+        {
+            return;
+        }
+
         if (signIn.Tokens?.Problem() is { } problem)
         {
             Sender.Tell(new Status.Failure(new InvalidRequestException(null, $"cannot sign in to realm '{Realm}': {problem}")));
@@ -400,16 +436,21 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _services.Caches?.ClearRealm(Realm, NextVersion);
         Adopt(signIn.Tokens!, newSession: true);
         _log.Info("Auth realm {0}: signed in (token version {1})", Realm, _version);
-        Sender.Tell(new SignedIn(Realm, _version));
+        Answer(signIn.CallId, new SignedIn(Realm, _version) { CallId = signIn.CallId });
         BecomeReady();
     }
 
     private void OnTerminate(TerminateSession terminate)
     {
+        if (Repeated(terminate.CallId))
+        {
+            return;
+        }
+
         NextGeneration();
         Timers.Cancel(RetryTimer);
         EndSession(string.IsNullOrWhiteSpace(terminate.Reason) ? "the session was terminated" : terminate.Reason);
-        Sender.Tell(new SessionTerminated(Realm));
+        Answer(terminate.CallId, new SessionTerminated(Realm) { CallId = terminate.CallId });
         BecomeReady();
     }
 

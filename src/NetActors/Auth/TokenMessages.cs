@@ -53,21 +53,53 @@ public sealed record TokenDenied(string Realm, TokenDenial Denial, string Reason
 /// <summary>Starts a session with <paramref name="Tokens"/>; the reply is <see cref="SignedIn"/>.</summary>
 /// <param name="Realm">The auth realm.</param>
 /// <param name="Tokens">The tokens.</param>
-public sealed record SignIn(string Realm, TokenSet Tokens);
+public sealed record SignIn(string Realm, TokenSet Tokens)
+{
+    /// <summary>
+    /// Identifies the call when it may be sent more than once (cluster mode re-sends it until the realm's
+    /// singleton answers): a repeat is answered again and not applied twice, and its reply carries the same id.
+    /// </summary>
+    public Guid CallId { get; init; }
+}
+
 
 /// <summary>The session started; its token has <paramref name="Version"/>.</summary>
 /// <param name="Realm">The auth realm.</param>
 /// <param name="Version">The token version.</param>
-public sealed record SignedIn(string Realm, long Version);
+public sealed record SignedIn(string Realm, long Version)
+{
+    /// <summary>
+    /// Identifies the call when it may be sent more than once (cluster mode re-sends it until the realm's
+    /// singleton answers): a repeat is answered again and not applied twice, and its reply carries the same id.
+    /// </summary>
+    public Guid CallId { get; init; }
+}
+
 
 /// <summary>Ends the session: tokens cleared, waiting requests failed; the reply is <see cref="SessionTerminated"/>.</summary>
 /// <param name="Realm">The auth realm.</param>
 /// <param name="Reason">Why, for the event and the errors.</param>
-public sealed record TerminateSession(string Realm, string Reason);
+public sealed record TerminateSession(string Realm, string Reason)
+{
+    /// <summary>
+    /// Identifies the call when it may be sent more than once (cluster mode re-sends it until the realm's
+    /// singleton answers): a repeat is answered again and not applied twice, and its reply carries the same id.
+    /// </summary>
+    public Guid CallId { get; init; }
+}
+
 
 /// <summary>The session has been terminated.</summary>
 /// <param name="Realm">The auth realm.</param>
-public sealed record SessionTerminated(string Realm);
+public sealed record SessionTerminated(string Realm)
+{
+    /// <summary>
+    /// Identifies the call when it may be sent more than once (cluster mode re-sends it until the realm's
+    /// singleton answers): a repeat is answered again and not applied twice, and its reply carries the same id.
+    /// </summary>
+    public Guid CallId { get; init; }
+}
+
 
 /// <summary>
 /// Cluster mode: subscribes the sender (a member's realm client) to the realm's token changes and events without

@@ -160,11 +160,16 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
             return;
         }
 
-        Enqueue(signIn);
+        Enqueue(signIn with { CallId = Guid.NewGuid() });
     }
 
     private void Enqueue(object call)
     {
+        if (call is TerminateSession { CallId: var id } terminate && id == Guid.Empty)
+        {
+            call = terminate with { CallId = Guid.NewGuid() };
+        }
+
         _calls.Enqueue(new SessionCall(call, Sender, _services.Time.GetUtcNow() + _settings.SessionCallTimeout));
         if (_calls.Count == 1)
         {
@@ -182,9 +187,9 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
     private void Answered<TCall>(object answer)
     {
         NoteSingleton();
-        if (!_calls.TryPeek(out var call) || call.Message is not TCall)
+        if (!_calls.TryPeek(out var call) || call.Message is not TCall || CallIdOf(answer) is { } answered && answered != CallIdOf(call.Message))
         {
-            return;
+            return; // a late answer to an earlier copy of an earlier call
         }
 
         _calls.Dequeue();
@@ -205,6 +210,15 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
             SendCall();
         }
     }
+
+    private static Guid? CallIdOf(object message) => message switch
+    {
+        SignIn m => m.CallId,
+        SignedIn m => m.CallId,
+        TerminateSession m => m.CallId,
+        SessionTerminated m => m.CallId,
+        _ => null,
+    };
 
     // ---- from the singleton --------------------------------------------------------------------------
 

@@ -48,6 +48,29 @@ public sealed class TokenActorTests : TestKit
     }
 
     [Fact]
+    public void A_repeated_session_call_is_answered_again_but_applied_once()
+    {
+        // Cluster mode re-sends a sign-in until the realm's singleton answers: a copy must not sign in again.
+        var actor = Start(new ControlledRefresher(), new MemoryTokenStore());
+        var alice = new SignIn("r", new TokenSet("alice", "rt-a")) { CallId = Guid.NewGuid() };
+        var bob = new SignIn("r", new TokenSet("bob", "rt-b")) { CallId = Guid.NewGuid() };
+
+        actor.Tell(alice, TestActor);
+        var first = ExpectMsg<SignedIn>(Wait);
+        actor.Tell(alice, TestActor);
+        var again = ExpectMsg<SignedIn>(Wait);
+        actor.Tell(bob, TestActor);
+        var second = ExpectMsg<SignedIn>(Wait);
+        actor.Tell(new GetToken("r", 0), TestActor);
+
+        Assert.Equal(first, again);
+        Assert.Equal(alice.CallId, first.CallId);
+        Assert.Equal(first.Version + 1, second.Version);
+        Assert.Equal(bob.CallId, second.CallId);
+        Assert.Equal("bob", ExpectMsg<TokenGranted>(Wait).AccessToken);
+    }
+
+    [Fact]
     public async Task Concurrent_requests_for_the_same_stale_version_cause_one_refresh_and_all_get_the_new_token()
     {
         var refresher = new ControlledRefresher();
