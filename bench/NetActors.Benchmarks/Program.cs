@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using NetActors.Benchmarks;
 using NetActors.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick]
+// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --alloc-profile]
 // One in-process Kestrel server on 127.0.0.1; raw HttpClient, IHttpClientFactory + standard resilience, and
 // NetActors compared against it at the same connection caps. Progress goes to stderr, the report to stdout
 // and to results-<mode>.md beside this project.
@@ -23,6 +23,21 @@ var preamble = new List<string>
     $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
 };
 var report = new Report(preamble);
+if (args.Contains("--alloc-profile"))
+{
+    // A diagnostic: which types NetActors allocates per request beyond raw HttpClient (see AllocationProfile).
+    try
+    {
+        await new AllocationProfile(server, settings).RunAsync();
+    }
+    finally
+    {
+        await server.DisposeAsync();
+    }
+
+    return;
+}
+
 try
 {
     await new ThroughputScenario(server, settings).RunAsync(report);

@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Tracing;
+
+namespace NetActors.Benchmarks.Scenarios;
+
+/// <summary>
+/// A diagnostic, not a measured scenario (<c>-- --alloc-profile</c>): runs raw and NetActors at 6/6 with the
+/// runtime's allocation-tick events on (one event per ~100 KB allocated, naming the type of the object that
+/// crossed the mark, so types are sampled in proportion to their bytes) and prints the estimated bytes per
+/// request of each type, NetActors against raw. The in-process server's allocations are in both columns.
+/// </summary>
+internal sealed class AllocationProfile(BenchServer server, BenchSettings settings)
+{
+    private const int Concurrency = 6;
+    private const int Requests = 200_000;
+
+    public async Task RunAsync()
+    {
+        var clients = await BenchClients.CreateAllAsync(server, Concurrency);
+        try
+        {
+            var profiles = new Dictionary<string, (Dictionary<string, double> ByType, double Total)>();
+            foreach (var client in clients.Where(c => c.Name != BenchClients.Resilience))
+            {
+                await LoadRunner.WarmUpAsync(server, client, "small", settings.WarmupRequests, Concurrency, settings);
+                var urls = LoadRunner.UniqueUrls("small", Requests);
+                using var listener = new AllocationListener();
+                var m = await LoadRunner.RunAsync(server, (i, ct) => client.GetAsync(urls[i], ct), Requests,
+                    Concurrency, settings.MeasurementLimit);
+                listener.Stop();
+                profiles[client.Name] = (listener.BytesByType.ToDictionary(p => p.Key, p => (double)p.Value / m.Requests),
+                    m.AllocatedBytesPerRequest);
+            }
+
+            var raw = profiles[BenchClients.Raw].ByType;
+            var net = profiles[BenchClients.NetActors].ByType;
+            Console.WriteLine($"allocated B/request (exact): raw {profiles[BenchClients.Raw].Total:0}, " +
+                              $"netactors {profiles[BenchClients.NetActors].Total:0}");
+            Console.WriteLine($"{"type",-90} {"raw",8} {"netactors",10} {"diff",8}");
+            foreach (var type in raw.Keys.Union(net.Keys)
+                         .OrderByDescending(t => Math.Abs(net.GetValueOrDefault(t) - raw.GetValueOrDefault(t))).Take(60))
+            {
+                var r = raw.GetValueOrDefault(type);
+                var n = net.GetValueOrDefault(type);
+                Console.WriteLine($"{Trim(type),-90} {r,8:0} {n,10:0} {n - r,8:0}");
+            }
+        }
+        finally
+        {
+            await BenchClients.DisposeAllAsync(clients);
+        }
+    }
+
+    private static string Trim(string type) => type.Length <= 90 ? type : type[..87] + "...";
+
+    /// <summary>Collects GCAllocationTick events: bytes since the previous tick, by the type that crossed it.</summary>
+    private sealed class AllocationListener : EventListener
+    {
+        private const EventKeywords GcKeyword = (EventKeywords)0x1;
+        private volatile bool _stopped;
+
+        public ConcurrentDictionary<string, long> BytesByType { get; } = new();
+
+        public void Stop() => _stopped = true;
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                EnableEvents(source, EventLevel.Verbose, GcKeyword);
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (_stopped || e.EventName is null || !e.EventName.StartsWith("GCAllocationTick", StringComparison.Ordinal) ||
+                e.PayloadNames is null)
+            {
+                return;
+            }
+
+            var amount = Convert.ToInt64(e.Payload![e.PayloadNames.IndexOf("AllocationAmount64")]);
+            var type = e.Payload[e.PayloadNames.IndexOf("TypeName")] as string ?? "?";
+            BytesByType.AddOrUpdate(type, amount, (_, v) => v + amount);
+        }
+    }
+}
