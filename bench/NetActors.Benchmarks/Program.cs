@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using NetActors.Benchmarks;
 using NetActors.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --alloc-profile]
+// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --alloc-profile | --load <client> <n> | --compare <n>]
 // One in-process Kestrel server on 127.0.0.1; raw HttpClient, IHttpClientFactory + standard resilience, and
 // NetActors compared against it at the same connection caps. Progress goes to stderr, the report to stdout
 // and to results-<mode>.md beside this project.
@@ -23,12 +23,18 @@ var preamble = new List<string>
     $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
 };
 var report = new Report(preamble);
-if (args.Contains("--alloc-profile"))
+var load = Array.IndexOf(args, "--load");
+var compare = Array.IndexOf(args, "--compare");
+if (args.Contains("--alloc-profile") || load >= 0 || compare >= 0)
 {
-    // A diagnostic: which types NetActors allocates per request beyond raw HttpClient (see AllocationProfile).
+    // Diagnostics: which types NetActors allocates per request beyond raw HttpClient, load for a profiler, or
+    // a quick raw-against-NetActors comparison.
     try
     {
-        await new AllocationProfile(server, settings).RunAsync();
+        var profile = new AllocationProfile(server, settings);
+        await (load >= 0 ? profile.LoadAsync(args[load + 1], int.Parse(args[load + 2]))
+            : compare >= 0 ? profile.CompareAsync(int.Parse(args[compare + 1]))
+            : profile.RunAsync());
     }
     finally
     {

@@ -51,6 +51,73 @@ internal sealed class AllocationProfile(BenchServer server, BenchSettings settin
         }
     }
 
+    /// <summary>
+    /// <c>-- --load &lt;client&gt; &lt;concurrency&gt;</c>: only load, for an outside profiler (dotnet-trace): one client
+    /// (raw, resilience or netactors) at the given concurrency and cap, warmed up, then 200,000 requests.
+    /// </summary>
+    public async Task LoadAsync(string name, int concurrency)
+    {
+        var clients = await BenchClients.CreateAllAsync(server, concurrency);
+        try
+        {
+            var client = clients.Single(c => c.Name == name);
+            await LoadRunner.WarmUpAsync(server, client, "small", settings.WarmupRequests, concurrency, settings);
+            var urls = LoadRunner.UniqueUrls("small", Requests);
+            var m = await LoadRunner.RunAsync(server, (i, ct) => client.GetAsync(urls[i], ct), Requests, concurrency,
+                settings.MeasurementLimit);
+            Console.WriteLine($"{name} {concurrency}/{concurrency}: {m.RequestsPerSecond:0} req/s, " +
+                              $"{m.CpuUsPerRequest:0.0} µs CPU/req, {m.AllocatedBytesPerRequest:0} B/req, {m.Errors} errors");
+        }
+        finally
+        {
+            await BenchClients.DisposeAllAsync(clients);
+        }
+    }
+
+    /// <summary>
+    /// <c>-- --compare &lt;concurrency&gt;</c>: raw against NetActors only, interleaved for 5 rounds of 100,000
+    /// requests, printing each round and the ratios of the medians (a quicker check than the full throughput
+    /// scenario while working on the hot path).
+    /// </summary>
+    public async Task CompareAsync(int concurrency)
+    {
+        var clients = (await BenchClients.CreateAllAsync(server, concurrency)).ToList();
+        try
+        {
+            var compared = clients.Where(c => c.Name != BenchClients.Resilience).ToList();
+            foreach (var client in compared)
+            {
+                await LoadRunner.WarmUpAsync(server, client, "small", settings.WarmupRequests, concurrency, settings);
+            }
+
+            var urls = LoadRunner.UniqueUrls("small", Requests / 2);
+            var results = compared.ToDictionary(c => c.Name, _ => new List<Measurement>());
+            for (var round = 0; round < 5; round++)
+            {
+                foreach (var client in compared)
+                {
+                    var m = await LoadRunner.RunAsync(server, (i, ct) => client.GetAsync(urls[i], ct), urls.Length,
+                        concurrency, settings.MeasurementLimit);
+                    results[client.Name].Add(m);
+                    Console.WriteLine($"  {client.Name,-10} {m.RequestsPerSecond,8:0} req/s {m.CpuUsPerRequest,6:0.0} µs " +
+                                      $"{m.AllocatedBytesPerRequest,6:0} B  p99 {m.P99Ms:0.00} ms");
+                }
+            }
+
+            double Median(string name, Func<Measurement, double> f) => Summary.Of(results[name].Select(f)).Median;
+            var raw = BenchClients.Raw;
+            var net = BenchClients.NetActors;
+            Console.WriteLine($"{concurrency}/{concurrency}: req/s ×{Median(net, m => m.RequestsPerSecond) / Median(raw, m => m.RequestsPerSecond):0.00}, " +
+                              $"CPU {Median(net, m => m.CpuUsPerRequest) - Median(raw, m => m.CpuUsPerRequest):+0.0;-0.0} µs, " +
+                              $"alloc {Median(net, m => m.AllocatedBytesPerRequest) - Median(raw, m => m.AllocatedBytesPerRequest):+0;-0} B, " +
+                              $"p99 ×{Median(net, m => m.P99Ms) / Median(raw, m => m.P99Ms):0.00}");
+        }
+        finally
+        {
+            await BenchClients.DisposeAllAsync(clients);
+        }
+    }
+
     private static string Trim(string type) => type.Length <= 90 ? type : type[..87] + "...";
 
     /// <summary>Collects GCAllocationTick events: bytes since the previous tick, by the type that crossed it.</summary>

@@ -12,7 +12,7 @@ namespace NetActors.Hosting;
 /// settings of each origin (read by <see cref="NetActorsHttpClientOptions"/> when the factory builds the
 /// origin's handler).
 /// </summary>
-internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILoggerFactory loggerFactory,
+internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory, ILoggerFactory loggerFactory,
     OriginConnections connections, NetMetrics metrics, SessionStates sessions)
 {
     public SessionStates Sessions { get; } = sessions;
@@ -59,11 +59,16 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
         return gateway;
     }
 
-    /// <summary>An HttpClient (from the factory) whose handler is configured for <paramref name="origin"/>.</summary>
-    public HttpClient CreateHttpClient(string origin, ClientSettings connection)
+    /// <summary>
+    /// The factory's handler for <paramref name="origin"/>, configured for it, behind a plain invoker: the host
+    /// actor sends absolute requests with its own deadlines, so an <see cref="HttpClient"/> would only add a
+    /// linked cancellation source and an async layer to every request.
+    /// </summary>
+    public HttpMessageInvoker CreateInvoker(string origin, ClientSettings connection)
     {
         connections.Set(origin, connection);
-        return httpClientFactory.CreateClient(NetActorsHttpClientOptions.NamePrefix + origin);
+        return new HttpMessageInvoker(handlerFactory.CreateHandler(NetActorsHttpClientOptions.NamePrefix + origin),
+            disposeHandler: false);
     }
 }
 

@@ -98,10 +98,10 @@ internal sealed class Exchange
     /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
     public bool Priority { get; }
 
-    /// <summary>The bearer token the current attempt carries, or null.</summary>
-    public string? AccessToken { get; set; }
+    /// <summary>The Authorization header value (the realm's bearer token) the current attempt carries, or null.</summary>
+    public string? Authorization { get; set; }
 
-    /// <summary>The version of <see cref="AccessToken"/>.</summary>
+    /// <summary>The version of the token in <see cref="Authorization"/>.</summary>
     public long TokenVersion { get; set; }
 
     /// <summary>True once the exchange was retried after a 401: a second 401 is final (no auth loop).</summary>

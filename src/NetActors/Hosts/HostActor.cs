@@ -28,7 +28,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly string _origin;
     private readonly int _maxConnections;
     private readonly int _queueCapacity;
-    private readonly HttpClient _http;
+    private readonly HttpMessageInvoker _http;
     private readonly HostLedger _ledger;
     private readonly LinkedList<Exchange> _queue = new();
     private readonly LinkedList<Exchange> _priority = new();
@@ -49,7 +49,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _ledger = ledger;
         _maxConnections = connection.MaxConnections;
         _queueCapacity = connection.QueueCapacity;
-        _http = context.Runtime.CreateHttpClient(origin, connection);
+        _http = context.Runtime.CreateInvoker(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
         _rate = new RateGate(connection.RateLimit);
         _gauge = context.Runtime.Metrics.Origin(origin);
@@ -146,9 +146,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             ex.Target = target;
         }
 
-        ex.OriginalOrigin = Origins.KeyOf(ex.Target!);
-        foreach (var (name, value) in ex.Request.Headers)
+        ex.OriginalOrigin = ex.OriginKey; // the gateway's key of the first hop: the target's origin, not made again
+        var headers = ex.Request.Headers;
+        for (var i = 0; i < headers.Count; i++)
         {
+            var (name, value) = headers[i];
             var problem = HeaderRules.Check(name, value);
             if (problem is not null)
             {
@@ -286,7 +288,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         InFlight.Add(ex);
         _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         ex.ArmAttempt(ex.Client.ResponseTimeout);
-        RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token).PipeTo(Self);
+        _ = RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
     }
 
     private static HttpRequestMessage BuildMessage(Exchange ex)
@@ -298,17 +300,19 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         var content = ex.Content?.CreateHttpContent();
         message.Content = content;
         var requestHeaders = ex.Request.Headers;
-        foreach (var (name, value) in ex.Client.DefaultHeaders)
+        var defaultHeaders = ex.Client.DefaultHeaders;
+        for (var i = 0; i < defaultHeaders.Count; i++)
         {
+            var (name, value) = defaultHeaders[i];
             if (HeaderValue(requestHeaders, name) is null && !(crossed && ex.Redaction.IsSecretHeader(name)))
             {
                 message.Headers.TryAddWithoutValidation(name, value);
             }
         }
 
-        if (ex.AccessToken is { } token)
+        if (ex.Authorization is { } authorization)
         {
-            message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", token));
+            message.Headers.TryAddWithoutValidation("Authorization", authorization);
         }
 
         var idempotencyHeader = ex.Client.Retry.IdempotencyHeader;
@@ -317,10 +321,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             message.Headers.TryAddWithoutValidation(idempotencyHeader, key);
         }
 
-        foreach (var (name, value) in requestHeaders)
+        for (var i = 0; i < requestHeaders.Count; i++)
         {
+            var (name, value) = requestHeaders[i];
             if ((crossed && ex.Redaction.IsSecretHeader(name)) ||
-                (ex.AccessToken is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
+                (ex.Authorization is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
                 (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
             {
                 continue; // the realm's token and the idempotency key are set above
@@ -339,10 +344,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         return message;
     }
 
-    private static async Task<AttemptCompleted> RunAttemptAsync(HttpClient http, Exchange ex,
-        HttpRequestMessage message, long maxResponseSize, CancellationToken token)
+    /// <summary>
+    /// One attempt, off the actor. It never throws: its outcome goes to <paramref name="self"/> as an
+    /// <see cref="AttemptCompleted"/> (what <c>PipeTo(Self)</c> would do, without another async layer per request).
+    /// </summary>
+    private static async Task RunAttemptAsync(HttpMessageInvoker http, Exchange ex,
+        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self)
     {
         HttpResponseMessage? response = null;
+        AttemptCompleted done;
         try
         {
             foreach (var interceptor in ex.Hooks.Interceptors)
@@ -358,14 +368,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 }
             }
 
-            response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
-                .ConfigureAwait(false);
+            response = await http.SendAsync(message, token).ConfigureAwait(false);
             var body = await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
-            return new AttemptCompleted(ex, response, body, null);
+            done = new AttemptCompleted(ex, response, body, null);
         }
         catch (Exception e)
         {
-            return new AttemptCompleted(ex, response, default, e);
+            done = new AttemptCompleted(ex, response, default, e);
         }
         finally
         {
@@ -373,6 +382,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             response?.Dispose();
             message.Dispose();
         }
+
+        self.Tell(done, ActorRefs.NoSender);
     }
 
     // ---- outcomes ----------------------------------------------------------------------------------------
@@ -429,7 +440,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (status == 401 && ex.AccessToken is not null)
+        if (status == 401 && ex.Authorization is not null)
         {
             OnUnauthorized(ex, response, body);
             return;
