@@ -31,6 +31,28 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
     /// <summary>The C# registrations of the actor system.</summary>
     public NetActorsSetup? Setup { get; private set; }
 
+    private volatile Gateway.RequestRouter? _router;
+
+    /// <summary>The gateway's router, or null until the gateway has created the declared origins' host actors.</summary>
+    public Gateway.RequestRouter? Router => _router;
+
+    /// <summary>Called by the gateway once the declared origins' host actors exist (again, after a restart).</summary>
+    public void PublishRouter(Gateway.RequestRouter router) => _router = router;
+
+    private int _inGateway;
+
+    /// <summary>
+    /// True when no facade request sent through the gateway is still waiting there. Only then may the facade send
+    /// to a host actor directly: a later request must not overtake an earlier one of the same sender.
+    /// </summary>
+    public bool GatewayIdle => Volatile.Read(ref _inGateway) == 0;
+
+    /// <summary>The facade sends a request through the gateway.</summary>
+    public void EnteringGateway() => Interlocked.Increment(ref _inGateway);
+
+    /// <summary>The gateway has passed such a request on (to its host actor), or answered it.</summary>
+    public void LeftGateway() => Interlocked.Decrement(ref _inGateway);
+
     /// <summary>Reads the settings, starts the gateway and registers it. Called once by the actor system.</summary>
     public IActorRef Start(ActorSystem system, IActorRegistry registry)
     {

@@ -95,6 +95,9 @@ internal sealed class Exchange
     /// <summary>The body of the next attempt.</summary>
     public NetContent? Content { get; set; }
 
+    /// <summary>Sent by the facade through the gateway, which reports when it has passed it on.</summary>
+    public bool CountedInGateway { get; set; }
+
     /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
     public bool Priority { get; }
 
@@ -258,7 +261,7 @@ internal sealed class Exchange
 
     /// <summary>What error messages say about this request; the URL is redacted.</summary>
     public NetRequestInfo Info() =>
-        new(Request.Client, Method.Method, Target is null ? Redaction.Url(Request.Url) : Redaction.Url(Target), Attempts);
+        new(Request.Client, Method?.Method ?? "(none)", Target is null ? Redaction.Url(Request.Url) : Redaction.Url(Target), Attempts);
 
     public bool TryComplete(NetResponse response)
     {
