@@ -54,7 +54,7 @@ internal sealed partial class HostActor
     private void WaitForToken(Exchange ex, RealmCache cache, long staleVersion)
     {
         ex.State = ExchangeState.WaitingForToken;
-        ex.ArmTotal();
+        ArmTotal(ex);
         ex.QueueNode = cache.Waiting.AddLast(ex);
         cache.Ask(staleVersion, Self);
     }

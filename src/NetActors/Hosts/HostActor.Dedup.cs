@@ -22,7 +22,7 @@ internal sealed partial class HostActor
             (leader.Followers ??= []).Add(ex);
             ex.Leader = leader;
             ex.State = ExchangeState.Following;
-            ex.ArmTotal();
+            ArmTotal(ex);
             return true;
         }
 

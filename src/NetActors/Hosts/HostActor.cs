@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -23,6 +24,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 {
     private static readonly TimeSpan DeadlineTolerance = TimeSpan.FromMilliseconds(20);
     private const string PumpTimer = "pump";
+    private const string DeadlineTimer = "deadlines";
 
     private readonly HostContext _context;
     private readonly string _origin;
@@ -41,6 +43,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private IActorRef? _drainReply;
     private Exchange? _probe;
     private readonly Telemetry.OriginGauge _gauge;
+    private readonly Stack<CancellationTokenSource> _sources = new();
+    private readonly List<Exchange> _expired = [];
+    private long _deadlinesDueAt = long.MaxValue;
 
     private HostActor(HostContext context, string origin, ClientSettings connection, HostLedger ledger)
     {
@@ -57,6 +62,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
         Receive<ExchangeDeadline>(d => OnDeadline(d.Exchange));
+        Receive<DeadlinesDue>(_ => OnDeadlinesDue());
         Receive<RetryDue>(r => OnRetryDue(r.Exchange));
         Receive<Pump>(_ => PumpQueue());
         Receive<Auth.TokenGranted>(OnTokenGranted);
@@ -74,6 +80,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     private HashSet<Exchange> InFlight => _ledger.InFlight;
 
+    private DeadlineWheel Deadlines => _ledger.Deadlines;
+
     private DateTimeOffset Now => _context.Time.GetUtcNow();
 
     // ---- admission ---------------------------------------------------------------------------------------
@@ -83,7 +91,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         if (ex.IsCompleted)
         {
             HandOffFollowers(ex);
-            ex.Release();
+            Release(ex);
             return;
         }
 
@@ -186,6 +194,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         if (ex.Priority)
         {
             ex.State = ExchangeState.Queued;
+            ArmTotal(ex);
             ex.QueueNode = front ? _priority.AddFirst(ex) : _priority.AddLast(ex);
             return;
         }
@@ -197,7 +206,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
 
         ex.State = ExchangeState.Queued;
-        ex.ArmTotal();
+        ArmTotal(ex);
         ex.QueueNode = front ? _queue.AddFirst(ex) : _queue.AddLast(ex);
     }
 
@@ -287,7 +296,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.Attempts++;
         InFlight.Add(ex);
         _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        ex.ArmAttempt(ex.Client.ResponseTimeout);
+        Deadlines.Remove(ex);
+        ex.ArmAttempt(_sources.TryPop(out var source) ? source : new CancellationTokenSource(), ex.Client.ResponseTimeout);
         _ = RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
     }
 
@@ -355,22 +365,22 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         AttemptCompleted done;
         try
         {
-            foreach (var interceptor in ex.Hooks.Interceptors)
+            if (ex.Hooks.Interceptors.Count > 0)
             {
-                try
-                {
-                    await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
-                        .ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
-                {
-                    throw new InterceptorFailure(interceptor.Name, e);
-                }
+                await RunRequestInterceptorsAsync(ex, message, token).ConfigureAwait(false);
             }
 
             response = await http.SendAsync(message, token).ConfigureAwait(false);
             var body = await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
-            done = new AttemptCompleted(ex, response, body, null);
+
+            // A plain success needs no decision of the actor (no retry, redirect, token or hook): the caller gets it
+            // from this thread, as from a bare HttpClient, one hop sooner. The actor still does all the bookkeeping
+            // (slot, circuit, dedup followers, metrics, log) when the message below arrives.
+            var delivered = (int)response.StatusCode is >= 200 and <= 299 && ex.Hooks.Interceptors.Count == 0 &&
+                ex.TryClaim()
+                ? ex.ResponseOf(response, body)
+                : null;
+            done = new AttemptCompleted(ex, response, body, null, delivered);
         }
         catch (Exception e)
         {
@@ -384,6 +394,27 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
 
         self.Tell(done, ActorRefs.NoSender);
+        if (done.Delivered is { } result)
+        {
+            ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
+        }
+    }
+
+    /// <summary>The OnRequest hooks, in order (their own method, so an attempt without them carries none of their state).</summary>
+    private static async Task RunRequestInterceptorsAsync(Exchange ex, HttpRequestMessage message, CancellationToken token)
+    {
+        foreach (var interceptor in ex.Hooks.Interceptors)
+        {
+            try
+            {
+                await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                throw new InterceptorFailure(interceptor.Name, e);
+            }
+        }
     }
 
     // ---- outcomes ----------------------------------------------------------------------------------------
@@ -392,9 +423,10 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     {
         var ex = done.Exchange;
         InFlight.Remove(ex);
+        ReturnSource(ex);
         try
         {
-            if (ex.IsCompleted && !ex.HasLiveFollowers)
+            if (ex.IsCompleted && !ex.HasLiveFollowers && done.Delivered is null)
             {
                 // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered.
                 Drop(ex);
@@ -420,7 +452,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            OnResponse(ex, done.Response!, done.Body);
+            OnResponse(ex, done.Response!, done.Body, done.Delivered);
         }
         finally
         {
@@ -429,7 +461,29 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// Takes the attempt's cancellation source back: reset for the next attempt of this origin when nothing can
+    /// still hold its token (no interceptor saw it) and it was not cancelled, else disposed.
+    /// </summary>
+    private void ReturnSource(Exchange ex)
+    {
+        if (ex.EndAttempt() is not { } source)
+        {
+            return;
+        }
+
+        if (ex.Hooks.Interceptors.Count == 0 && source.TryReset())
+        {
+            _sources.Push(source);
+        }
+        else
+        {
+            source.Dispose();
+        }
+    }
+
+    /// <summary>A response arrived; <paramref name="delivered"/> is what the attempt already gave the caller (a 2xx), or null.</summary>
+    private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body, NetResponse? delivered)
     {
         var status = (int)response.StatusCode;
         RecordOutcome(status is 500 or 502 or 503 or 504 or 408);
@@ -448,7 +502,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (status is >= 200 and <= 399 || ex.Request.AllowErrorStatus)
         {
-            Complete(ex, response, body);
+            Complete(ex, response, body, delivered);
             return;
         }
 
@@ -548,25 +602,23 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.OriginKey = origin;
         ex.Owner = null;
         ex.State = ExchangeState.New;
-        ex.ArmTotal();
+        Deadlines.Remove(ex); // the next host keeps its deadline from its admission on
         _context.Gateway.Tell(ex);
     }
 
     // ---- completion --------------------------------------------------------------------------------------
 
-    private void Complete(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    private void Complete(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body, NetResponse? delivered)
     {
-        var elapsed = ex.Elapsed;
-        var result = new NetResponse(ex.Request, ex.Target!, response.StatusCode, response.Headers,
-            response.Content.Headers, body, ex.Attempts, elapsed, ex.Redaction);
+        var result = delivered ?? ex.ResponseOf(response, body);
         if (_context.Log.IsEnabled(LogLevel.Debug))
         {
             _context.Log.Completed(ex.Method.Method, ex.Redaction.Url(ex.Target!), (int)response.StatusCode,
-                elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client);
+                result.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client);
         }
 
         LeaveShared(ex);
-        Deliver(ex, result, null);
+        Deliver(ex, result, null, delivered is not null);
         if (ex.Followers is { } followers)
         {
             foreach (var follower in followers)
@@ -650,16 +702,18 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Hands the outcome to the caller. With interceptors, their OnResponse/OnError hooks run first, off the
-    /// actor; a hook that throws turns the outcome into a <see cref="NetInterceptorException"/> naming it.
+    /// actor; a hook that throws turns the outcome into a <see cref="NetInterceptorException"/> naming it. With
+    /// <paramref name="delivered"/> the response already went to the caller: only its outcome is recorded here.
     /// </summary>
-    private void Deliver(Exchange ex, NetResponse? response, Exception? error)
+    private void Deliver(Exchange ex, NetResponse? response, Exception? error, bool delivered = false)
     {
         ex.State = ExchangeState.Done;
-        if (!ex.IsCompleted)
+        if (!ex.IsCompleted || delivered)
         {
             _context.Runtime.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null
                 ? (int)response.StatusCode
-                : (error as HttpStatusException)?.StatusCode is { } code ? (int)code : null, error, ex.Elapsed);
+                : (error as HttpStatusException)?.StatusCode is { } code ? (int)code : null, error,
+                delivered ? response!.Elapsed : ex.Elapsed);
             if (response?.Deduplicated == true)
             {
                 _context.Runtime.Metrics.Deduplicated.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
@@ -682,7 +736,21 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var inFlight = InFlight.Contains(ex);
+        if (!InFlight.Contains(ex))
+        {
+            ArmTotal(ex); // the caller does not wait for hooks past its total timeout
+        }
+
+        RunInterceptors(ex, response, error, Self);
+    }
+
+    /// <summary>
+    /// Runs the OnResponse/OnError hooks off the actor, then delivers. (Its own method: the closure is made only
+    /// for clients with interceptors, not on every delivery.)
+    /// </summary>
+    private static void RunInterceptors(Exchange ex, NetResponse? response, Exception? error, IActorRef self)
+    {
+        var interceptors = ex.Hooks.Interceptors;
         _ = Task.Run(async () =>
         {
             var context = new NetInterceptorContext(ex.Request, ex.Attempts);
@@ -717,10 +785,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 ex.TryFail(error!);
             }
 
-            if (!inFlight)
-            {
-                ex.Release();
-            }
+            self.Tell(new ExchangeDeadline(ex), ActorRefs.NoSender); // its owner may release it now
         });
     }
 
@@ -736,8 +801,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (!InFlight.Contains(ex))
         {
-            ex.Release();
+            Release(ex);
         }
+    }
+
+    /// <summary>Frees the exchange: out of the deadline wheel, its caller registration disposed.</summary>
+    private void Release(Exchange ex)
+    {
+        Deadlines.Remove(ex);
+        ex.Release();
     }
 
     /// <summary>
@@ -785,9 +857,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             case InterceptorFailure hook:
                 return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
-            case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.Token.IsCancellationRequested):
+            case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.AttemptCancelled):
                 return new OperationCanceledException("The caller cancelled the request.", error, ex.CallerToken);
-            case OperationCanceledException when ex.Token.IsCancellationRequested:
+            case OperationCanceledException when ex.AttemptCancelled:
                 return ex.DeadlineIsTotal
                     ? new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total, error)
                     : new NetTimeoutException(ex.Info(), ex.Client.ResponseTimeout, TimeoutKind.Attempt, error);
@@ -824,6 +896,56 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     // ---- deadlines and cancellation ----------------------------------------------------------------------
 
+    /// <summary>Keeps the exchange's total deadline while it waits here (not on the wire).</summary>
+    private void ArmTotal(Exchange ex)
+    {
+        var due = Deadlines.Add(ex);
+        if (due < _deadlinesDueAt)
+        {
+            ScheduleDeadlines(due);
+        }
+    }
+
+    private void ScheduleDeadlines(long due)
+    {
+        _deadlinesDueAt = due;
+        var delay = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        Timers.StartSingleTimer(DeadlineTimer, DeadlinesDue.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+    }
+
+    /// <summary>The earliest slot of the deadline wheel is due: every exchange whose total timeout ran out is told.</summary>
+    private void OnDeadlinesDue()
+    {
+        _deadlinesDueAt = long.MaxValue;
+        Deadlines.Expire(Stopwatch.GetTimestamp(), _expired);
+        try
+        {
+            foreach (var ex in _expired)
+            {
+                OnDeadline(ex);
+            }
+        }
+        finally
+        {
+            _expired.Clear();
+            if (Deadlines.NextDue() is { } next && next < _deadlinesDueAt)
+            {
+                ScheduleDeadlines(next);
+            }
+
+            PumpQueue();
+        }
+    }
+
+    protected override void PreStart()
+    {
+        // After a restart the wheel (in the ledger) still holds deadlines, but the timer died with the old actor.
+        if (Deadlines.NextDue() is { } next)
+        {
+            ScheduleDeadlines(next);
+        }
+    }
+
     private void OnDeadline(Exchange ex)
     {
         if (!ReferenceEquals(ex.Owner, Self))
@@ -856,9 +978,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (!ex.CallerCancelled && ex.Remaining > DeadlineTolerance)
         {
-            // A stale attempt deadline that fired after the attempt ended: keep the total one.
-            ex.RenewAfterAttemptTimeout();
-            return;
+            return; // not due: its deadline is still in the wheel
         }
 
         if (ex.HasLiveFollowers && ex.CallerCancelled && ex.State != ExchangeState.Following)
