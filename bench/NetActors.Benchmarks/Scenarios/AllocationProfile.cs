@@ -75,13 +75,21 @@ internal sealed class AllocationProfile(BenchServer server, BenchSettings settin
     }
 
     /// <summary>
-    /// <c>-- --compare &lt;concurrency&gt;</c>: raw against NetActors only, interleaved for 5 rounds of 100,000
+    /// <c>-- --compare &lt;concurrency&gt; [--variant &lt;hocon&gt;]</c>: raw against NetActors only, interleaved for 5 rounds (or <c>--rounds</c>) of 100,000
     /// requests, printing each round and the ratios of the medians (a quicker check than the full throughput
     /// scenario while working on the hot path).
     /// </summary>
-    public async Task CompareAsync(int concurrency)
+    /// <param name="concurrency">Concurrency and cap.</param>
+    /// <param name="variant">HOCON for a second NetActors client ("netactors-b"), measured in the same rounds (an A/B test).</param>
+    /// <param name="rounds">Rounds of each client, interleaved.</param>
+    public async Task CompareAsync(int concurrency, string? variant, int rounds)
     {
         var clients = (await BenchClients.CreateAllAsync(server, concurrency)).ToList();
+        if (variant is not null)
+        {
+            clients.Add(await NetActorsClient.StartAsync(server, concurrency, hocon: variant, name: "netactors-b"));
+        }
+
         try
         {
             var compared = clients.Where(c => c.Name != BenchClients.Resilience).ToList();
@@ -90,9 +98,9 @@ internal sealed class AllocationProfile(BenchServer server, BenchSettings settin
                 await LoadRunner.WarmUpAsync(server, client, "small", settings.WarmupRequests, concurrency, settings);
             }
 
-            var urls = LoadRunner.UniqueUrls("small", Requests / 2);
+            var urls = LoadRunner.UniqueUrls("small", Requests / 4);
             var results = compared.ToDictionary(c => c.Name, _ => new List<Measurement>());
-            for (var round = 0; round < 5; round++)
+            for (var round = 0; round < rounds; round++)
             {
                 foreach (var client in compared)
                 {
@@ -106,11 +114,13 @@ internal sealed class AllocationProfile(BenchServer server, BenchSettings settin
 
             double Median(string name, Func<Measurement, double> f) => Summary.Of(results[name].Select(f)).Median;
             var raw = BenchClients.Raw;
-            var net = BenchClients.NetActors;
-            Console.WriteLine($"{concurrency}/{concurrency}: req/s ×{Median(net, m => m.RequestsPerSecond) / Median(raw, m => m.RequestsPerSecond):0.00}, " +
-                              $"CPU {Median(net, m => m.CpuUsPerRequest) - Median(raw, m => m.CpuUsPerRequest):+0.0;-0.0} µs, " +
-                              $"alloc {Median(net, m => m.AllocatedBytesPerRequest) - Median(raw, m => m.AllocatedBytesPerRequest):+0;-0} B, " +
-                              $"p99 ×{Median(net, m => m.P99Ms) / Median(raw, m => m.P99Ms):0.00}");
+            foreach (var net in compared.Select(c => c.Name).Where(n => n != raw))
+            {
+                Console.WriteLine($"{concurrency}/{concurrency} {net}: req/s ×{Median(net, m => m.RequestsPerSecond) / Median(raw, m => m.RequestsPerSecond):0.00}, " +
+                                  $"CPU {Median(net, m => m.CpuUsPerRequest) - Median(raw, m => m.CpuUsPerRequest):+0.0;-0.0} µs, " +
+                                  $"alloc {Median(net, m => m.AllocatedBytesPerRequest) - Median(raw, m => m.AllocatedBytesPerRequest):+0;-0} B, " +
+                                  $"p99 ×{Median(net, m => m.P99Ms) / Median(raw, m => m.P99Ms):0.00}");
+            }
         }
         finally
         {
