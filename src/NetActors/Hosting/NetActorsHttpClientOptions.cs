@@ -9,9 +9,9 @@ namespace NetActors.Hosting;
 /// Configures the factory's named clients <c>NetActors:&lt;origin&gt;</c>: a <see cref="SocketsHttpHandler"/>
 /// per origin whose <c>MaxConnectionsPerServer</c> is the origin's cap, whose pooled connections are replaced
 /// every <c>pooled-connection-lifetime</c> (so DNS changes are seen), which does not follow redirects (the
-/// runtime does, so tokens never cross origins) and keeps no cookies. The handler is kept for the life of the
-/// process (connection lifetime does the rotation), and the factory's own logs never show a header value (they
-/// are off for these clients anyway: see <see cref="NetActorsHandlerFilter"/>).
+/// runtime does, so tokens never cross origins), keeps no cookies and leaves decompression to the runtime. The
+/// handler is kept for the life of the process (connection lifetime does the rotation), and the factory's own logs
+/// never show a header value (they are off for these clients anyway: see <see cref="NetActorsHandlerFilter"/>).
 /// </summary>
 internal sealed class NetActorsHttpClientOptions(OriginConnections connections) : IConfigureNamedOptions<HttpClientFactoryOptions>
 {
@@ -39,7 +39,7 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
             PooledConnectionIdleTimeout = connection.PooledConnectionIdleTimeout,
             AllowAutoRedirect = false,
             UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.All,
+            AutomaticDecompression = DecompressionMethods.None, // the runtime decodes (Hosts/ContentDecoding), cheaper
         });
     }
 

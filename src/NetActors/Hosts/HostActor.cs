@@ -351,6 +351,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
+        ContentDecoding.Offer(message);
         return message;
     }
 
@@ -371,6 +372,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
 
             response = await http.SendAsync(message, token).ConfigureAwait(false);
+            ContentDecoding.Apply(response, message.Method);
             var body = await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
 
             // A plain success needs no decision of the actor (no retry, redirect, token or hook): the caller gets it
