@@ -73,6 +73,12 @@ internal sealed class Exchange : IThreadPoolWorkItem
     public static Exchange ForActor(NetRequest request, IActorRef replyTo) =>
         new(request, null, replyTo, CancellationToken.None);
 
+    /// <summary>
+    /// Compares exchanges by reference, hashing their start time: <see cref="ReferenceEqualityComparer"/> would
+    /// make the runtime create an identity hash in each new exchange's header, a slow path on every request.
+    /// </summary>
+    public static IEqualityComparer<Exchange> Identity { get; } = new IdentityComparer();
+
     public NetRequest Request { get; }
 
     /// <summary>The outcome, for the facade's path.</summary>
@@ -330,6 +336,13 @@ internal sealed class Exchange : IThreadPoolWorkItem
         _callerRegistration.Dispose();
         _attempt?.Dispose();
         _attempt = null;
+    }
+
+    private sealed class IdentityComparer : IEqualityComparer<Exchange>
+    {
+        public bool Equals(Exchange? x, Exchange? y) => ReferenceEquals(x, y);
+
+        public int GetHashCode(Exchange ex) => (int)ex.StartedAt ^ (int)(ex.StartedAt >> 32);
     }
 
     /// <summary>The response for this exchange's caller, from the attempt's response and body.</summary>

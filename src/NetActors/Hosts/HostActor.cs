@@ -34,7 +34,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly HostLedger _ledger;
     private readonly LinkedList<Exchange> _queue = new();
     private readonly LinkedList<Exchange> _priority = new();
-    private readonly HashSet<Exchange> _retrying = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Exchange> _retrying = new(Exchange.Identity);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
     private readonly Dictionary<SharedKey, Exchange> _shared = new();
     private readonly CircuitBreaker _breaker;

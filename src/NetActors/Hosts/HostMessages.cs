@@ -8,7 +8,7 @@ namespace NetActors.Hosts;
 /// </summary>
 internal sealed class HostLedger
 {
-    public HashSet<Exchange> InFlight { get; } = new(ReferenceEqualityComparer.Instance);
+    public HashSet<Exchange> InFlight { get; } = new(Exchange.Identity);
 
     /// <summary>The total deadlines of the exchanges that wait (kept here so a restart loses none).</summary>
     public DeadlineWheel Deadlines { get; } = new();
