@@ -136,8 +136,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        Enqueue(ex, front: false);
+        Enqueue(ex, front: false, armDeadline: false);
         PumpQueue();
+        if (ex.State == ExchangeState.Queued)
+        {
+            ArmTotal(ex); // it waits after all (most requests go straight on the wire and never need the wheel)
+        }
     }
 
     /// <summary>Resolves a relative URL, checks headers, sets the idempotency key. Null when fine.</summary>
@@ -189,12 +193,16 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         return null;
     }
 
-    private void Enqueue(Exchange ex, bool front)
+    private void Enqueue(Exchange ex, bool front, bool armDeadline = true)
     {
         if (ex.Priority)
         {
             ex.State = ExchangeState.Queued;
-            ArmTotal(ex);
+            if (armDeadline)
+            {
+                ArmTotal(ex);
+            }
+
             ex.QueueNode = front ? _priority.AddFirst(ex) : _priority.AddLast(ex);
             return;
         }
@@ -206,7 +214,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
 
         ex.State = ExchangeState.Queued;
-        ArmTotal(ex);
+        if (armDeadline)
+        {
+            ArmTotal(ex);
+        }
+
         ex.QueueNode = front ? _queue.AddFirst(ex) : _queue.AddLast(ex);
     }
 

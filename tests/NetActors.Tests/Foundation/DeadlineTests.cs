@@ -86,6 +86,42 @@ public sealed class DeadlineTests
     }
 
     [Fact]
+    public void A_wheel_that_grows_keeps_every_deadline_and_expires_each_at_its_time()
+    {
+        var wheel = new DeadlineWheel();
+        var random = new Random(7);
+        var exchanges = Enumerable.Range(0, 3000)
+            .Select(_ => Begun(TimeSpan.FromMilliseconds(random.Next(1, 60_000))))
+            .ToList();
+        foreach (var ex in exchanges)
+        {
+            wheel.Add(ex);
+        }
+
+        foreach (var ex in exchanges.Where((_, i) => i % 3 == 0))
+        {
+            wheel.Remove(ex);
+        }
+
+        var remaining = exchanges.Where((_, i) => i % 3 != 0).OrderBy(e => e.TotalDeadline).ToList();
+        Assert.Equal(remaining.Count, wheel.Count);
+        var expired = new List<Exchange>();
+        var start = remaining[0].StartedAt;
+        for (var now = start; wheel.Count > 0; now += Stopwatch.Frequency / 7)
+        {
+            var next = wheel.NextDue()!.Value;
+            var earliest = remaining[expired.Count].TotalDeadline;
+            Assert.InRange(next, earliest, earliest + DeadlineWheel.SlotTicks);
+            var before = expired.Count;
+            wheel.Expire(now, expired);
+            Assert.All(expired.Skip(before), e => Assert.True(e.TotalDeadline <= now));
+            Assert.Equal(remaining.Count(e => e.TotalDeadline <= now), expired.Count);
+        }
+
+        Assert.Equal(remaining.ToHashSet(), expired.ToHashSet());
+    }
+
+    [Fact]
     public async Task A_follower_keeps_its_own_total_timeout_across_a_crash_of_its_host_actor()
     {
         await using var upstream = await TestUpstream.StartAsync();
