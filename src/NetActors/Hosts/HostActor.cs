@@ -387,13 +387,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             ContentDecoding.Apply(response, message.Method);
             var body = await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
 
-            // A plain success needs no decision of the actor (no retry, redirect, token or hook): the caller gets it
-            // from this thread, as from a bare HttpClient, one hop sooner. The actor still does all the bookkeeping
-            // (slot, circuit, dedup followers, metrics, log) when the message below arrives.
-            var delivered = (int)response.StatusCode is >= 200 and <= 299 && ex.Hooks.Interceptors.Count == 0 &&
-                ex.TryClaim()
-                ? ex.ResponseOf(response, body)
-                : null;
+            var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
             done = new AttemptCompleted(ex, response, body, null, delivered);
         }
         catch (Exception e)
@@ -413,6 +407,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
         }
     }
+
+    /// <summary>
+    /// A plain success needs no decision of the actor (no retry, redirect, token refresh or hook), so the attempt
+    /// hands it to the caller from its own thread, as a bare HttpClient would, one hop sooner; the actor still does
+    /// all the bookkeeping (slot, circuit, dedup followers, metrics, log) when the attempt's message arrives.
+    /// Anything that must happen on the actor before a caller sees a 2xx has to exclude the exchange here.
+    /// </summary>
+    private static bool IsPlainSuccess(Exchange ex, HttpResponseMessage response) =>
+        (int)response.StatusCode is >= 200 and <= 299 && ex.Hooks.Interceptors.Count == 0;
 
     /// <summary>The OnRequest hooks, in order (their own method, so an attempt without them carries none of their state).</summary>
     private static async Task RunRequestInterceptorsAsync(Exchange ex, HttpRequestMessage message, CancellationToken token)
