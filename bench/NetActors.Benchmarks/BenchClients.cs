@@ -137,13 +137,14 @@ internal sealed class NetActorsClient : IBenchClient
 
     private readonly IHost _host;
 
-    private NetActorsClient(IHost host, INetClient net)
+    private NetActorsClient(IHost host, INetClient net, string name)
     {
         _host = host;
         Net = net;
+        Name = name;
     }
 
-    public string Name => BenchClients.NetActors;
+    public string Name { get; }
 
     /// <summary>The facade, for scenarios that need more than <see cref="GetAsync"/>.</summary>
     public INetClient Net { get; }
@@ -153,7 +154,8 @@ internal sealed class NetActorsClient : IBenchClient
     /// <paramref name="configure"/> adds to the client, <paramref name="configureAuth"/> to its auth realm.
     /// </summary>
     public static async Task<NetActorsClient> StartAsync(BenchServer server, int cap,
-        Action<ClientBuilder>? configure = null, Action<AuthRealmBuilder>? configureAuth = null)
+        Action<ClientBuilder>? configure = null, Action<AuthRealmBuilder>? configureAuth = null, string? hocon = null,
+        string name = BenchClients.NetActors)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -171,12 +173,12 @@ internal sealed class NetActorsClient : IBenchClient
             configure?.Invoke(c);
         }), "bench", (akka, _) =>
             // Akka logs that happen while the system shuts down go to stdout; keep them off the report.
-            akka.AddHocon("akka.stdout-loglevel = WARNING", HoconAddMode.Prepend));
+            akka.AddHocon("akka.stdout-loglevel = WARNING\n" + hocon, HoconAddMode.Prepend));
 
         var host = builder.Build();
         await host.StartAsync();
         await host.Services.GetRequiredService<ActorRegistry>().GetAsync<NetGateway>();
-        var client = new NetActorsClient(host, host.Services.GetRequiredService<INetClient>());
+        var client = new NetActorsClient(host, host.Services.GetRequiredService<INetClient>(), name);
         try
         {
             // Expires long after the run: no refresh is due, so every request simply carries the token.

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using NetActors.Benchmarks;
 using NetActors.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick]
+// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --alloc-profile | --load <client> <n> | --compare <n> [--variant <hocon>] [--rounds <n>]]
 // One in-process Kestrel server on 127.0.0.1; raw HttpClient, IHttpClientFactory + standard resilience, and
 // NetActors compared against it at the same connection caps. Progress goes to stderr, the report to stdout
 // and to results-<mode>.md beside this project.
@@ -23,6 +23,29 @@ var preamble = new List<string>
     $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
 };
 var report = new Report(preamble);
+var load = Array.IndexOf(args, "--load");
+var compare = Array.IndexOf(args, "--compare");
+if (args.Contains("--alloc-profile") || load >= 0 || compare >= 0)
+{
+    // Diagnostics: which types NetActors allocates per request beyond raw HttpClient, load for a profiler, or
+    // a quick raw-against-NetActors comparison.
+    try
+    {
+        var profile = new AllocationProfile(server, settings);
+        await (load >= 0 ? profile.LoadAsync(args[load + 1], int.Parse(args[load + 2]))
+            : compare >= 0 ? profile.CompareAsync(int.Parse(args[compare + 1]),
+                Array.IndexOf(args, "--variant") is var v and >= 0 ? args[v + 1] : null,
+                Array.IndexOf(args, "--rounds") is var r and >= 0 ? int.Parse(args[r + 1]) : 5)
+            : profile.RunAsync());
+    }
+    finally
+    {
+        await server.DisposeAsync();
+    }
+
+    return;
+}
+
 try
 {
     await new ThroughputScenario(server, settings).RunAsync(report);

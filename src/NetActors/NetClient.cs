@@ -1,14 +1,17 @@
 using Akka.Actor;
 using Akka.Hosting;
+using NetActors.Hosting;
 using NetActors.Hosts;
 
 namespace NetActors;
 
 /// <summary>
-/// The <see cref="INetClient"/> implementation: it hands each request to the gateway with a completion
-/// attached (no <c>Ask</c> and no temporary actor per request) and returns that completion's task.
+/// The <see cref="INetClient"/> implementation: it hands each request with a completion attached (no <c>Ask</c>
+/// and no temporary actor per request) to the host actor of its origin when a client declares that origin, or
+/// else to the gateway, and returns that completion's task.
 /// </summary>
-internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem system, Hosting.NetActorsRuntime runtime) : INetClient
+internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem system, NetActorsRuntime runtime)
+    : INetClient
 {
     private readonly CoordinatedShutdown _shutdown = CoordinatedShutdown.Get(system);
     private IActorRef? _gateway;
@@ -34,8 +37,37 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
             return SendWhenStartedAsync(request, cancellationToken);
         }
 
+        var router = runtime.Router;
+        if (router is null)
+        {
+            // The gateway has not started yet: it takes the request once it has (in order).
+            var early = Exchange.ForTask(request, cancellationToken);
+            early.CountedInGateway = true;
+            runtime.EnteringGateway();
+            target.Tell(early, ActorRefs.NoSender);
+            return early.Task;
+        }
+
         var exchange = Exchange.ForTask(request, cancellationToken);
-        target.Tell(exchange, ActorRefs.NoSender);
+        if (router.Resolve(exchange) is { } problem)
+        {
+            exchange.TryFail(new Errors.InvalidRequestException(exchange.Info(), problem));
+            return exchange.Task;
+        }
+
+        // The gateway would only pass it on: a declared origin's host actor takes it directly, unless an earlier
+        // request is still in the gateway's mailbox (it could be overtaken).
+        if (runtime.GatewayIdle && router.DeclaredHost(exchange.OriginKey) is { } host)
+        {
+            host.Tell(exchange, ActorRefs.NoSender);
+        }
+        else
+        {
+            exchange.CountedInGateway = true;
+            runtime.EnteringGateway();
+            target.Tell(exchange, ActorRefs.NoSender);
+        }
+
         return exchange.Task;
     }
 

@@ -14,7 +14,15 @@ public sealed record ClientSettings
     public required string Name { get; init; }
 
     /// <summary>Absolute address relative request URLs are resolved against, or null.</summary>
-    public Uri? BaseAddress { get; init; }
+    public Uri? BaseAddress
+    {
+        get;
+        init
+        {
+            field = value;
+            BaseOrigin = value is null ? null : Origins.KeyOf(value);
+        }
+    }
 
     /// <summary>Most requests in flight at once to one origin.</summary>
     public int MaxConnections { get; init; } = 6;
@@ -68,7 +76,8 @@ public sealed record ClientSettings
     public JsonSettings Json { get; init; } = new();
 
     /// <summary>The origin key (<c>scheme://host:port</c>) of <see cref="BaseAddress"/>, or null.</summary>
-    public string? BaseOrigin => BaseAddress is null ? null : Origins.KeyOf(BaseAddress);
+    /// <remarks>Computed once, when <see cref="BaseAddress"/> is set: every relative request reads it.</remarks>
+    public string? BaseOrigin { get; private init; }
 
     /// <summary>
     /// Reads and validates the client named <paramref name="name"/> from the <c>netactors</c> section.

@@ -46,6 +46,16 @@ public sealed class NetGateway : ReceiveActor
 
         _realms = realms;
         _hostContext = new HostContext(Self, runtime, runtime.RequestLog, realms);
+
+        // The declared origins' host actors exist from the start, so the facade can send to them directly from
+        // its first request on (a request never overtakes an earlier one of the same sender through the gateway).
+        foreach (var (origin, client) in _declaredOrigins)
+        {
+            HostFor(origin, client);
+        }
+
+        _router = new Gateway.RequestRouter(settings, runtime.Setup, new Dictionary<string, IActorRef>(_hosts, StringComparer.Ordinal));
+        runtime.PublishRouter(_router);
         Receive<Exchange>(Route);
         Receive<NetRequest>(request => Route(Exchange.ForActor(request, Sender)));
         Receive<SignIn>(m => ToRealm(m.Realm, m));
@@ -69,6 +79,7 @@ public sealed class NetGateway : ReceiveActor
     }
 
     private readonly IReadOnlyDictionary<string, RealmRoute> _realms;
+    private readonly Gateway.RequestRouter _router;
 
     private IActorRef StartRealm(RealmSettings realm)
     {
@@ -118,6 +129,23 @@ public sealed class NetGateway : ReceiveActor
 
     private void Route(Exchange ex)
     {
+        try
+        {
+            RouteCore(ex);
+        }
+        finally
+        {
+            if (ex.CountedInGateway)
+            {
+                // Only now, after it is in its host's mailbox, may the facade send later requests there directly.
+                ex.CountedInGateway = false;
+                _runtime.LeftGateway();
+            }
+        }
+    }
+
+    private void RouteCore(Exchange ex)
+    {
         if (ex.IsCompleted)
         {
             return;
@@ -130,47 +158,13 @@ public sealed class NetGateway : ReceiveActor
             return;
         }
 
-        if (ex.Client is null)
+        if (ex.Client is null && _router.Resolve(ex) is { } problem)
         {
-            if (ex.Request is null || !_settings.Clients.TryGetValue(ex.Request.Client ?? string.Empty, out var client))
-            {
-                Reject(ex, UnknownClient(ex.Request?.Client));
-                return;
-            }
-
-            ex.Client = client;
-            ex.Redaction = _settings.Redaction;
-            ex.Hooks = _runtime.Setup?.Clients.GetValueOrDefault(client.Name) ?? Resilience.ClientHooks.None;
-            if (ex.Request.Method is null || ex.Request.Url is null)
-            {
-                Reject(ex, "the request has no method or no URL.");
-                return;
-            }
-
-            if (RequestTargets.TryAbsolute(ex.Request.Url, out var absolute, out var problem))
-            {
-                ex.Target = absolute;
-                ex.OriginKey = Origins.KeyOf(absolute!);
-            }
-            else if (problem is not null)
-            {
-                Reject(ex, problem);
-                return;
-            }
-            else if (client.BaseOrigin is { } baseOrigin)
-            {
-                // Relative: the host actor resolves it against the base address, off the gateway.
-                ex.OriginKey = baseOrigin;
-            }
-            else
-            {
-                Reject(ex, $"the URL '{_settings.Redaction.Url(ex.Request.Url)}' is relative but client " +
-                           $"'{client.Name}' has no base-address.");
-                return;
-            }
+            Reject(ex, problem);
+            return;
         }
 
-        HostFor(ex.OriginKey, ex.Client).Tell(ex);
+        HostFor(ex.OriginKey, ex.Client!).Tell(ex); // resolved: by the facade, or just above
     }
 
     private IActorRef HostFor(string origin, ClientSettings sender)
@@ -189,9 +183,6 @@ public sealed class NetGateway : ReceiveActor
             host.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);
         return host;
     }
-
-    private string UnknownClient(string? name) =>
-        $"no client named '{name}' is configured (configured: {string.Join(", ", _settings.Clients.Keys.Order())}).";
 
     private static void Reject(Exchange ex, string problem)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Http.Logging;
 using Microsoft.Extensions.Options;
 
 namespace NetActors.Hosting;
@@ -8,8 +9,9 @@ namespace NetActors.Hosting;
 /// Configures the factory's named clients <c>NetActors:&lt;origin&gt;</c>: a <see cref="SocketsHttpHandler"/>
 /// per origin whose <c>MaxConnectionsPerServer</c> is the origin's cap, whose pooled connections are replaced
 /// every <c>pooled-connection-lifetime</c> (so DNS changes are seen), which does not follow redirects (the
-/// runtime does, so tokens never cross origins) and keeps no cookies. The handler is kept for the life of the
-/// process (connection lifetime does the rotation), and the factory's own logs never show a header value.
+/// runtime does, so tokens never cross origins), keeps no cookies and leaves decompression to the runtime. The
+/// handler is kept for the life of the process (connection lifetime does the rotation), and the factory's own logs
+/// never show a header value (they are off for these clients anyway: see <see cref="NetActorsHandlerFilter"/>).
 /// </summary>
 internal sealed class NetActorsHttpClientOptions(OriginConnections connections) : IConfigureNamedOptions<HttpClientFactoryOptions>
 {
@@ -37,11 +39,39 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
             PooledConnectionIdleTimeout = connection.PooledConnectionIdleTimeout,
             AllowAutoRedirect = false,
             UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.All,
+            AutomaticDecompression = DecompressionMethods.None, // the runtime decodes (Hosts/ContentDecoding), cheaper
         });
     }
 
     public void Configure(HttpClientFactoryOptions options)
     {
     }
+}
+
+/// <summary>
+/// Takes the factory's default logging handlers out of NetActors' own clients. The runtime logs every request
+/// itself (<c>NetActors.Requests</c>, with its redaction rules); the factory's two handlers would add two async
+/// layers, a logging scope and a formatted URL to every request (about 600 bytes) for lines nobody reads twice.
+/// Handlers an application adds to all clients stay. Registered first, so it wraps the factory's logging filter
+/// and runs after it.
+/// </summary>
+internal sealed class NetActorsHandlerFilter : IHttpMessageHandlerBuilderFilter
+{
+    public Action<HttpMessageHandlerBuilder> Configure(Action<HttpMessageHandlerBuilder> next) => builder =>
+    {
+        next(builder);
+        if (builder.Name?.StartsWith(NetActorsHttpClientOptions.NamePrefix, StringComparison.Ordinal) != true)
+        {
+            return;
+        }
+
+        var handlers = builder.AdditionalHandlers;
+        for (var i = handlers.Count - 1; i >= 0; i--)
+        {
+            if (handlers[i] is LoggingHttpMessageHandler or LoggingScopeHttpMessageHandler)
+            {
+                handlers.RemoveAt(i);
+            }
+        }
+    };
 }

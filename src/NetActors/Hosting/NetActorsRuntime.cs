@@ -12,7 +12,7 @@ namespace NetActors.Hosting;
 /// settings of each origin (read by <see cref="NetActorsHttpClientOptions"/> when the factory builds the
 /// origin's handler).
 /// </summary>
-internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILoggerFactory loggerFactory,
+internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory, ILoggerFactory loggerFactory,
     OriginConnections connections, NetMetrics metrics, SessionStates sessions, Features.FeatureFlags? flags = null)
 {
     /// <summary>The backend's feature flags (fetched only when <c>feature-flags.enabled</c>).</summary>
@@ -59,6 +59,28 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
 
     /// <summary>How many processes share each origin's rate limit (1 unless cluster mode shares them).</summary>
     public Cluster.FleetShare Fleet { get; } = new();
+
+    private volatile Gateway.RequestRouter? _router;
+
+    /// <summary>The gateway's router, or null until the gateway has created the declared origins' host actors.</summary>
+    public Gateway.RequestRouter? Router => _router;
+
+    /// <summary>Called by the gateway once the declared origins' host actors exist (again, after a restart).</summary>
+    public void PublishRouter(Gateway.RequestRouter router) => _router = router;
+
+    private int _inGateway;
+
+    /// <summary>
+    /// True when no facade request sent through the gateway is still waiting there. Only then may the facade send
+    /// to a host actor directly: a later request must not overtake an earlier one of the same sender.
+    /// </summary>
+    public bool GatewayIdle => Volatile.Read(ref _inGateway) == 0;
+
+    /// <summary>The facade sends a request through the gateway.</summary>
+    public void EnteringGateway() => Interlocked.Increment(ref _inGateway);
+
+    /// <summary>The gateway has passed such a request on (to its host actor), or answered it.</summary>
+    public void LeftGateway() => Interlocked.Decrement(ref _inGateway);
 
     /// <summary>Reads the settings, starts the gateway and registers it. Called once by the actor system.</summary>
     public IActorRef Start(ActorSystem system, IActorRegistry registry)
@@ -107,11 +129,16 @@ internal sealed class NetActorsRuntime(IHttpClientFactory httpClientFactory, ILo
         return gateway;
     }
 
-    /// <summary>An HttpClient (from the factory) whose handler is configured for <paramref name="origin"/>.</summary>
-    public HttpClient CreateHttpClient(string origin, ClientSettings connection)
+    /// <summary>
+    /// The factory's handler for <paramref name="origin"/>, configured for it, behind a plain invoker: the host
+    /// actor sends absolute requests with its own deadlines, so an <see cref="HttpClient"/> would only add a
+    /// linked cancellation source and an async layer to every request.
+    /// </summary>
+    public HttpMessageInvoker CreateInvoker(string origin, ClientSettings connection)
     {
         connections.Set(origin, connection);
-        return httpClientFactory.CreateClient(NetActorsHttpClientOptions.NamePrefix + origin);
+        return new HttpMessageInvoker(handlerFactory.CreateHandler(NetActorsHttpClientOptions.NamePrefix + origin),
+            disposeHandler: false);
     }
 }
 

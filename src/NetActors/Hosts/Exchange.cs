@@ -36,15 +36,16 @@ internal enum ExchangeState
 /// its attempts, its deadline and the one place its outcome goes. It is owned by exactly one actor at a time
 /// (the gateway, then a HostActor) and only that actor changes it; the outcome is delivered exactly once.
 /// </summary>
-internal sealed class Exchange
+internal sealed class Exchange : IThreadPoolWorkItem
 {
     private readonly TaskCompletionSource<NetResponse>? _tcs;
     private readonly IActorRef? _replyTo;
     private readonly CancellationToken _callerToken;
     private int _completed;
-    private CancellationTokenSource? _cts;
-    private CancellationTokenRegistration _registration;
+    private object? _outcome;
+    private CancellationTokenSource? _attempt;
     private CancellationTokenRegistration _callerRegistration;
+    private bool _begun;
     private bool _deadlineIsTotal;
 
     private Exchange(NetRequest request, TaskCompletionSource<NetResponse>? tcs, IActorRef? replyTo,
@@ -60,14 +61,23 @@ internal sealed class Exchange
         StartedAt = Stopwatch.GetTimestamp();
     }
 
-    /// <summary>An exchange whose outcome completes a task (the facade's path).</summary>
+    /// <summary>
+    /// An exchange whose outcome completes a task (the facade's path). The task's continuations run where it is
+    /// completed: outcomes decided on an actor are handed over through the thread pool (see <see cref="TryComplete"/>),
+    /// a plain success is handed over by the thread that read it (see <see cref="CompleteClaimed"/>).
+    /// </summary>
     public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken, bool priority = false) =>
-        new(request, new TaskCompletionSource<NetResponse>(TaskCreationOptions.RunContinuationsAsynchronously),
-            null, cancellationToken, priority);
+        new(request, new TaskCompletionSource<NetResponse>(), null, cancellationToken, priority);
 
     /// <summary>An exchange whose outcome is sent to an actor (the Tell/Ask path).</summary>
     public static Exchange ForActor(NetRequest request, IActorRef replyTo) =>
         new(request, null, replyTo, CancellationToken.None);
+
+    /// <summary>
+    /// Compares exchanges by reference, hashing their start time: <see cref="ReferenceEqualityComparer"/> would
+    /// make the runtime create an identity hash in each new exchange's header, a slow path on every request.
+    /// </summary>
+    public static IEqualityComparer<Exchange> Identity { get; } = new IdentityComparer();
 
     public NetRequest Request { get; }
 
@@ -95,13 +105,16 @@ internal sealed class Exchange
     /// <summary>The body of the next attempt.</summary>
     public NetContent? Content { get; set; }
 
+    /// <summary>Sent by the facade through the gateway, which reports when it has passed it on.</summary>
+    public bool CountedInGateway { get; set; }
+
     /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
     public bool Priority { get; }
 
-    /// <summary>The bearer token the current attempt carries, or null.</summary>
-    public string? AccessToken { get; set; }
+    /// <summary>The Authorization header value (the realm's bearer token) the current attempt carries, or null.</summary>
+    public string? Authorization { get; set; }
 
-    /// <summary>The version of <see cref="AccessToken"/>.</summary>
+    /// <summary>The version of the token in <see cref="Authorization"/>.</summary>
     public long TokenVersion { get; set; }
 
     /// <summary>True once the exchange was retried after a 401: a second 401 is final (no auth loop).</summary>
@@ -154,43 +167,53 @@ internal sealed class Exchange
 
     public CancellationToken CallerToken => _callerToken;
 
-    /// <summary>The token the current attempt runs under: caller cancellation, total or attempt deadline.</summary>
-    public CancellationToken Token => _cts!.Token;
+    /// <summary>The token the current attempt runs under: its deadline (attempt or total) and, through
+    /// <see cref="Abort"/>, the caller's cancellation.</summary>
+    public CancellationToken Token => _attempt!.Token;
 
     public TimeSpan TotalTimeout { get; private set; }
+
+    /// <summary>When the total timeout runs out, as a <see cref="Stopwatch"/> timestamp.</summary>
+    public long TotalDeadline => StartedAt + (long)(TotalTimeout.TotalSeconds * Stopwatch.Frequency);
 
     public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartedAt);
 
     public TimeSpan Remaining => TotalTimeout - Elapsed;
 
-    /// <summary>True when the deadline now armed is the total one (not a shorter attempt deadline).</summary>
+    /// <summary>True when the last attempt's deadline was the total one (not a shorter attempt deadline).</summary>
     public bool DeadlineIsTotal => _deadlineIsTotal;
 
+    /// <summary>True when the last attempt's source was cancelled (its deadline, or <see cref="Abort"/>).</summary>
+    public bool AttemptCancelled { get; private set; }
+
+    /// <summary>The exchange's slot in its host's <see cref="DeadlineWheel"/> while it waits there, else -1.</summary>
+    public int WheelSlot { get; set; } = -1;
+
+    /// <summary>The next exchange in the same wheel slot.</summary>
+    public Exchange? WheelNext { get; set; }
+
+    /// <summary>The previous exchange in the same wheel slot.</summary>
+    public Exchange? WheelPrevious { get; set; }
+
     /// <summary>
-    /// Starts the deadline clock the first time a host accepts the exchange. Cancellation by the caller fails
+    /// Starts the total timeout the first time a host accepts the exchange. Cancellation by the caller fails
     /// the exchange at once and is reported to <see cref="Owner"/>, which aborts the wire call unless others
-    /// share it; a deadline is reported to <see cref="Owner"/>, which decides what it means.
+    /// share it. Deadlines are kept by the owner: a <see cref="DeadlineWheel"/> while the exchange waits, the
+    /// attempt's own source (<see cref="ArmAttempt"/>) while it is on the wire.
     /// </summary>
     public void Begin(TimeSpan totalTimeout)
     {
-        if (_cts is not null)
+        if (_begun)
         {
             return;
         }
 
+        _begun = true;
         TotalTimeout = totalTimeout;
-        StartDeadline();
         if (_callerToken.CanBeCanceled)
         {
             _callerRegistration = _callerToken.UnsafeRegister(static state => ((Exchange)state!).OnCallerCancelled(), this);
         }
-    }
-
-    private void StartDeadline()
-    {
-        _cts = new CancellationTokenSource();
-        ArmTotal();
-        _registration = _cts.Token.UnsafeRegister(static state => ((Exchange)state!).OnDeadline(), this);
     }
 
     /// <summary>True once <see cref="Abort"/> was called.</summary>
@@ -202,7 +225,7 @@ internal sealed class Exchange
         Aborted = true;
         try
         {
-            _cts?.Cancel();
+            _attempt?.Cancel();
         }
         catch (ObjectDisposedException)
         {
@@ -210,51 +233,37 @@ internal sealed class Exchange
         }
     }
 
-    /// <summary>Arms the total deadline only (while queued or waiting).</summary>
-    public void ArmTotal()
+    /// <summary>
+    /// Arms the deadline of one attempt on <paramref name="source"/> (a fresh or reset source of the owner's): the
+    /// shorter of the response timeout and what is left of the total one. Its cancellation aborts the call.
+    /// </summary>
+    public void ArmAttempt(CancellationTokenSource source, TimeSpan attemptTimeout)
     {
-        if (_cts!.IsCancellationRequested)
-        {
-            // An attempt deadline fired just as its attempt ended: without a fresh source the exchange would
-            // wait (for a token, a retry, a slot) with no live deadline. A fired total deadline stays fired.
-            if (!_deadlineIsTotal && !Aborted)
-            {
-                RenewAfterAttemptTimeout();
-            }
-
-            return;
-        }
-
-        var remaining = Remaining;
-        _deadlineIsTotal = true;
-        _cts.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-    }
-
-    /// <summary>Arms the deadline of one attempt: the shorter of the response timeout and what is left.</summary>
-    public void ArmAttempt(TimeSpan attemptTimeout)
-    {
+        _attempt = source;
+        AttemptCancelled = false;
         var remaining = Remaining;
         if (attemptTimeout < remaining)
         {
             _deadlineIsTotal = false;
-            _cts!.CancelAfter(attemptTimeout);
+            source.CancelAfter(attemptTimeout);
         }
         else
         {
             _deadlineIsTotal = true;
-            _cts!.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+            source.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
         }
     }
 
     /// <summary>
-    /// After an attempt deadline fired, a new source for the rest of the total time (a cancelled source
-    /// cannot be reset).
+    /// The attempt is over: notes whether its source was cancelled and gives the source back (the owner may
+    /// reuse it once reset), or null when there was none.
     /// </summary>
-    public void RenewAfterAttemptTimeout()
+    public CancellationTokenSource? EndAttempt()
     {
-        _registration.Dispose();
-        _cts!.Dispose();
-        StartDeadline();
+        var source = _attempt;
+        _attempt = null;
+        AttemptCancelled = source?.IsCancellationRequested == true;
+        return source;
     }
 
     private void OnCallerCancelled()
@@ -263,19 +272,28 @@ internal sealed class Exchange
         Owner?.Tell(new ExchangeDeadline(this), ActorRefs.NoSender);
     }
 
-    private void OnDeadline() => Owner?.Tell(new ExchangeDeadline(this), ActorRefs.NoSender);
-
     /// <summary>What error messages say about this request; the URL is redacted.</summary>
     public NetRequestInfo Info() =>
-        new(Request.Client, Method.Method, Target is null ? Redaction.Url(Request.Url) : Redaction.Url(Target), Attempts);
+        new(Request.Client, Method?.Method ?? "(none)", Target is null ? Redaction.Url(Request.Url) : Redaction.Url(Target), Attempts);
 
-    public bool TryComplete(NetResponse response)
+    /// <summary>
+    /// Delivers a response unless an outcome was delivered already. A waiting task is completed through the
+    /// thread pool, so the caller's continuation never runs on the actor that decided the outcome.
+    /// </summary>
+    public bool TryComplete(NetResponse response) => TryClaim() && Hand(response);
+
+    /// <summary>Delivers a failure (cancellation for an <see cref="OperationCanceledException"/>), like <see cref="TryComplete"/>.</summary>
+    public bool TryFail(Exception error) => TryClaim() && Hand(error);
+
+    /// <summary>Claims the one outcome: true for the first caller only, who must then deliver it.</summary>
+    public bool TryClaim() => Interlocked.Exchange(ref _completed, 1) == 0;
+
+    /// <summary>
+    /// Delivers a claimed response on this thread, as a bare <see cref="HttpClient"/> does: the caller's
+    /// continuation may run here. Only for a thread that is not an actor's (the attempt that read the response).
+    /// </summary>
+    public void CompleteClaimed(NetResponse response)
     {
-        if (Interlocked.Exchange(ref _completed, 1) != 0)
-        {
-            return false;
-        }
-
         if (_tcs is not null)
         {
             _tcs.TrySetResult(response);
@@ -284,47 +302,72 @@ internal sealed class Exchange
         {
             _replyTo!.Tell(response, ActorRefs.NoSender);
         }
-
-        return true;
     }
 
-    public bool TryFail(Exception error)
+    private bool Hand(object outcome)
     {
-        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        if (_tcs is null)
         {
-            return false;
+            _replyTo!.Tell(outcome is Exception error ? new Status.Failure(error) : outcome, ActorRefs.NoSender);
+            return true;
         }
 
-        if (_tcs is not null)
-        {
-            if (error is OperationCanceledException oce)
-            {
-                _tcs.TrySetCanceled(oce.CancellationToken);
-            }
-            else
-            {
-                _tcs.TrySetException(error);
-            }
-        }
-        else
-        {
-            _replyTo!.Tell(new Status.Failure(error), ActorRefs.NoSender);
-        }
-
+        _outcome = outcome;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return true;
     }
 
-    /// <summary>Frees the deadline timer; called by the owner once nothing of the exchange is in flight.</summary>
+    /// <summary>Completes the task with the outcome handed over (on a pool thread).</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        var outcome = _outcome;
+        _outcome = null;
+        switch (outcome)
+        {
+            case NetResponse response:
+                _tcs!.TrySetResult(response);
+                break;
+            case OperationCanceledException cancelled:
+                _tcs!.TrySetCanceled(cancelled.CancellationToken);
+                break;
+            case Exception error:
+                _tcs!.TrySetException(error);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Frees what the exchange holds (the caller's cancellation registration, an attempt source that was not
+    /// given back). Called by its owner once nothing of it is in flight, after taking it out of its deadlines.
+    /// </summary>
     public void Release()
     {
-        _registration.Dispose();
         _callerRegistration.Dispose();
-        _cts?.Dispose();
+        _attempt?.Dispose();
+        _attempt = null;
     }
+
+    private sealed class IdentityComparer : IEqualityComparer<Exchange>
+    {
+        public bool Equals(Exchange? x, Exchange? y) => ReferenceEquals(x, y);
+
+        public int GetHashCode(Exchange ex) => (int)ex.StartedAt ^ (int)(ex.StartedAt >> 32);
+    }
+
+    /// <summary>The response for this exchange's caller, from the attempt's response and body.</summary>
+    public NetResponse ResponseOf(HttpResponseMessage response, ReadOnlyMemory<byte> body) =>
+        new(Request, Target!, response.StatusCode, response.Headers, response.Content.Headers, body, Attempts, Elapsed,
+            Redaction) { JsonOptions = JsonOptions };
+
+    /// <summary>The client's JSON options, for the response's <c>ReadJson</c>; set when the host prepares the exchange.</summary>
+    public System.Text.Json.JsonSerializerOptions? JsonOptions { get; set; }
 }
 
 /// <summary>What makes two requests identical for in-flight deduplication.</summary>
 internal readonly record struct SharedKey(string Client, bool Anonymous, bool AnyStatus, HttpMethod Method, string Url, string? Headers);
 
-/// <summary>The exchange's cancellation token fired: the caller cancelled, or a deadline passed.</summary>
+/// <summary>
+/// Look at the exchange's deadline: its caller cancelled, or its interceptors finished after its outcome was
+/// decided (so it may be released).
+/// </summary>
 internal sealed record ExchangeDeadline(Exchange Exchange) : Akka.Event.IDeadLetterSuppression;

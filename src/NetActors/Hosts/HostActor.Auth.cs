@@ -14,7 +14,7 @@ internal sealed partial class HostActor
     /// </summary>
     private bool Authorize(Exchange ex)
     {
-        ex.AccessToken = null;
+        ex.Authorization = null;
         if (ex.Request.Anonymous || ex.Client.AuthRealm is not { } realmName ||
             !_context.Realms.TryGetValue(realmName, out var route) || !route.Settings.Origins.Contains(_origin))
         {
@@ -31,7 +31,7 @@ internal sealed partial class HostActor
 
         if (cache.IsUsable(Now))
         {
-            ex.AccessToken = cache.Token;
+            ex.Authorization = cache.Authorization;
             ex.TokenVersion = cache.Version;
             return true;
         }
@@ -54,7 +54,7 @@ internal sealed partial class HostActor
     private void WaitForToken(Exchange ex, RealmCache cache, long staleVersion)
     {
         ex.State = ExchangeState.WaitingForToken;
-        ex.ArmTotal();
+        ArmTotal(ex);
         ex.QueueNode = cache.Waiting.AddLast(ex);
         cache.Ask(staleVersion, Self);
     }

@@ -165,7 +165,7 @@ internal sealed partial class HostActor
     }
 
     /// <summary>The version of the realm token the response was fetched with; null without one.</summary>
-    private static long? TokenVersionOf(Exchange ex) => ex.AccessToken is null ? null : ex.TokenVersion;
+    private static long? TokenVersionOf(Exchange ex) => ex.Authorization is null ? null : ex.TokenVersion;
 
     private void CountCache(Exchange ex, string result) =>
         _context.Runtime.Metrics.CacheRequests.Add(1,

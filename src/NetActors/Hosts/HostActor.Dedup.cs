@@ -22,7 +22,7 @@ internal sealed partial class HostActor
             (leader.Followers ??= []).Add(ex);
             ex.Leader = leader;
             ex.State = ExchangeState.Following;
-            ex.ArmTotal();
+            ArmTotal(ex);
             return true;
         }
 
@@ -33,7 +33,9 @@ internal sealed partial class HostActor
 
     /// <summary>
     /// What makes two requests identical: client, anonymity, error-status handling, method, URL and request
-    /// headers. A value tuple, so the common case (no request headers) allocates nothing beyond the URL text.
+    /// headers. A value tuple, so the common case (no request headers) allocates nothing. The URL is the text the
+    /// target was made from (the same text always makes the same target; two spellings of one URL are simply not
+    /// shared), which costs nothing, where the normalised form would be built per request.
     /// </summary>
     private static SharedKey DedupKey(Exchange ex)
     {
@@ -50,7 +52,7 @@ internal sealed partial class HostActor
         }
 
         return new SharedKey(ex.Request.Client, ex.Request.Anonymous, ex.Request.AllowErrorStatus, ex.Method,
-            ex.Target!.AbsoluteUri, headers);
+            ex.Target!.OriginalString, headers);
     }
 
     private void LeaveShared(Exchange ex)

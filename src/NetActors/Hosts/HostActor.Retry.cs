@@ -50,13 +50,8 @@ internal sealed partial class HostActor
             return false; // it cannot happen within the total timeout: the caller gets the failure now
         }
 
-        if (ex.Token.IsCancellationRequested)
-        {
-            ex.RenewAfterAttemptTimeout();
-        }
-
         ex.State = ExchangeState.WaitingForRetry;
-        ex.ArmTotal();
+        ArmTotal(ex);
         _retrying.Add(ex);
         Timers.StartSingleTimer(ex, new RetryDue(ex), delay);
         _context.Runtime.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));

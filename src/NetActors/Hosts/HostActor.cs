@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -23,16 +24,17 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 {
     private static readonly TimeSpan DeadlineTolerance = TimeSpan.FromMilliseconds(20);
     private const string PumpTimer = "pump";
+    private const string DeadlineTimer = "deadlines";
 
     private readonly HostContext _context;
     private readonly string _origin;
     private readonly int _maxConnections;
     private readonly int _queueCapacity;
-    private readonly HttpClient _http;
+    private readonly HttpMessageInvoker _http;
     private readonly HostLedger _ledger;
     private readonly LinkedList<Exchange> _queue = new();
     private readonly LinkedList<Exchange> _priority = new();
-    private readonly HashSet<Exchange> _retrying = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Exchange> _retrying = new(Exchange.Identity);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
     private readonly Dictionary<SharedKey, Exchange> _shared = new();
     private readonly CircuitBreaker _breaker;
@@ -41,6 +43,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private IActorRef? _drainReply;
     private Exchange? _probe;
     private readonly Telemetry.OriginGauge _gauge;
+    private readonly Stack<CancellationTokenSource> _sources = new();
+    private readonly List<Exchange> _expired = [];
+    private long _deadlinesDueAt = long.MaxValue;
 
     private HostActor(HostContext context, string origin, ClientSettings connection, HostLedger ledger)
     {
@@ -49,7 +54,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _ledger = ledger;
         _maxConnections = connection.MaxConnections;
         _queueCapacity = connection.QueueCapacity;
-        _http = context.Runtime.CreateHttpClient(origin, connection);
+        _http = context.Runtime.CreateInvoker(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
         _rate = new RateGate(connection.RateLimit, context.Runtime.Fleet);
         _gauge = context.Runtime.Metrics.Origin(origin);
@@ -57,6 +62,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
         Receive<ExchangeDeadline>(d => OnDeadline(d.Exchange));
+        Receive<DeadlinesDue>(_ => OnDeadlinesDue());
         Receive<RetryDue>(r => OnRetryDue(r.Exchange));
         Receive<Pump>(_ => PumpQueue());
         Receive<Auth.TokenGranted>(OnTokenGranted);
@@ -74,6 +80,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     private HashSet<Exchange> InFlight => _ledger.InFlight;
 
+    private DeadlineWheel Deadlines => _ledger.Deadlines;
+
     private DateTimeOffset Now => _context.Time.GetUtcNow();
 
     // ---- admission ---------------------------------------------------------------------------------------
@@ -83,7 +91,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         if (ex.IsCompleted)
         {
             HandOffFollowers(ex);
-            ex.Release();
+            Release(ex);
             return;
         }
 
@@ -133,8 +141,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        Enqueue(ex, front: false);
+        Enqueue(ex, front: false, armDeadline: false);
         PumpQueue();
+        if (ex.State == ExchangeState.Queued)
+        {
+            ArmTotal(ex); // it waits after all (most requests go straight on the wire and never need the wheel)
+        }
     }
 
     /// <summary>Resolves a relative URL, checks headers, sets the idempotency key. Null when fine.</summary>
@@ -151,9 +163,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             ex.Target = target;
         }
 
-        ex.OriginalOrigin = Origins.KeyOf(ex.Target!);
-        foreach (var (name, value) in ex.Request.Headers)
+        ex.OriginalOrigin = ex.OriginKey; // the gateway's key of the first hop: the target's origin, not made again
+        var headers = ex.Request.Headers;
+        for (var i = 0; i < headers.Count; i++)
         {
+            var (name, value) = headers[i];
             var problem = HeaderRules.Check(name, value);
             if (problem is not null)
             {
@@ -161,11 +175,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
+        ex.JsonOptions = context.Runtime.JsonFor(ex.Client);
         if (ex.Content is not null)
         {
             try
             {
-                ex.Content = ex.Content.ForClient(context.Runtime.JsonFor(ex.Client));
+                ex.Content = ex.Content.ForClient(ex.JsonOptions);
             }
             catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
             {
@@ -196,11 +211,16 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         return null;
     }
 
-    private void Enqueue(Exchange ex, bool front)
+    private void Enqueue(Exchange ex, bool front, bool armDeadline = true)
     {
         if (ex.Priority)
         {
             ex.State = ExchangeState.Queued;
+            if (armDeadline)
+            {
+                ArmTotal(ex);
+            }
+
             ex.QueueNode = front ? _priority.AddFirst(ex) : _priority.AddLast(ex);
             return;
         }
@@ -212,7 +232,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
 
         ex.State = ExchangeState.Queued;
-        ex.ArmTotal();
+        if (armDeadline)
+        {
+            ArmTotal(ex);
+        }
+
         ex.QueueNode = front ? _queue.AddFirst(ex) : _queue.AddLast(ex);
     }
 
@@ -307,9 +331,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.Attempts++;
         InFlight.Add(ex);
         _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        Deadlines.Remove(ex);
         // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
-        ex.ArmAttempt(ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
-        RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token).PipeTo(Self);
+        ex.ArmAttempt(_sources.TryPop(out var source) ? source : new CancellationTokenSource(),
+            ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
+        _ = RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
     }
 
     private static HttpRequestMessage BuildMessage(Exchange ex)
@@ -326,17 +352,19 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         message.Content = content;
         var requestHeaders = ex.Request.Headers;
-        foreach (var (name, value) in ex.Client.DefaultHeaders)
+        var defaultHeaders = ex.Client.DefaultHeaders;
+        for (var i = 0; i < defaultHeaders.Count; i++)
         {
+            var (name, value) = defaultHeaders[i];
             if (HeaderValue(requestHeaders, name) is null && !(crossed && ex.Redaction.IsSecretHeader(name)))
             {
                 message.Headers.TryAddWithoutValidation(name, value);
             }
         }
 
-        if (ex.AccessToken is { } token)
+        if (ex.Authorization is { } authorization)
         {
-            message.Headers.TryAddWithoutValidation("Authorization", string.Concat("Bearer ", token));
+            message.Headers.TryAddWithoutValidation("Authorization", authorization);
         }
 
         if (ex.Cached is { } cached)
@@ -358,10 +386,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             message.Headers.TryAddWithoutValidation(idempotencyHeader, key);
         }
 
-        foreach (var (name, value) in requestHeaders)
+        for (var i = 0; i < requestHeaders.Count; i++)
         {
+            var (name, value) = requestHeaders[i];
             if ((crossed && ex.Redaction.IsSecretHeader(name)) ||
-                (ex.AccessToken is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
+                (ex.Authorization is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
                 (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
             {
                 continue; // the realm's token and the idempotency key are set above
@@ -377,44 +406,76 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
+        ContentDecoding.Offer(message);
         return message;
     }
 
-    private static async Task<AttemptCompleted> RunAttemptAsync(HttpClient http, Exchange ex,
-        HttpRequestMessage message, long maxResponseSize, CancellationToken token)
+    /// <summary>
+    /// One attempt, off the actor. It never throws: its outcome goes to <paramref name="self"/> as an
+    /// <see cref="AttemptCompleted"/> (what <c>PipeTo(Self)</c> would do, without another async layer per request).
+    /// </summary>
+    private static async Task RunAttemptAsync(HttpMessageInvoker http, Exchange ex,
+        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self)
     {
         HttpResponseMessage? response = null;
+        AttemptCompleted done;
         try
         {
-            foreach (var interceptor in ex.Hooks.Interceptors)
+            if (ex.Hooks.Interceptors.Count > 0)
             {
-                try
-                {
-                    await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
-                        .ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
-                {
-                    throw new InterceptorFailure(interceptor.Name, e);
-                }
+                await RunRequestInterceptorsAsync(ex, message, token).ConfigureAwait(false);
             }
 
-            response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token)
-                .ConfigureAwait(false);
+            response = await http.SendAsync(message, token).ConfigureAwait(false);
+            ContentDecoding.Apply(response, message.Method);
             var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
                 ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
                 : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
-            return new AttemptCompleted(ex, response, body, null);
+
+            var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+            done = new AttemptCompleted(ex, response, body, null, delivered);
         }
         catch (Exception e)
         {
-            return new AttemptCompleted(ex, response, default, e);
+            done = new AttemptCompleted(ex, response, default, e);
         }
         finally
         {
             // The body is read (or abandoned): disposing releases the connection to the pool, or closes it.
             response?.Dispose();
             message.Dispose();
+        }
+
+        self.Tell(done, ActorRefs.NoSender);
+        if (done.Delivered is { } result)
+        {
+            ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
+        }
+    }
+
+    /// <summary>
+    /// A plain success needs no decision of the actor (no retry, redirect, token refresh or hook), so the attempt
+    /// hands it to the caller from its own thread, as a bare HttpClient would, one hop sooner; the actor still does
+    /// all the bookkeeping (slot, circuit, dedup followers, metrics, log) when the attempt's message arrives.
+    /// Anything that must happen on the actor before a caller sees a 2xx has to exclude the exchange here.
+    /// </summary>
+    private static bool IsPlainSuccess(Exchange ex, HttpResponseMessage response) =>
+        (int)response.StatusCode is >= 200 and <= 299 && ex.Hooks.Interceptors.Count == 0;
+
+    /// <summary>The OnRequest hooks, in order (their own method, so an attempt without them carries none of their state).</summary>
+    private static async Task RunRequestInterceptorsAsync(Exchange ex, HttpRequestMessage message, CancellationToken token)
+    {
+        foreach (var interceptor in ex.Hooks.Interceptors)
+        {
+            try
+            {
+                await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                throw new InterceptorFailure(interceptor.Name, e);
+            }
         }
     }
 
@@ -424,9 +485,10 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     {
         var ex = done.Exchange;
         InFlight.Remove(ex);
+        ReturnSource(ex);
         try
         {
-            if (ex.IsCompleted && !ex.HasLiveFollowers)
+            if (ex.IsCompleted && !ex.HasLiveFollowers && done.Delivered is null)
             {
                 // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered. A
                 // download's caller is gone too, so the file this attempt may have finished is nobody's.
@@ -458,7 +520,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            OnResponse(ex, done.Response!, done.Body);
+            OnResponse(ex, done.Response!, done.Body, done.Delivered);
         }
         finally
         {
@@ -467,7 +529,29 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// Takes the attempt's cancellation source back: reset for the next attempt of this origin when nothing can
+    /// still hold its token (no interceptor saw it) and it was not cancelled, else disposed.
+    /// </summary>
+    private void ReturnSource(Exchange ex)
+    {
+        if (ex.EndAttempt() is not { } source)
+        {
+            return;
+        }
+
+        if (ex.Hooks.Interceptors.Count == 0 && source.TryReset())
+        {
+            _sources.Push(source);
+        }
+        else
+        {
+            source.Dispose();
+        }
+    }
+
+    /// <summary>A response arrived; <paramref name="delivered"/> is what the attempt already gave the caller (a 2xx), or null.</summary>
+    private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body, NetResponse? delivered)
     {
         var status = (int)response.StatusCode;
         RecordOutcome(status is 500 or 502 or 503 or 504 or 408);
@@ -483,7 +567,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (status == 401 && ex.AccessToken is not null)
+        if (status == 401 && ex.Authorization is not null)
         {
             OnUnauthorized(ex, response, body);
             return;
@@ -491,7 +575,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (status is >= 200 and <= 399 || ex.Request.AllowErrorStatus)
         {
-            Complete(ex, response, body);
+            Complete(ex, response, body, delivered);
             return;
         }
 
@@ -595,32 +679,33 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.OriginKey = origin;
         ex.Owner = null;
         ex.State = ExchangeState.New;
-        ex.ArmTotal();
+        Deadlines.Remove(ex); // the next host keeps its deadline from its admission on
         _context.Gateway.Tell(ex);
     }
 
     // ---- completion --------------------------------------------------------------------------------------
 
-    private void Complete(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    private void Complete(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body, NetResponse? delivered)
     {
-        var elapsed = ex.Elapsed;
-        var result = new NetResponse(ex.Request, ex.Target!, response.StatusCode, response.Headers,
-            response.Content.Headers, body, ex.Attempts, elapsed, ex.Redaction);
+        var result = delivered ?? ex.ResponseOf(response, body);
         if (_context.Log.IsEnabled(LogLevel.Debug))
         {
             _context.Log.Completed(ex.Method.Method, ex.Redaction.Url(ex.Target!), (int)response.StatusCode,
-                elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client);
+                result.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client);
         }
 
         RememberResponse(ex, response, body);
-        CompleteShared(ex, result);
+        CompleteShared(ex, result, delivered is not null);
     }
 
-    /// <summary>Delivers <paramref name="result"/> to the exchange and to everything that shares its wire request.</summary>
-    private void CompleteShared(Exchange ex, NetResponse result)
+    /// <summary>
+    /// Delivers <paramref name="result"/> to the exchange (or, when <paramref name="delivered"/>, records the outcome
+    /// its attempt already handed over) and to everything that shares its wire request.
+    /// </summary>
+    private void CompleteShared(Exchange ex, NetResponse result, bool delivered = false)
     {
         LeaveShared(ex);
-        Deliver(ex, result, null);
+        Deliver(ex, result, null, delivered);
         if (ex.Followers is { } followers)
         {
             foreach (var follower in followers)
@@ -713,21 +798,23 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Hands the outcome to the caller. With interceptors, their OnResponse/OnError hooks run first, off the
-    /// actor; a hook that throws turns the outcome into a <see cref="NetInterceptorException"/> naming it.
+    /// actor; a hook that throws turns the outcome into a <see cref="NetInterceptorException"/> naming it. With
+    /// <paramref name="delivered"/> the response already went to the caller: only its outcome is recorded here.
     /// </summary>
-    private void Deliver(Exchange ex, NetResponse? response, Exception? error)
+    private void Deliver(Exchange ex, NetResponse? response, Exception? error, bool delivered = false)
     {
         ex.State = ExchangeState.Done;
         if (response is not null)
         {
-            response.JsonOptions ??= _context.Runtime.JsonFor(ex.Client);
+            response.JsonOptions ??= ex.JsonOptions;
         }
 
-        if (!ex.IsCompleted)
+        if (!ex.IsCompleted || delivered)
         {
             _context.Runtime.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null
                 ? (int)response.StatusCode
-                : (error as HttpStatusException)?.StatusCode is { } code ? (int)code : null, error, ex.Elapsed);
+                : (error as HttpStatusException)?.StatusCode is { } code ? (int)code : null, error,
+                delivered ? response!.Elapsed : ex.Elapsed);
             if (response?.Deduplicated == true)
             {
                 _context.Runtime.Metrics.Deduplicated.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
@@ -750,7 +837,21 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var inFlight = InFlight.Contains(ex);
+        if (!InFlight.Contains(ex))
+        {
+            ArmTotal(ex); // the caller does not wait for hooks past its total timeout
+        }
+
+        RunInterceptors(ex, response, error, Self);
+    }
+
+    /// <summary>
+    /// Runs the OnResponse/OnError hooks off the actor, then delivers. (Its own method: the closure is made only
+    /// for clients with interceptors, not on every delivery.)
+    /// </summary>
+    private static void RunInterceptors(Exchange ex, NetResponse? response, Exception? error, IActorRef self)
+    {
+        var interceptors = ex.Hooks.Interceptors;
         _ = Task.Run(async () =>
         {
             var context = new NetInterceptorContext(ex.Request, ex.Attempts);
@@ -785,10 +886,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 ex.TryFail(error!);
             }
 
-            if (!inFlight)
-            {
-                ex.Release();
-            }
+            self.Tell(new ExchangeDeadline(ex), ActorRefs.NoSender); // its owner may release it now
         });
     }
 
@@ -804,8 +902,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (!InFlight.Contains(ex))
         {
-            ex.Release();
+            Release(ex);
         }
+    }
+
+    /// <summary>Frees the exchange: out of the deadline wheel, its caller registration disposed.</summary>
+    private void Release(Exchange ex)
+    {
+        Deadlines.Remove(ex);
+        ex.Release();
     }
 
     /// <summary>
@@ -853,9 +958,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             case InterceptorFailure hook:
                 return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
-            case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.Token.IsCancellationRequested):
+            case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.AttemptCancelled):
                 return new OperationCanceledException("The caller cancelled the request.", error, ex.CallerToken);
-            case OperationCanceledException when ex.Token.IsCancellationRequested:
+            case OperationCanceledException when ex.AttemptCancelled:
                 return ex.DeadlineIsTotal
                     ? new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total, error)
                     : new NetTimeoutException(ex.Info(), ex.Client.ResponseTimeout, TimeoutKind.Attempt, error);
@@ -892,6 +997,56 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     // ---- deadlines and cancellation ----------------------------------------------------------------------
 
+    /// <summary>Keeps the exchange's total deadline while it waits here (not on the wire).</summary>
+    private void ArmTotal(Exchange ex)
+    {
+        var due = Deadlines.Add(ex);
+        if (due < _deadlinesDueAt)
+        {
+            ScheduleDeadlines(due);
+        }
+    }
+
+    private void ScheduleDeadlines(long due)
+    {
+        _deadlinesDueAt = due;
+        var delay = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        Timers.StartSingleTimer(DeadlineTimer, DeadlinesDue.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+    }
+
+    /// <summary>The earliest slot of the deadline wheel is due: every exchange whose total timeout ran out is told.</summary>
+    private void OnDeadlinesDue()
+    {
+        _deadlinesDueAt = long.MaxValue;
+        Deadlines.Expire(Stopwatch.GetTimestamp(), _expired);
+        try
+        {
+            foreach (var ex in _expired)
+            {
+                OnDeadline(ex);
+            }
+        }
+        finally
+        {
+            _expired.Clear();
+            if (Deadlines.NextDue() is { } next && next < _deadlinesDueAt)
+            {
+                ScheduleDeadlines(next);
+            }
+
+            PumpQueue();
+        }
+    }
+
+    protected override void PreStart()
+    {
+        // After a restart the wheel (in the ledger) still holds deadlines, but the timer died with the old actor.
+        if (Deadlines.NextDue() is { } next)
+        {
+            ScheduleDeadlines(next);
+        }
+    }
+
     private void OnDeadline(Exchange ex)
     {
         if (!ReferenceEquals(ex.Owner, Self))
@@ -924,9 +1079,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (!ex.CallerCancelled && ex.Remaining > DeadlineTolerance)
         {
-            // A stale attempt deadline that fired after the attempt ended: keep the total one.
-            ex.RenewAfterAttemptTimeout();
-            return;
+            return; // not due: its deadline is still in the wheel
         }
 
         if (ex.HasLiveFollowers && ex.CallerCancelled && ex.State != ExchangeState.Following)

@@ -8,18 +8,32 @@ namespace NetActors.Hosts;
 /// </summary>
 internal sealed class HostLedger
 {
-    public HashSet<Exchange> InFlight { get; } = new(ReferenceEqualityComparer.Instance);
+    public HashSet<Exchange> InFlight { get; } = new(Exchange.Identity);
+
+    /// <summary>The total deadlines of the exchanges that wait (kept here so a restart loses none).</summary>
+    public DeadlineWheel Deadlines { get; } = new();
 }
 
-/// <summary>An attempt ended: with a response and its body, or with an error.</summary>
+/// <summary>
+/// An attempt ended: with a response and its body, or with an error. <paramref name="Delivered"/> is the response
+/// the attempt already handed to the caller (a plain success, see <c>HostActor.RunAttemptAsync</c>); the actor
+/// does the rest of the bookkeeping.
+/// </summary>
 internal sealed record AttemptCompleted(
     Exchange Exchange,
     HttpResponseMessage? Response,
     ReadOnlyMemory<byte> Body,
-    Exception? Error) : IDeadLetterSuppression;
+    Exception? Error,
+    NetResponse? Delivered = null) : IDeadLetterSuppression;
 
 /// <summary>A retry delay is over.</summary>
 internal sealed record RetryDue(Exchange Exchange) : IDeadLetterSuppression;
+
+/// <summary>The earliest slot of the host's deadline wheel is due.</summary>
+internal sealed class DeadlinesDue : IDeadLetterSuppression
+{
+    public static readonly DeadlinesDue Instance = new();
+}
 
 /// <summary>Try the queue again (after a rate-limit wait).</summary>
 internal sealed class Pump : IDeadLetterSuppression

@@ -16,6 +16,9 @@ internal sealed class RealmCache(RealmRoute route)
 
     public string? Token { get; private set; }
 
+    /// <summary>The Authorization header value for <see cref="Token"/>, made once per token, not per request.</summary>
+    public string? Authorization { get; private set; }
+
     public long Version { get; private set; }
 
     public DateTimeOffset? ExpiresAt { get; private set; }
@@ -56,6 +59,7 @@ internal sealed class RealmCache(RealmRoute route)
         if (granted.Version >= Version)
         {
             Token = granted.AccessToken;
+            Authorization = "Bearer " + granted.AccessToken;
             Version = granted.Version;
             ExpiresAt = granted.ExpiresAt;
         }
@@ -69,6 +73,7 @@ internal sealed class RealmCache(RealmRoute route)
         if (denied.Denial == TokenDenial.SessionExpired)
         {
             Token = null;
+            Authorization = null;
             EndedReason = denied.Reason;
         }
 
