@@ -74,7 +74,7 @@ internal static class DemoRunner
         }
 
         upstream.Chaos.Enabled = false;
-        var metrics = watch.Snapshot();
+        var (metrics, flagFetches) = await SettledAsync(watch, () => ledger.Finished + upstream.Tokens.Refreshes.Count, () => upstream.FlagFetches);
         var ledgerSummary = LedgerSummary.Of(ledger);
         var origins = upstream.Origins.Select(o => new OriginReport(o.Name, o.Origin, runtime.CapOf(o.Origin), o.Requests,
             o.MaxConcurrent, metrics.Origins.GetValueOrDefault(o.Origin)?.MaxInFlight ?? 0)).ToList();
@@ -91,9 +91,31 @@ internal static class DemoRunner
             Origins = origins,
             Auth = auth,
             Steps = steps,
-            Upstream = (upstream.RateLimited, upstream.Orders, upstream.Uploads, upstream.Chaos.Injected, upstream.FlagFetches),
+            Upstream = (upstream.RateLimited, upstream.Orders, upstream.Uploads, upstream.Chaos.Injected, flagFetches),
             Checks = checks,
         };
+    }
+
+    /// <summary>
+    /// The meter's figures once every request the upstream and the ledger know of has its outcome on the meter.
+    /// A caller may get a 2xx a moment before its host actor records it, and the runtime fetches flags on its
+    /// own; a count that never settles (within 5 s) is returned as it is, and the invariant check names it.
+    /// </summary>
+    private static async Task<(MetricsSnapshot Metrics, int FlagFetches)> SettledAsync(MetricsWatch watch, Func<long> sent,
+        Func<int> flagFetches)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 5;
+        using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+        while (true)
+        {
+            var flags = flagFetches();
+            var snapshot = watch.Snapshot();
+            if ((snapshot.Requests == sent() + flags && flags == flagFetches()) || Stopwatch.GetTimestamp() >= deadline ||
+                !await poll.WaitForNextTickAsync())
+            {
+                return (snapshot, flags);
+            }
+        }
     }
 
     /// <summary>The seed article's burst: every request at once, with an access token the upstream has expired.</summary>
