@@ -12,38 +12,45 @@ public interface INetClient
     /// <param name="cancellationToken">Cancels the request wherever it is.</param>
     Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>GETs <paramref name="url"/> and reads the body as JSON.</summary>
+    /// <summary>GETs <paramref name="url"/> and reads the body as JSON (with the client's JSON options).</summary>
     /// <typeparam name="T">The type to read.</typeparam>
     /// <param name="client">The client name.</param>
     /// <param name="url">Relative or absolute URL.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    Task<T> GetJsonAsync<T>(string client, string url, CancellationToken cancellationToken = default);
+    async Task<T> GetJsonAsync<T>(string client, string url, CancellationToken cancellationToken = default) =>
+        (await SendAsync(NetRequest.Get(client, url).WithHeader("Accept", "application/json"), cancellationToken)
+            .ConfigureAwait(false)).ReadJson<T>();
 
-    /// <summary>POSTs <paramref name="body"/> as JSON and reads the response body as JSON.</summary>
+    /// <summary>POSTs <paramref name="body"/> as JSON and reads the response body as JSON (both with the client's JSON options).</summary>
     /// <typeparam name="TRequest">The body's type.</typeparam>
     /// <typeparam name="TResponse">The response type.</typeparam>
     /// <param name="client">The client name.</param>
     /// <param name="url">Relative or absolute URL.</param>
     /// <param name="body">The body.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
-        CancellationToken cancellationToken = default);
+    async Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default) =>
+        (await SendAsync(NetRequest.Post(client, url, NetContent.Json(body)).WithHeader("Accept", "application/json"),
+            cancellationToken).ConfigureAwait(false)).ReadJson<TResponse>();
 
-    /// <summary>PUTs <paramref name="body"/> as JSON and reads the response body as JSON.</summary>
+    /// <summary>PUTs <paramref name="body"/> as JSON and reads the response body as JSON (both with the client's JSON options).</summary>
     /// <typeparam name="TRequest">The body's type.</typeparam>
     /// <typeparam name="TResponse">The response type.</typeparam>
     /// <param name="client">The client name.</param>
     /// <param name="url">Relative or absolute URL.</param>
     /// <param name="body">The body.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
-        CancellationToken cancellationToken = default);
+    async Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
+        CancellationToken cancellationToken = default) =>
+        (await SendAsync(NetRequest.Put(client, url, NetContent.Json(body)).WithHeader("Accept", "application/json"),
+            cancellationToken).ConfigureAwait(false)).ReadJson<TResponse>();
 
     /// <summary>Sends a DELETE and returns its response.</summary>
     /// <param name="client">The client name.</param>
     /// <param name="url">Relative or absolute URL.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default);
+    Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default) =>
+        SendAsync(NetRequest.Delete(client, url), cancellationToken);
 
     /// <summary>
     /// Starts (or replaces) the session of auth realm <paramref name="realm"/> with <paramref name="tokens"/>;

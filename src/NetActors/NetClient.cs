@@ -94,34 +94,4 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         await GatewayAsync(cancellationToken).ConfigureAwait(false);
         return await SendAsync(request, cancellationToken).ConfigureAwait(false);
     }
-
-    public async Task<T> GetJsonAsync<T>(string client, string url, CancellationToken cancellationToken = default)
-    {
-        var response = await SendAsync(NetRequest.Get(client, url).WithHeader("Accept", "application/json"),
-            cancellationToken).ConfigureAwait(false);
-        return response.ReadJson<T>();
-    }
-
-    public async Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
-        CancellationToken cancellationToken = default)
-    {
-        await GatewayAsync(cancellationToken).ConfigureAwait(false); // started: the client's JSON options are known
-        var response = await SendAsync(
-            NetRequest.Post(client, url, NetContent.Json(body, runtime.JsonFor(client))).WithHeader("Accept", "application/json"),
-            cancellationToken).ConfigureAwait(false);
-        return response.ReadJson<TResponse>();
-    }
-
-    public async Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
-        CancellationToken cancellationToken = default)
-    {
-        await GatewayAsync(cancellationToken).ConfigureAwait(false); // started: the client's JSON options are known
-        var response = await SendAsync(
-            NetRequest.Put(client, url, NetContent.Json(body, runtime.JsonFor(client))).WithHeader("Accept", "application/json"),
-            cancellationToken).ConfigureAwait(false);
-        return response.ReadJson<TResponse>();
-    }
-
-    public Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default) =>
-        SendAsync(NetRequest.Delete(client, url), cancellationToken);
 }

@@ -77,20 +77,7 @@ internal sealed class RequestLedger(INetClient net, Func<string, TimeSpan> total
         }
     }
 
-    // The facade's helpers, through SendAsync so that the ledger sees each of their requests (pages, uploads).
-    public async Task<T> GetJsonAsync<T>(string client, string url, CancellationToken cancellationToken = default) =>
-        (await SendAsync(NetRequest.Get(client, url), cancellationToken)).ReadJson<T>();
-
-    public async Task<TResponse> PostJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
-        CancellationToken cancellationToken = default) =>
-        (await SendAsync(NetRequest.Post(client, url, NetContent.Json(body)), cancellationToken)).ReadJson<TResponse>();
-
-    public async Task<TResponse> PutJsonAsync<TRequest, TResponse>(string client, string url, TRequest body,
-        CancellationToken cancellationToken = default) =>
-        (await SendAsync(NetRequest.Put(client, url, NetContent.Json(body)), cancellationToken)).ReadJson<TResponse>();
-
-    public Task<NetResponse> DeleteAsync(string client, string url, CancellationToken cancellationToken = default) =>
-        SendAsync(NetRequest.Delete(client, url), cancellationToken);
+    // The facade's JSON helpers are INetClient's own, through SendAsync: the ledger sees each of their requests.
 
     public Task<long> SignInAsync(string realm, NetActors.Auth.TokenSet tokens, CancellationToken cancellationToken = default) =>
         net.SignInAsync(realm, tokens, cancellationToken);

@@ -44,12 +44,6 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
         _json.GetOrAdd(client.Name, static (_, state) => state.runtime.Setup?.Clients.GetValueOrDefault(state.client.Name)?.Json
             ?? state.client.Json.CreateOptions(), (runtime: this, client));
 
-    /// <summary>The JSON options of the client named <paramref name="client"/>; the defaults for an unknown one.</summary>
-    public System.Text.Json.JsonSerializerOptions JsonFor(string client) =>
-        Settings?.Clients.GetValueOrDefault(client) is { } settings ? JsonFor(settings) : NetJson.Default;
-
-    /// <summary>The settings the runtime started with; null before it started.</summary>
-    public NetActorsSettings? Settings { get; private set; }
 
     /// <summary>The C# registrations of the actor system.</summary>
     public NetActorsSetup? Setup { get; private set; }
@@ -86,7 +80,6 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
     public IActorRef Start(ActorSystem system, IActorRegistry registry)
     {
         var settings = NetActorsSettings.Create(system);
-        Settings = settings;
         Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(
             new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
         var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");
@@ -100,7 +93,7 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
         registry.Register<NetGateway>(gateway);
         if (settings.FeatureFlags.Enabled)
         {
-            Flags.Json = JsonFor(settings.FeatureFlags.Client);
+            Flags.Json = JsonFor(settings.Clients[settings.FeatureFlags.Client]);
             var flagsActor = system.ActorOf(Features.FeatureFlagsActor.Props(Flags, settings.FeatureFlags, gateway, Time), "netactors-flags");
             Flags.Fetch = async ct =>
             {
