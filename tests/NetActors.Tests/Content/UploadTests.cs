@@ -110,6 +110,43 @@ public sealed class UploadTests
     }
 
     [Fact]
+    public async Task After_a_401_and_a_refresh_the_retry_sends_the_same_multipart_bytes()
+    {
+        using var files = new TransferFiles();
+        var path = files.Create("report.bin", 2, 21);
+        var extra = new byte[300_000];
+        new Random(22).NextBytes(extra);
+        var received = new ConcurrentQueue<List<ReceivedPart>>();
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        tokens.ProtectedHandler = async ctx =>
+        {
+            received.Enqueue(await ReadMultipartAsync(ctx));
+            await TestUpstream.Write(ctx, 201, "{}");
+        };
+        await using var net = await Auth.AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: false);
+        var reports = new ConcurrentQueue<TransferProgress>();
+
+        var response = await net.Client.SendAsync(NetRequest.Post("api", "/api/uploads", NetContent.Multipart(m => m
+                .Field("title", "report")
+                .File("file", path, "application/octet-stream")
+                .Stream("extra", () => new MemoryStream(extra, writable: false), "extra.bin", extra.Length)))
+            .WithUploadProgress(new InlineProgress<TransferProgress>(reports.Enqueue)));
+
+        Assert.Equal(201, (int)response.StatusCode);
+        Assert.Equal(1, tokens.Unauthorized);
+        Assert.Equal(1, tokens.RefreshCalls);
+        Assert.Equal([
+            new ReceivedPart("title", null, TransferFiles.Sha256("report"u8), 6, "report"),
+            new ReceivedPart("file", "report.bin", TransferFiles.Sha256(path), 2L << 20, null),
+            new ReceivedPart("extra", "extra.bin", TransferFiles.Sha256(extra), extra.Length, null),
+        ], Assert.Single(received));
+        var last = reports.Last();
+        Assert.Equal(2, last.Attempt);
+        Assert.Equal(last.Total, last.Bytes);
+    }
+
+    [Fact]
     public async Task File_and_stream_bodies_are_reopened_for_every_attempt()
     {
         using var files = new TransferFiles();
