@@ -28,8 +28,8 @@ internal static class DemoClients
 internal sealed class DemoSteps
 {
     private const int PageSize = 20;
-    private readonly RequestLedger net;
-    private readonly Uri publicBase;
+    private readonly RequestLedger _net;
+    private readonly Uri _publicBase;
     private readonly IFeatureFlags _flags;
     private readonly ConcurrentQueue<string> _problems = new();
     private long _cacheFresh;
@@ -45,8 +45,8 @@ internal sealed class DemoSteps
 
     public DemoSteps(RequestLedger net, Uri publicBase, IFeatureFlags flags)
     {
-        this.net = net;
-        this.publicBase = publicBase;
+        _net = net;
+        _publicBase = publicBase;
         _flags = flags;
         _flags.Changed += (_, _) => Interlocked.Increment(ref _flagChanges);
     }
@@ -105,29 +105,29 @@ internal sealed class DemoSteps
     public long RedirectsFollowed => Interlocked.Read(ref _redirectsFollowed);
 
     private Task GetItemAsync(LoadOp op, CancellationToken ct) =>
-        net.SendAsync(NetRequest.Get(DemoClients.Api, $"api/items/{op.Random.Next(200)}"), ct);
+        _net.SendAsync(NetRequest.Get(DemoClients.Api, $"api/items/{op.Random.Next(200)}"), ct);
 
     private Task UpdateItemAsync(LoadOp op, CancellationToken ct)
     {
         var id = op.Random.Next(200);
-        return net.SendAsync(NetRequest.Put(DemoClients.Api, $"api/items/{id}",
+        return _net.SendAsync(NetRequest.Put(DemoClients.Api, $"api/items/{id}",
             NetContent.Json(new { name = $"item-{id}", price = 100 + op.Random.Next(50) })), ct);
     }
 
     // No idempotency key: the runtime must send it at most once, whatever fails.
     private Task PlaceOrderAsync(LoadOp op, CancellationToken ct) =>
-        net.SendAsync(NetRequest.Post(DemoClients.Api, "api/orders",
+        _net.SendAsync(NetRequest.Post(DemoClients.Api, "api/orders",
             NetContent.Json(new { orderId = $"order-{op.Sequence}", itemId = op.Random.Next(200), quantity = 1 + op.Random.Next(3) })), ct);
 
     private Task SearchAsync(LoadOp op, CancellationToken ct) =>
-        net.SendAsync(NetRequest.Get(DemoClients.Api, $"api/search?q=term{op.Random.Next(20)}"), ct);
+        _net.SendAsync(NetRequest.Get(DemoClients.Api, $"api/search?q=term{op.Random.Next(20)}"), ct);
 
     /// <summary>All messages through <c>PaginateAsync</c>: odd operations follow the Link header, even ones the JSON cursor.</summary>
     private async Task ListMessagesAsync(LoadOp op, CancellationToken ct)
     {
         var paging = op.Sequence % 2 == 1 ? NetActors.Paging.LinkHeader("items") : NetActors.Paging.Cursor("items", "next", "hasMore", "cursor");
         var last = 0;
-        await foreach (var message in net.PaginateAsync<Message>(NetRequest.Get(DemoClients.Api, $"api/messages?limit={PageSize}"), paging, ct))
+        await foreach (var message in _net.PaginateAsync<Message>(NetRequest.Get(DemoClients.Api, $"api/messages?limit={PageSize}"), paging, ct))
         {
             if (message.Id != last + 1)
             {
@@ -155,7 +155,7 @@ internal sealed class DemoSteps
     /// <summary>Reference data through the public client's HTTP cache (max-age, then If-None-Match and 304).</summary>
     private async Task ReferenceDataAsync(LoadOp op, CancellationToken ct)
     {
-        var response = await net.SendAsync(NetRequest.Get(DemoClients.Public, "ref/countries"), ct);
+        var response = await _net.SendAsync(NetRequest.Get(DemoClients.Public, "ref/countries"), ct);
         if (!response.FromCache)
         {
             Interlocked.Increment(ref _cacheMisses);
@@ -194,7 +194,7 @@ internal sealed class DemoSteps
         var request = NetRequest.Post(DemoClients.Files, "upload", body)
             .WithIdempotencyKey(RequestTemplate.Uuid(op.Random).ToString())
             .WithUploadProgress(new Progress(p => Interlocked.Add(ref _uploadedBytes, p.Bytes - Interlocked.Exchange(ref sent, p.Bytes))));
-        var reply = (await net.SendAsync(request, ct)).ReadJson<UploadReply>();
+        var reply = (await _net.SendAsync(request, ct)).ReadJson<UploadReply>();
         if (reply.Files is not [var file] || file.Field != "file" || file.Sha256 != expected || file.Length != bytes.Length)
         {
             _problems.Enqueue($"upload {op.Sequence}: the upstream received other bytes than were sent.");
@@ -213,8 +213,8 @@ internal sealed class DemoSteps
     /// <summary>The export is a 302 to the public origin: the runtime follows it without the bearer token.</summary>
     private async Task ExportAsync(LoadOp op, CancellationToken ct)
     {
-        var response = await net.SendAsync(NetRequest.Get(DemoClients.Api, "api/exports/latest"), ct);
-        if (Origins.KeyOf(response.Uri) != Origins.KeyOf(publicBase))
+        var response = await _net.SendAsync(NetRequest.Get(DemoClients.Api, "api/exports/latest"), ct);
+        if (Origins.KeyOf(response.Uri) != Origins.KeyOf(_publicBase))
         {
             _problems.Enqueue($"export {op.Sequence}: ended at {Origins.KeyOf(response.Uri)}, not at the public origin.");
             return;

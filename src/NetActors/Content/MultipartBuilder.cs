@@ -9,8 +9,7 @@ namespace NetActors;
 /// </summary>
 public sealed class MultipartBuilder
 {
-    private readonly List<Func<HttpContent>> _parts = [];
-    private readonly List<(string Name, string? FileName)> _names = [];
+    private readonly List<Part> _parts = [];
 
     internal MultipartBuilder()
     {
@@ -67,16 +66,16 @@ public sealed class MultipartBuilder
     private MultipartBuilder Add(string name, string? fileName, Func<HttpContent> part)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        _parts.Add(part);
-        _names.Add((name, fileName));
+        _parts.Add(new Part(name, fileName, part));
         return this;
     }
 
-    internal NetContent Build() => new MultipartContent([.. _parts], [.. _names],
-        "netactors-" + Guid.NewGuid().ToString("N"));
+    internal NetContent Build() => new MultipartContent([.. _parts], "netactors-" + Guid.NewGuid().ToString("N"));
 
-    private sealed class MultipartContent(Func<HttpContent>[] parts, (string Name, string? FileName)[] names,
-        string boundary) : NetContent
+    /// <summary>One part: its field name, its file name (null for a text field) and how to make its content.</summary>
+    private sealed record Part(string Name, string? FileName, Func<HttpContent> Create);
+
+    private sealed class MultipartContent(Part[] parts, string boundary) : NetContent
     {
         public override long? Length => null; // computed by MultipartFormDataContent from its parts, per attempt
 
@@ -87,16 +86,16 @@ public sealed class MultipartBuilder
             var form = new MultipartFormDataContent(boundary);
             try
             {
-                for (var i = 0; i < parts.Length; i++)
+                foreach (var part in parts)
                 {
-                    var part = parts[i]();
-                    if (names[i].FileName is { } fileName)
+                    var content = part.Create();
+                    if (part.FileName is { } fileName)
                     {
-                        form.Add(part, names[i].Name, fileName);
+                        form.Add(content, part.Name, fileName);
                     }
                     else
                     {
-                        form.Add(part, names[i].Name);
+                        form.Add(content, part.Name);
                     }
                 }
 
