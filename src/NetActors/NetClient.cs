@@ -24,11 +24,11 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
             return Task.FromCanceled<NetResponse>(cancellationToken);
         }
 
-        if (_shutdown.ShutdownReason is not null)
+        if (_shutdown.ShutdownReason is not null || runtime.IsDisposed)
         {
             // Once shutdown has begun no request is accepted; answering here means none can be lost with the system.
             return Task.FromException<NetResponse>(new Errors.NetShutdownException(
-                new Errors.NetRequestInfo(request.Client, request.Method.Method, Telemetry.RedactionSettings.Default.Url(request.Url), 0)));
+                new Errors.NetRequestInfo(request.Client, request.Method?.Method ?? "(none)", Telemetry.RedactionSettings.Default.Url(request.Url ?? string.Empty), 0)));
         }
 
         var target = _gateway;
@@ -59,7 +59,14 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         // request is still in the gateway's mailbox (it could be overtaken).
         if (runtime.GatewayIdle && router.DeclaredHost(exchange.OriginKey) is { } host)
         {
-            host.Tell(exchange, ActorRefs.NoSender);
+            if (!host.Ledger.TryEnter(exchange))
+            {
+                // The origin holds all it may: answered here, at once, not behind the host actor's mailbox.
+                exchange.TryFail(new Errors.OverloadedException(exchange.Info(), exchange.OriginKey, host.Ledger.QueueCapacity));
+                return exchange.Task;
+            }
+
+            host.Actor.Tell(exchange, ActorRefs.NoSender);
         }
         else
         {

@@ -161,6 +161,9 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// <summary>The host actor that owns it now; cancellation notices go there.</summary>
     public IActorRef? Owner { get; set; }
 
+    /// <summary>The admission ledger of the origin that counts this exchange, from admission until it leaves.</summary>
+    public AdmissionLedger? Ledger { get; set; }
+
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
 
     public bool CallerCancelled => _callerToken.IsCancellationRequested;
@@ -242,6 +245,11 @@ internal sealed class Exchange : IThreadPoolWorkItem
         _attempt = source;
         AttemptCancelled = false;
         var remaining = Remaining;
+        if (remaining > NetRequest.MaxTimeout)
+        {
+            remaining = NetRequest.MaxTimeout; // what a CancellationTokenSource can hold; the request was checked
+        }
+
         if (attemptTimeout < remaining)
         {
             _deadlineIsTotal = false;

@@ -25,13 +25,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private static readonly TimeSpan DeadlineTolerance = TimeSpan.FromMilliseconds(20);
     private const string PumpTimer = "pump";
     private const string DeadlineTimer = "deadlines";
+    private const string IdleTimer = "idle";
 
     private readonly HostContext _context;
     private readonly string _origin;
-    private readonly int _maxConnections;
-    private readonly int _queueCapacity;
     private readonly HttpMessageInvoker _http;
-    private readonly HostLedger _ledger;
+    private readonly AdmissionLedger _ledger;
     private readonly LinkedList<Exchange> _queue = new();
     private readonly LinkedList<Exchange> _priority = new();
     private readonly HashSet<Exchange> _retrying = new(Exchange.Identity);
@@ -39,6 +38,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly Dictionary<SharedKey, Exchange> _shared = new();
     private readonly CircuitBreaker _breaker;
     private readonly RateGate _rate;
+    private readonly TimeSpan _maxRetryAfter;
+    private readonly TimeSpan _idleTimeout;
+    private readonly bool _evictable;
+    private DateTimeOffset _idleSince;
+    private DateTimeOffset _pausedUntil;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _drainReply;
     private Exchange? _probe;
@@ -47,16 +51,17 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly List<Exchange> _expired = [];
     private long _deadlinesDueAt = long.MaxValue;
 
-    private HostActor(HostContext context, string origin, ClientSettings connection, HostLedger ledger)
+    private HostActor(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger, bool evictable)
     {
         _context = context;
         _origin = origin;
         _ledger = ledger;
-        _maxConnections = connection.MaxConnections;
-        _queueCapacity = connection.QueueCapacity;
         _http = context.Runtime.CreateInvoker(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
         _rate = new RateGate(connection.RateLimit, context.Runtime.Fleet);
+        _maxRetryAfter = connection.MaxRetryAfter;
+        _idleTimeout = connection.IdleOriginTimeout;
+        _evictable = evictable;
         _gauge = context.Runtime.Metrics.Origin(origin);
 
         Receive<Exchange>(Admit);
@@ -69,12 +74,17 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         Receive<Auth.TokenDenied>(OnTokenDenied);
         Receive<CircuitProbeDue>(_ => OnCircuitProbeDue());
         Receive<Drain>(OnDrain);
+        Receive<IdleCheck>(_ => OnIdleCheck());
         Receive<InjectFault>(f => throw new InvalidOperationException(f.Reason));
     }
 
-    /// <summary>Props for the host of <paramref name="origin"/>. The ledger outlives restarts of the actor.</summary>
-    public static Props Props(HostContext context, string origin, ClientSettings connection, HostLedger ledger) =>
-        Hosting.ActorProps.Of(() => new HostActor(context, origin, connection, ledger));
+    /// <summary>
+    /// Props for the host of <paramref name="origin"/>. The ledger outlives restarts of the actor. An
+    /// <paramref name="evictable"/> origin (one no client declares) asks to be removed once idle.
+    /// </summary>
+    public static Props Props(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger,
+        bool evictable = false) =>
+        Hosting.ActorProps.Of(() => new HostActor(context, origin, connection, ledger, evictable));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -95,6 +105,14 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
+        if (!_ledger.TryEnter(ex))
+        {
+            // Sent without passing the edge (the facade and the gateway count before they send): refused here.
+            Finish(ex, new OverloadedException(ex.Info(), _origin, _ledger.QueueCapacity));
+            return;
+        }
+
+        _ledger.Hold(ex);
         ex.Owner = Self;
         if (_drainReply is not null)
         {
@@ -168,7 +186,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         for (var i = 0; i < headers.Count; i++)
         {
             var (name, value) = headers[i];
-            var problem = HeaderRules.Check(name, value);
+            var problem = HeaderRules.Check(name, value) ?? HeaderRules.CheckRequestOnly(name);
             if (problem is not null)
             {
                 return problem;
@@ -213,6 +231,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     private void Enqueue(Exchange ex, bool front, bool armDeadline = true)
     {
+        if (!ex.Priority && PauseLeft() is var pause && pause > TimeSpan.Zero && ex.Remaining - DeadlineTolerance <= pause)
+        {
+            FailPaused(ex, pause);
+            return;
+        }
+
         if (ex.Priority)
         {
             ex.State = ExchangeState.Queued;
@@ -225,12 +249,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (!front && _queue.Count >= _queueCapacity && InFlight.Count >= _maxConnections)
-        {
-            Finish(ex, new OverloadedException(ex.Info(), _origin, _queueCapacity));
-            return;
-        }
-
         ex.State = ExchangeState.Queued;
         if (armDeadline)
         {
@@ -239,6 +257,56 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         ex.QueueNode = front ? _queue.AddFirst(ex) : _queue.AddLast(ex);
     }
+
+    // ---- Retry-After pauses ----------------------------------------------------------------------------------
+
+    /// <summary>How long the origin is still paused by a <c>Retry-After</c>; zero when it is not.</summary>
+    private TimeSpan PauseLeft()
+    {
+        if (_pausedUntil == default)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var left = _pausedUntil - Now;
+        if (left <= TimeSpan.Zero)
+        {
+            _pausedUntil = default;
+            return TimeSpan.Zero;
+        }
+
+        return left;
+    }
+
+    /// <summary>
+    /// Pauses the origin for <paramref name="pause"/> (already capped at <c>max-retry-after</c>, so nothing a server
+    /// says can disable an origin for long). Queued requests whose budget ends before the pause does are answered
+    /// now, with the time to retry, instead of waiting out their timeout.
+    /// </summary>
+    private void PauseOrigin(TimeSpan pause)
+    {
+        var until = Now + pause;
+        if (until <= _pausedUntil)
+        {
+            return;
+        }
+
+        _pausedUntil = until;
+        for (var node = _queue.First; node is not null;)
+        {
+            var next = node.Next;
+            var ex = node.Value;
+            if (ex.Remaining - DeadlineTolerance <= pause && !ex.IsCompleted)
+            {
+                FailPaused(ex, pause);
+            }
+
+            node = next;
+        }
+    }
+
+    private void FailPaused(Exchange ex, TimeSpan pause) =>
+        FailOrServeStale(ex, new RateLimitedException(ex.Info(), null, pause));
 
     // ---- the pump ----------------------------------------------------------------------------------------
 
@@ -251,13 +319,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
         finally
         {
-            _gauge.Set(_queue.Count + _priority.Count, InFlight.Count);
+            _gauge.Set(_ledger.Waiting, InFlight.Count);
         }
     }
 
     private void PumpQueueCore()
     {
-        while (InFlight.Count < _maxConnections)
+        while (_ledger.HasFreeSlot)
         {
             var next = Peek(_priority) ?? Peek(_queue);
             if (next is null)
@@ -265,7 +333,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            if (!next.Priority && !_rate.TryAcquire(Now, out var wait))
+            var wait = next.Priority ? TimeSpan.Zero : PauseLeft();
+            if (!next.Priority && (wait > TimeSpan.Zero || !_rate.TryAcquire(Now, out wait)))
             {
                 // Over the rate (or paused by a Retry-After): the queue waits, nothing is rejected.
                 if (!Timers.IsTimerActive(PumpTimer))
@@ -316,25 +385,33 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             message = BuildMessage(ex);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
-        {
-            Finish(ex, new InvalidRequestException(ex.Info(), e.Message));
-            return;
-        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Finish(ex, new InvalidRequestException(ex.Info(), "the body could not be opened: " + e.Message));
             return;
         }
+        catch (Exception e)
+        {
+            // Whatever building the message throws (a header .NET will not send, a body that cannot be made, a
+            // custom NetContent's own exception) is this request's problem: it fails typed, before anything was
+            // sent, and counts against nobody.
+            Finish(ex, new InvalidRequestException(ex.Info(), e is InvalidOperationException or FormatException or ArgumentException
+                ? e.Message
+                : "the request could not be built: " + e.GetType().Name + ": " + e.Message));
+            return;
+        }
 
-        ex.State = ExchangeState.InFlight;
-        ex.Attempts++;
-        InFlight.Add(ex);
-        _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        Deadlines.Remove(ex);
         // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
         ex.ArmAttempt(_sources.TryPop(out var source) ? source : new CancellationTokenSource(),
             ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
+
+        // Only now is it on the wire: nothing from here to the attempt's start can throw, so a slot is never held
+        // by an attempt that did not start (the ledger keeps it across a restart until the attempt reports back).
+        ex.State = ExchangeState.InFlight;
+        ex.Attempts++;
+        InFlight.Add(ex);
+        Deadlines.Remove(ex);
+        _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         _ = RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
     }
 
@@ -345,9 +422,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
         var message = new HttpRequestMessage(ex.Method, ex.Target);
         var content = ex.Content?.CreateHttpContent();
-        if (content is not null && ex.Request.UploadProgress is { } progress)
+        if (content is not null)
         {
-            content = new Content.ProgressContent(content, progress, ex.Attempts + 1);
+            // What the caller's body does wrong (a stream that throws, a length that lies) is told apart from
+            // what the connection does wrong: the first is the request's problem, never the origin's.
+            content = new BodyGuardContent(content);
+            if (ex.Request.UploadProgress is { } progress)
+            {
+                content = new Content.ProgressContent(content, progress, ex.Attempts + 1);
+            }
         }
 
         message.Content = content;
@@ -511,7 +594,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                     return;
                 }
 
-                RecordOutcome(failure is NetworkException or NetTimeoutException);
+                RecordOutcome(CountsAgainstOrigin(ex, failure));
                 if (!TryRetry(ex, failure, null))
                 {
                     FailOrServeStale(ex, failure);
@@ -579,10 +662,10 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var retryAfter = RetryAfter.From(response.Headers.RetryAfter, Now);
+        var retryAfter = RetryAfter.From(response.Headers.RetryAfter, Now, _maxRetryAfter);
         if (retryAfter is { } pause && status is 429 or 503)
         {
-            _rate.PauseUntil(Now + pause); // the whole origin waits, not only this request
+            PauseOrigin(pause); // the whole origin waits, not only this request
         }
 
         var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
@@ -592,6 +675,20 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             FailOrServeStale(ex, failure);
         }
     }
+
+    /// <summary>
+    /// Whether a failed attempt says something about the origin's health (the circuit counts only these): a
+    /// network failure, or an attempt timeout when the attempt had its whole attempt timeout on the wire. Not a
+    /// timeout because the request's own total budget ran out (it waited too long here: the client's overload,
+    /// not the origin's), not the caller's body, not a hook, not a bad request.
+    /// </summary>
+    private static bool CountsAgainstOrigin(Exchange ex, Exception failure) => failure switch
+    {
+        NetworkException => true,
+        NetTimeoutException { Kind: TimeoutKind.Connect } => true,
+        NetTimeoutException => !ex.DeadlineIsTotal,
+        _ => false,
+    };
 
     private static bool IsProblemJson(HttpResponseMessage response) =>
         response.Content.Headers.ContentType?.MediaType is { } media &&
@@ -680,6 +777,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.Owner = null;
         ex.State = ExchangeState.New;
         Deadlines.Remove(ex); // the next host keeps its deadline from its admission on
+        _ledger.Leave(ex); // and counts it against its own bounds
         _context.Gateway.Tell(ex);
     }
 
@@ -791,6 +889,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             leader.Followers?.Remove(ex);
             ex.Leader = null;
+            if (leader.IsCompleted && !leader.HasLiveFollowers && InFlight.Contains(leader))
+            {
+                // The last caller interested in the shared call is gone (the leader's own went first): the call
+                // is aborted and its slot freed, whatever the order in which they cancelled.
+                leader.Abort();
+            }
         }
 
         LeaveShared(ex);
@@ -906,11 +1010,19 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Frees the exchange: out of the deadline wheel, its caller registration disposed.</summary>
+    /// <summary>
+    /// Frees the exchange: out of the deadline wheel, its caller registration disposed, out of the ledger (its
+    /// place may be taken by the next request).
+    /// </summary>
     private void Release(Exchange ex)
     {
         Deadlines.Remove(ex);
         ex.Release();
+        _ledger.Leave(ex);
+        if (_evictable && _ledger.Members.Count == 0)
+        {
+            ArmIdle();
+        }
     }
 
     /// <summary>
@@ -954,6 +1066,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// <summary>Turns what an attempt threw into the typed error the caller gets.</summary>
     private static Exception Classify(Exchange ex, Exception error)
     {
+        if (RequestBodyException.In(error) is { } body)
+        {
+            return new InvalidRequestException(ex.Info(), body.Message);
+        }
+
         switch (error)
         {
             case InterceptorFailure hook:
@@ -1101,9 +1218,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void OnDrain(Drain drain)
     {
         _drainReply = Sender;
-        var waiting = _realms.Values.SelectMany(r => r.Waiting);
-        var followers = InFlight.Where(e => e.Followers is not null).SelectMany(e => e.Followers!);
-        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).Concat(followers).ToList())
+        foreach (var ex in _ledger.Members.Where(e => !InFlight.Contains(e) && e.State != ExchangeState.Done).ToList())
         {
             Finish(ex, new NetShutdownException(ex.Info()));
         }
@@ -1121,31 +1236,36 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     protected override void PreRestart(Exception reason, object message)
     {
-        // The supervisor logs the failure. The message in hand fails; everything else this actor held is handed
-        // to the next incarnation (in order) and requests on the wire stay in the ledger, so the cap holds.
+        // The supervisor logs the failure. The request in hand fails; everything else the ledger holds and that
+        // is not on the wire is admitted again by the next incarnation (in order); requests on the wire stay in
+        // the ledger (the cap holds) and report to the next incarnation.
         _log.Warning("Host actor for {0} failed ({1}); restarting without losing its requests", _origin, reason.GetType().Name);
         var inHand = message switch
         {
             Exchange e => e,
             AttemptCompleted a => a.Exchange,
+            RetryDue r => r.Exchange,
+            ExchangeDeadline d => d.Exchange,
             _ => null,
         };
         if (inHand is not null)
         {
-            // Not removed from the ledger: if it is on the wire again (a retry dispatched in this very message),
-            // that attempt still counts against the cap and keeps its deadline.
-            Finish(inHand, new NetRuntimeException(inHand.Info(), "the host actor failed while handling it: " + reason.Message, reason));
+            FailInHand(inHand, reason);
         }
 
-        var waiting = _realms.Values.SelectMany(r => r.Waiting);
-        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).ToList())
+        foreach (var ex in _ledger.Members.ToList())
         {
-            if (ReferenceEquals(ex, inHand))
+            if (ReferenceEquals(ex, inHand) || InFlight.Contains(ex) || ex.State == ExchangeState.Done ||
+                (ex.State == ExchangeState.Following && ex.Leader is { } leader && InFlight.Contains(leader)))
             {
-                continue;
+                continue; // on the wire, or sharing a call that is: its attempt's report reaches the next incarnation
             }
 
+            // The lists, timers and dedup table that indexed it die with this incarnation.
             ex.QueueNode = null;
+            ex.Leader = null;
+            ex.Followers = null;
+            ex.DedupKey = null;
             ex.State = ExchangeState.Queued;
             Self.Tell(ex);
         }
@@ -1153,11 +1273,32 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         // No base call: the actor has no children, and PostStop must not fail what was handed over.
     }
 
+    /// <summary>The request whose message crashed the actor fails, typed; its slot (if it holds one) is freed.</summary>
+    private void FailInHand(Exchange ex, Exception reason)
+    {
+        var error = new NetRuntimeException(ex.Info(), "the host actor failed while handling it: " + reason.Message, reason);
+        try
+        {
+            // If it is on the wire again (a retry dispatched in this very message), that attempt still counts
+            // against the cap and keeps its deadline: it leaves the ledger when the attempt reports back.
+            Finish(ex, error);
+        }
+        catch (Exception)
+        {
+            // Failing it the usual way failed too: deliver the outcome and free its place directly.
+            ex.TryFail(error);
+            if (!InFlight.Contains(ex))
+            {
+                Deadlines.Remove(ex);
+                ex.Release();
+                _ledger.Leave(ex);
+            }
+        }
+    }
+
     protected override void PostStop()
     {
-        var waiting = _realms.Values.SelectMany(r => r.Waiting);
-        var followers = InFlight.Where(e => e.Followers is not null).SelectMany(e => e.Followers!);
-        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).Concat(followers).Concat(InFlight).ToList())
+        foreach (var ex in _ledger.Members.ToList())
         {
             ex.Abort();
             if (ex.TryFail(new NetShutdownException(ex.Info())))
@@ -1170,4 +1311,32 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _http.Dispose();
     }
 
+    // ---- idle origins --------------------------------------------------------------------------------------
+
+    /// <summary>The origin holds nothing: after <c>idle-origin-timeout</c> of that, it asks the gateway to remove it.</summary>
+    private void ArmIdle()
+    {
+        _idleSince = Now;
+        if (!Timers.IsTimerActive(IdleTimer))
+        {
+            Timers.StartSingleTimer(IdleTimer, IdleCheck.Instance, _idleTimeout);
+        }
+    }
+
+    private void OnIdleCheck()
+    {
+        if (_ledger.Members.Count > 0 || !_ledger.IsEmpty)
+        {
+            return; // busy again; the timer is armed anew when it next holds nothing
+        }
+
+        var idleFor = Now - _idleSince;
+        if (idleFor < _idleTimeout)
+        {
+            Timers.StartSingleTimer(IdleTimer, IdleCheck.Instance, _idleTimeout - idleFor);
+            return;
+        }
+
+        _context.Gateway.Tell(new OriginIdle(_origin, _ledger));
+    }
 }
