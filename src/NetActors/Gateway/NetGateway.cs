@@ -46,7 +46,8 @@ public sealed class NetGateway : ReceiveActor
         }
 
         _realms = realms;
-        _hostContext = new HostContext(Self, runtime, runtime.RequestLog, realms);
+        _hostContext = new HostContext(Self, realms, runtime.Time, runtime.Metrics, runtime.RequestLog, runtime.Caches,
+            runtime.JsonFor, runtime.CreateInvoker, () => runtime.Fleet.Members);
 
         // The declared origins' host actors exist from the start, so the facade can send to them directly from
         // its first request on (a request never overtakes an earlier one of the same sender through the gateway).
@@ -239,7 +240,7 @@ public sealed class NetGateway : ReceiveActor
         // The connection budget of an origin is the one of the client that declares it as its base address;
         // an origin no client declares (an absolute URL, a redirect) takes the sending client's.
         var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
-        var ledger = new AdmissionLedger(connection.MaxConnections, connection.QueueCapacity);
+        var ledger = new AdmissionLedger(connection.MaxConnections, connection.QueueCapacity, _runtime.Time);
         var actor = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, ledger,
             evictable: !_declaredOrigins.ContainsKey(origin)), $"host-{++_hostCounter}");
         Context.Watch(actor);

@@ -16,7 +16,7 @@ namespace NetActors.Hosts;
 /// must not fail because callers filled the queue. The ledger outlives restarts of the host actor, so a restarted
 /// actor knows what is on the wire (the cap holds) and what waited (it is admitted again, nothing is lost).
 /// </summary>
-internal sealed class AdmissionLedger(int maxConnections, int queueCapacity)
+internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, TimeProvider? time = null)
 {
     private readonly HashSet<Exchange> _members = new(Exchange.Identity);
     private int _admitted;
@@ -33,7 +33,7 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity)
     public HashSet<Exchange> InFlight { get; } = new(Exchange.Identity);
 
     /// <summary>The total deadlines of the exchanges that wait (kept here so a restart loses none).</summary>
-    public DeadlineWheel Deadlines { get; } = new();
+    public DeadlineWheel Deadlines { get; } = new(time);
 
     /// <summary>True when another attempt may go on the wire.</summary>
     public bool HasFreeSlot => InFlight.Count < MaxConnections;

@@ -47,10 +47,12 @@ internal sealed class Exchange : IThreadPoolWorkItem
     private CancellationTokenRegistration _callerRegistration;
     private bool _begun;
     private bool _deadlineIsTotal;
+    private readonly TimeProvider _clock;
 
     private Exchange(NetRequest request, TaskCompletionSource<NetResponse>? tcs, IActorRef? replyTo,
-        CancellationToken callerToken, bool priority = false)
+        CancellationToken callerToken, bool priority, TimeProvider? clock)
     {
+        _clock = clock ?? TimeProvider.System;
         Priority = priority;
         Request = request;
         _tcs = tcs;
@@ -58,7 +60,7 @@ internal sealed class Exchange : IThreadPoolWorkItem
         _callerToken = callerToken;
         Method = request.Method;
         Content = request.Content;
-        StartedAt = Stopwatch.GetTimestamp();
+        StartedAt = _clock.GetTimestamp();
     }
 
     /// <summary>
@@ -66,12 +68,14 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// completed: outcomes decided on an actor are handed over through the thread pool (see <see cref="TryComplete"/>),
     /// a plain success is handed over by the thread that read it (see <see cref="CompleteClaimed"/>).
     /// </summary>
-    public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken, bool priority = false) =>
-        new(request, new TaskCompletionSource<NetResponse>(), null, cancellationToken, priority);
+    public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken, bool priority = false,
+        TimeProvider? clock = null) =>
+        new(request, new TaskCompletionSource<NetResponse>(), null, cancellationToken, priority, clock);
 
     /// <summary>An exchange whose outcome is sent to an actor (the Tell/Ask path).</summary>
-    public static Exchange ForActor(NetRequest request, IActorRef replyTo) =>
-        new(request, null, replyTo, CancellationToken.None);
+    public static Exchange ForActor(NetRequest request, IActorRef replyTo, CancellationToken cancellationToken = default,
+        TimeProvider? clock = null) =>
+        new(request, null, replyTo, cancellationToken, false, clock);
 
     /// <summary>
     /// Compares exchanges by reference, hashing their start time: <see cref="ReferenceEqualityComparer"/> would
@@ -176,10 +180,13 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     public TimeSpan TotalTimeout { get; private set; }
 
-    /// <summary>When the total timeout runs out, as a <see cref="Stopwatch"/> timestamp.</summary>
-    public long TotalDeadline => StartedAt + (long)(TotalTimeout.TotalSeconds * Stopwatch.Frequency);
+    /// <summary>When the total timeout runs out, as a timestamp of the exchange's clock.</summary>
+    public long TotalDeadline => StartedAt + (long)(TotalTimeout.TotalSeconds * _clock.TimestampFrequency);
 
-    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartedAt);
+    /// <summary>The clock the exchange's times are measured with (the system's, outside tests).</summary>
+    public TimeProvider Clock => _clock;
+
+    public TimeSpan Elapsed => _clock.GetElapsedTime(StartedAt);
 
     public TimeSpan Remaining => TotalTimeout - Elapsed;
 

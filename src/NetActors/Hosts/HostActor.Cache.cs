@@ -16,7 +16,7 @@ internal sealed partial class HostActor
     /// </summary>
     private bool TryAnswerFromCache(Exchange ex)
     {
-        if (!ex.Client.Cache.Enabled || ex.Redirects > 0 || !IsCacheable(ex) || _context.Runtime.Caches.For(ex.Client) is not { } cache)
+        if (!ex.Client.Cache.Enabled || ex.Redirects > 0 || !IsCacheable(ex) || _context.Caches.For(ex.Client) is not { } cache)
         {
             return false;
         }
@@ -131,7 +131,7 @@ internal sealed partial class HostActor
     private void InvalidateAfterUnsafe(Exchange ex, HttpResponseMessage? response)
     {
         if (ex.Method == HttpMethod.Get || ex.Method == HttpMethod.Head || ex.Method == HttpMethod.Options ||
-            ex.Method == HttpMethod.Trace || _context.Runtime.Caches.Find(ex.Request.Client) is not { } cache)
+            ex.Method == HttpMethod.Trace || _context.Caches.Find(ex.Request.Client) is not { } cache)
         {
             return;
         }
@@ -168,7 +168,7 @@ internal sealed partial class HostActor
     private static long? TokenVersionOf(Exchange ex) => ex.Authorization is null ? null : ex.TokenVersion;
 
     private void CountCache(Exchange ex, string result) =>
-        _context.Runtime.Metrics.CacheRequests.Add(1,
+        _context.Metrics.CacheRequests.Add(1,
             new KeyValuePair<string, object?>("netactors.client", ex.Request.Client),
             new KeyValuePair<string, object?>("netactors.cache.result", result));
 }

@@ -44,7 +44,7 @@ internal sealed partial class HostActor
             return false;
         }
 
-        var delay = retryAfter ?? retry.DelayFor(ex.Attempts, Random.Shared.NextDouble());
+        var delay = retryAfter ?? retry.DelayFor(ex.Attempts, _context.Random());
         if (delay >= ex.Remaining - DeadlineTolerance)
         {
             return false; // it cannot happen within the total timeout: the caller gets the failure now
@@ -54,7 +54,7 @@ internal sealed partial class HostActor
         ArmTotal(ex);
         _retrying.Add(ex);
         Timers.StartSingleTimer(ex, new RetryDue(ex), delay);
-        _context.Runtime.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        _context.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         if (_context.Log.IsEnabled(LogLevel.Information))
         {
             _context.Log.Retrying(ex.Method.Method, ex.Redaction.Url(ex.Target!), delay.TotalMilliseconds, ex.Attempts,

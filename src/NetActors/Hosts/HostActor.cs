@@ -56,13 +56,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _context = context;
         _origin = origin;
         _ledger = ledger;
-        _http = context.Runtime.CreateInvoker(origin, connection);
+        _http = context.CreateInvoker(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
-        _rate = new RateGate(connection.RateLimit, context.Runtime.Fleet);
+        _rate = new RateGate(connection.RateLimit, context.FleetMembers);
         _maxRetryAfter = connection.MaxRetryAfter;
         _idleTimeout = connection.IdleOriginTimeout;
         _evictable = evictable;
-        _gauge = context.Runtime.Metrics.Origin(origin);
+        _gauge = context.Metrics.Origin(origin);
 
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
@@ -193,7 +193,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
-        ex.JsonOptions = context.Runtime.JsonFor(ex.Client);
+        ex.JsonOptions = context.Json(ex.Client);
         if (ex.Content is not null)
         {
             try
@@ -402,7 +402,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
 
         // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
-        ex.ArmAttempt(_sources.TryPop(out var source) ? source : new CancellationTokenSource(),
+        ex.ArmAttempt(_sources.TryPop(out var source) ? source : NewAttemptSource(),
             ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
 
         // Only now is it on the wire: nothing from here to the attempt's start can throw, so a slot is never held
@@ -411,7 +411,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.Attempts++;
         InFlight.Add(ex);
         Deadlines.Remove(ex);
-        _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         _ = RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
     }
 
@@ -889,11 +889,19 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             leader.Followers?.Remove(ex);
             ex.Leader = null;
-            if (leader.IsCompleted && !leader.HasLiveFollowers && InFlight.Contains(leader))
+            if (leader.IsCompleted && !leader.HasLiveFollowers)
             {
                 // The last caller interested in the shared call is gone (the leader's own went first): the call
-                // is aborted and its slot freed, whatever the order in which they cancelled.
-                leader.Abort();
+                // is aborted and its slot freed, whatever the order in which they cancelled; a leader that only
+                // waited (for a token, a retry) for its followers leaves now.
+                if (InFlight.Contains(leader))
+                {
+                    leader.Abort();
+                }
+                else if (leader.State != ExchangeState.Done)
+                {
+                    Drop(leader);
+                }
             }
         }
 
@@ -915,13 +923,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (!ex.IsCompleted || delivered)
         {
-            _context.Runtime.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null
+            _context.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null
                 ? (int)response.StatusCode
                 : (error as HttpStatusException)?.StatusCode is { } code ? (int)code : null, error,
                 delivered ? response!.Elapsed : ex.Elapsed);
             if (response?.Deduplicated == true)
             {
-                _context.Runtime.Metrics.Deduplicated.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+                _context.Metrics.Deduplicated.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
             }
         }
 
@@ -1124,10 +1132,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>An attempt's cancellation source, on the host's clock (so a test's fake clock fires its deadline).</summary>
+    private CancellationTokenSource NewAttemptSource() => ReferenceEquals(_context.Time, TimeProvider.System)
+        ? new CancellationTokenSource()
+        : new CancellationTokenSource(Timeout.InfiniteTimeSpan, _context.Time);
+
     private void ScheduleDeadlines(long due)
     {
         _deadlinesDueAt = due;
-        var delay = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        var delay = _context.Time.GetElapsedTime(_context.Time.GetTimestamp(), due);
         Timers.StartSingleTimer(DeadlineTimer, DeadlinesDue.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
     }
 
@@ -1135,7 +1148,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void OnDeadlinesDue()
     {
         _deadlinesDueAt = long.MaxValue;
-        Deadlines.Expire(Stopwatch.GetTimestamp(), _expired);
+        Deadlines.Expire(_context.Time.GetTimestamp(), _expired);
         try
         {
             foreach (var ex in _expired)

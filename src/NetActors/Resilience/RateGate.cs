@@ -12,11 +12,11 @@ namespace NetActors.Resilience;
 /// its share, <c>1 / members</c> of each (a burst of at least 1), re-read on every permit so that a membership
 /// change applies at once.
 /// </summary>
-internal sealed class RateGate(RateLimitSettings settings, Cluster.FleetShare? fleet = null)
+internal sealed class RateGate(RateLimitSettings settings, Func<int>? fleetMembers = null)
 {
     private readonly double _fleetRate = settings.PermitsPerSecond;
     private readonly double _fleetBurst = Math.Max(1, settings.Burst);
-    private double _tokens = Burst(settings.Burst, fleet?.Members ?? 1);
+    private double _tokens = Burst(settings.Burst, fleetMembers?.Invoke() ?? 1);
     private long _stamp = Stopwatch.GetTimestamp();
     private DateTimeOffset _pausedUntil;
 
@@ -37,7 +37,7 @@ internal sealed class RateGate(RateLimitSettings settings, Cluster.FleetShare? f
             return true;
         }
 
-        var members = fleet?.Members ?? 1;
+        var members = fleetMembers?.Invoke() ?? 1;
         var rate = _fleetRate / members;
         var stamp = Stopwatch.GetTimestamp();
         _tokens = Math.Min(Burst(_fleetBurst, members), _tokens + Stopwatch.GetElapsedTime(_stamp, stamp).TotalSeconds * rate);
