@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Akka.Actor;
 using Akka.Event;
 using LogLevel = Microsoft.Extensions.Logging.LogLevel;
@@ -12,13 +9,16 @@ using NetActors.Resilience;
 namespace NetActors.Hosts;
 
 /// <summary>
-/// Owns one origin's connection budget and the failure handling of its requests. At most <c>max-connections</c>
-/// requests are on the wire at once; the rest wait in this actor's own bounded FIFO queue, and a request beyond
-/// <c>queue-capacity</c> fails at once with <see cref="OverloadedException"/> (never a silent drop). Priority
-/// requests (token refreshes) take the next free slot ahead of the queue. A request waiting for a token, a
-/// retry delay or a shared wire request holds no slot. Transient failures of safe requests are retried with
-/// backoff on actor timers; the origin's rate limit, <c>Retry-After</c> pauses and circuit breaker are applied
-/// here. HTTP calls run asynchronously and return through <c>PipeTo</c>; user hooks never run on this actor.
+/// Owns one origin: its slots, the <see cref="AdmissionLedger"/> of every request it holds, its timers, the wire and
+/// supervision. At most <c>max-connections</c> requests are on the wire at once; the others wait (queued, for a
+/// token, for a retry delay or a <c>Retry-After</c> pause, or following a shared call), at most
+/// <c>queue-capacity</c> of them in all; beyond that a request is answered <see cref="OverloadedException"/> at
+/// the edge, before it reaches this actor. Token refreshes take the next free slot ahead of the queue. The
+/// decisions that need no actor state are plain classes called synchronously, each tested on its own:
+/// <see cref="RequestMessageBuilder"/> (what goes on the wire), <see cref="FailureClassifier"/> (what a failure
+/// means and whether it counts against the origin), <see cref="RetryPolicy"/>, <see cref="DedupTable"/>,
+/// <see cref="CacheRules"/>, <see cref="CircuitBreaker"/>, <see cref="RateGate"/>. Attempts run off the actor
+/// (<see cref="AttemptRunner"/>) and report back as messages; user hooks never run on this actor.
 /// </summary>
 internal sealed partial class HostActor : ReceiveActor, IWithTimers
 {
@@ -35,7 +35,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly LinkedList<Exchange> _priority = new();
     private readonly HashSet<Exchange> _retrying = new(Exchange.Identity);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
-    private readonly Dictionary<SharedKey, Exchange> _shared = new();
+    private readonly DedupTable _shared = new();
     private readonly CircuitBreaker _breaker;
     private readonly RateGate _rate;
     private readonly TimeSpan _maxRetryAfter;
@@ -124,7 +124,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             ex.Begin(ex.Request.Timeout ?? ex.Client.TotalTimeout);
             // Once per logical request: a redirected exchange keeps its first origin and its idempotency key.
-            var problem = ex.OriginalOrigin is null ? Prepare(ex, _context) : null;
+            var problem = ex.OriginalOrigin is null ? RequestMessageBuilder.Prepare(ex, _context.Json) : null;
             if (problem is not null)
             {
                 Finish(ex, new InvalidRequestException(ex.Info(), problem));
@@ -154,8 +154,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
-        if (TryFollow(ex))
+        if (_shared.TryFollow(ex))
         {
+            ArmTotal(ex); // it waits for the call it shares
             return;
         }
 
@@ -165,68 +166,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             ArmTotal(ex); // it waits after all (most requests go straight on the wire and never need the wheel)
         }
-    }
-
-    /// <summary>Resolves a relative URL, checks headers, sets the idempotency key. Null when fine.</summary>
-    private static string? Prepare(Exchange ex, HostContext context)
-    {
-        if (ex.Target is null)
-        {
-            var (target, problem) = RequestTargets.Resolve(ex.Client, ex.Request.Url);
-            if (problem is not null)
-            {
-                return problem;
-            }
-
-            ex.Target = target;
-        }
-
-        ex.OriginalOrigin = ex.OriginKey; // the gateway's key of the first hop: the target's origin, not made again
-        var headers = ex.Request.Headers;
-        for (var i = 0; i < headers.Count; i++)
-        {
-            var (name, value) = headers[i];
-            var problem = HeaderRules.Check(name, value) ?? HeaderRules.CheckRequestOnly(name);
-            if (problem is not null)
-            {
-                return problem;
-            }
-        }
-
-        ex.JsonOptions = context.Json(ex.Client);
-        if (ex.Content is not null)
-        {
-            try
-            {
-                ex.Content = ex.Content.ForClient(ex.JsonOptions);
-            }
-            catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
-            {
-                return "the body could not be serialized as JSON: " + e.Message;
-            }
-        }
-
-        var retry = ex.Client.Retry;
-        ex.IdempotencyKey = ex.Request.IdempotencyKey ?? HeaderValue(ex.Request.Headers, retry.IdempotencyHeader);
-        if (ex.IdempotencyKey is null && retry.IdempotencyKeys && !RetryClassifier.IsIdempotent(ex.Method))
-        {
-            ex.IdempotencyKey = Guid.NewGuid().ToString("N"); // once per logical request, the same on every attempt
-        }
-
-        return ex.IdempotencyKey is not null ? HeaderRules.Check(retry.IdempotencyHeader, ex.IdempotencyKey) : null;
-    }
-
-    private static string? HeaderValue(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
-    {
-        for (var i = 0; i < headers.Count; i++)
-        {
-            if (string.Equals(headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
-            {
-                return headers[i].Value;
-            }
-        }
-
-        return null;
     }
 
     private void Enqueue(Exchange ex, bool front, bool armDeadline = true)
@@ -383,7 +322,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         HttpRequestMessage message;
         try
         {
-            message = BuildMessage(ex);
+            message = RequestMessageBuilder.Build(ex);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -412,154 +351,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         InFlight.Add(ex);
         Deadlines.Remove(ex);
         _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        _ = RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
-    }
-
-    private static HttpRequestMessage BuildMessage(Exchange ex)
-    {
-        // After a redirect to another origin, no credential header of the original request goes along (the
-        // realm's bearer token is decided per hop by Authorize; these are hand-set ones such as Basic or Cookie).
-        var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
-        var message = new HttpRequestMessage(ex.Method, ex.Target);
-        var content = ex.Content?.CreateHttpContent();
-        if (content is not null)
-        {
-            // What the caller's body does wrong (a stream that throws, a length that lies) is told apart from
-            // what the connection does wrong: the first is the request's problem, never the origin's.
-            content = new BodyGuardContent(content);
-            if (ex.Request.UploadProgress is { } progress)
-            {
-                content = new Content.ProgressContent(content, progress, ex.Attempts + 1);
-            }
-        }
-
-        message.Content = content;
-        var requestHeaders = ex.Request.Headers;
-        var defaultHeaders = ex.Client.DefaultHeaders;
-        for (var i = 0; i < defaultHeaders.Count; i++)
-        {
-            var (name, value) = defaultHeaders[i];
-            if (HeaderValue(requestHeaders, name) is null && !(crossed && ex.Redaction.IsSecretHeader(name)))
-            {
-                message.Headers.TryAddWithoutValidation(name, value);
-            }
-        }
-
-        if (ex.Authorization is { } authorization)
-        {
-            message.Headers.TryAddWithoutValidation("Authorization", authorization);
-        }
-
-        if (ex.Cached is { } cached)
-        {
-            // Revalidation of a stored response: a 304 answers with its body.
-            if (cached.ETag is { } etag)
-            {
-                message.Headers.TryAddWithoutValidation("If-None-Match", etag);
-            }
-            else if (cached.LastModified is { } modified)
-            {
-                message.Headers.IfModifiedSince = modified;
-            }
-        }
-
-        var idempotencyHeader = ex.Client.Retry.IdempotencyHeader;
-        if (ex.IdempotencyKey is { } key)
-        {
-            message.Headers.TryAddWithoutValidation(idempotencyHeader, key);
-        }
-
-        for (var i = 0; i < requestHeaders.Count; i++)
-        {
-            var (name, value) = requestHeaders[i];
-            if ((crossed && ex.Redaction.IsSecretHeader(name)) ||
-                (ex.Authorization is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
-                (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
-            {
-                continue; // the realm's token and the idempotency key are set above
-            }
-
-            if (!message.Headers.TryAddWithoutValidation(name, value) &&
-                (content is null || !content.Headers.TryAddWithoutValidation(name, value)))
-            {
-                message.Dispose();
-                throw new InvalidOperationException(content is null
-                    ? $"header '{name}' describes content, but the request has no body."
-                    : $"header '{name}' cannot be set on this request.");
-            }
-        }
-
-        ContentDecoding.Offer(message);
-        return message;
-    }
-
-    /// <summary>
-    /// One attempt, off the actor. It never throws: its outcome goes to <paramref name="self"/> as an
-    /// <see cref="AttemptCompleted"/> (what <c>PipeTo(Self)</c> would do, without another async layer per request).
-    /// </summary>
-    private static async Task RunAttemptAsync(HttpMessageInvoker http, Exchange ex,
-        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self)
-    {
-        HttpResponseMessage? response = null;
-        AttemptCompleted done;
-        try
-        {
-            if (ex.Hooks.Interceptors.Count > 0)
-            {
-                await RunRequestInterceptorsAsync(ex, message, token).ConfigureAwait(false);
-            }
-
-            response = await http.SendAsync(message, token).ConfigureAwait(false);
-            ContentDecoding.Apply(response, message.Method);
-            var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
-                ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
-                : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
-
-            var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
-            done = new AttemptCompleted(ex, response, body, null, delivered);
-        }
-        catch (Exception e)
-        {
-            done = new AttemptCompleted(ex, response, default, e);
-        }
-        finally
-        {
-            // The body is read (or abandoned): disposing releases the connection to the pool, or closes it.
-            response?.Dispose();
-            message.Dispose();
-        }
-
-        self.Tell(done, ActorRefs.NoSender);
-        if (done.Delivered is { } result)
-        {
-            ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
-        }
-    }
-
-    /// <summary>
-    /// A plain success needs no decision of the actor (no retry, redirect, token refresh or hook), so the attempt
-    /// hands it to the caller from its own thread, as a bare HttpClient would, one hop sooner; the actor still does
-    /// all the bookkeeping (slot, circuit, dedup followers, metrics, log) when the attempt's message arrives.
-    /// Anything that must happen on the actor before a caller sees a 2xx has to exclude the exchange here.
-    /// </summary>
-    private static bool IsPlainSuccess(Exchange ex, HttpResponseMessage response) =>
-        (int)response.StatusCode is >= 200 and <= 299 && ex.Hooks.Interceptors.Count == 0;
-
-    /// <summary>The OnRequest hooks, in order (their own method, so an attempt without them carries none of their state).</summary>
-    private static async Task RunRequestInterceptorsAsync(Exchange ex, HttpRequestMessage message, CancellationToken token)
-    {
-        foreach (var interceptor in ex.Hooks.Interceptors)
-        {
-            try
-            {
-                await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
-                    .ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
-            {
-                throw new InterceptorFailure(interceptor.Name, e);
-            }
-        }
+        _ = AttemptRunner.RunAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
     }
 
     // ---- outcomes ----------------------------------------------------------------------------------------
@@ -586,7 +378,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
             if (done.Error is not null)
             {
-                var failure = Classify(ex, done.Error);
+                var failure = FailureClassifier.Classify(ex, done.Error);
                 if (failure is OperationCanceledException)
                 {
                     // Its own caller went away: followers did not, they get a wire request of their own.
@@ -594,7 +386,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                     return;
                 }
 
-                RecordOutcome(CountsAgainstOrigin(ex, failure));
+                RecordOutcome(FailureClassifier.CountsAgainstOrigin(ex, failure));
                 if (!TryRetry(ex, failure, null))
                 {
                     FailOrServeStale(ex, failure);
@@ -675,20 +467,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             FailOrServeStale(ex, failure);
         }
     }
-
-    /// <summary>
-    /// Whether a failed attempt says something about the origin's health (the circuit counts only these): a
-    /// network failure, or an attempt timeout when the attempt had its whole attempt timeout on the wire. Not a
-    /// timeout because the request's own total budget ran out (it waited too long here: the client's overload,
-    /// not the origin's), not the caller's body, not a hook, not a bad request.
-    /// </summary>
-    private static bool CountsAgainstOrigin(Exchange ex, Exception failure) => failure switch
-    {
-        NetworkException => true,
-        NetTimeoutException { Kind: TimeoutKind.Connect } => true,
-        NetTimeoutException => !ex.DeadlineIsTotal,
-        _ => false,
-    };
 
     private static bool IsProblemJson(HttpResponseMessage response) =>
         response.Content.Headers.ContentType?.MediaType is { } media &&
@@ -772,7 +550,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         // Another origin: its own host actor (and its own cap and realm check) takes over. Followers stay here
         // and get a wire request of their own: no list is shared between two actors.
         HandOffFollowers(ex);
-        LeaveShared(ex);
+        _shared.Leave(ex);
         ex.OriginKey = origin;
         ex.Owner = null;
         ex.State = ExchangeState.New;
@@ -802,7 +580,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// </summary>
     private void CompleteShared(Exchange ex, NetResponse result, bool delivered = false)
     {
-        LeaveShared(ex);
+        _shared.Leave(ex);
         Deliver(ex, result, null, delivered);
         if (ex.Followers is { } followers)
         {
@@ -905,7 +683,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
-        LeaveShared(ex);
+        _shared.Leave(ex);
     }
 
     /// <summary>
@@ -1070,55 +848,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 error.Message);
         }
     }
-
-    /// <summary>Turns what an attempt threw into the typed error the caller gets.</summary>
-    private static Exception Classify(Exchange ex, Exception error)
-    {
-        if (RequestBodyException.In(error) is { } body)
-        {
-            return new InvalidRequestException(ex.Info(), body.Message);
-        }
-
-        switch (error)
-        {
-            case InterceptorFailure hook:
-                return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
-            case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.AttemptCancelled):
-                return new OperationCanceledException("The caller cancelled the request.", error, ex.CallerToken);
-            case OperationCanceledException when ex.AttemptCancelled:
-                return ex.DeadlineIsTotal
-                    ? new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total, error)
-                    : new NetTimeoutException(ex.Info(), ex.Client.ResponseTimeout, TimeoutKind.Attempt, error);
-            case OperationCanceledException { InnerException: TimeoutException } or
-                HttpRequestException { InnerException: TimeoutException }:
-                return new NetTimeoutException(ex.Info(), ex.Client.ConnectTimeout, TimeoutKind.Connect, error);
-            case BodyTooLargeException big:
-                return new ResponseTooLargeException(ex.Info(), big.Limit, big.Declared);
-            case HttpRequestException http:
-                return new NetworkException(ex.Info(), NetworkReason(http), error);
-            case IOException or SocketException:
-                return new NetworkException(ex.Info(), "the connection failed while the response was read", error);
-            case OperationCanceledException:
-                return new NetworkException(ex.Info(), "the request was aborted", error);
-            default:
-                return new NetRuntimeException(ex.Info(), error.GetType().Name + ": " + error.Message, error);
-        }
-    }
-
-    private static string NetworkReason(HttpRequestException e) => e.HttpRequestError switch
-    {
-        HttpRequestError.NameResolutionError => "the host name could not be resolved",
-        HttpRequestError.ConnectionError when e.InnerException is SocketException
-        {
-            SocketErrorCode: SocketError.ConnectionRefused,
-        } => "the connection was refused",
-        HttpRequestError.ConnectionError => "the connection could not be made",
-        HttpRequestError.SecureConnectionError => "the TLS handshake failed",
-        HttpRequestError.ResponseEnded => "the connection was closed before the response was complete",
-        HttpRequestError.InvalidResponse => "the response was not valid HTTP",
-        HttpRequestError.ProxyTunnelError => "the proxy tunnel could not be opened",
-        _ => "the request could not be sent",
-    };
 
     // ---- deadlines and cancellation ----------------------------------------------------------------------
 
