@@ -12,7 +12,10 @@ namespace NetActors.Hosts;
 /// request beyond that is refused by <see cref="TryEnter"/> before it is sent to the actor, so it is answered
 /// <see cref="Errors.OverloadedException"/> at once, without waiting behind other messages in the mailbox.</item>
 /// </list>
-/// Token refreshes (priority exchanges) are never refused: the realm lets only one run at a time, and a refresh
+/// A request stops counting against the bound the moment its outcome is decided (<see cref="Exchange.TryClaim"/>),
+/// before its caller can see it: a caller that sends again as soon as it has its answer finds its place free, even
+/// when the host actor has not yet done the bookkeeping of the attempt (the slot on the wire is still the actor's
+/// to free, so the cap holds). Token refreshes (priority exchanges) are never refused: the realm lets only one run at a time, and a refresh
 /// must not fail because callers filled the queue. The ledger outlives restarts of the host actor, so a restarted
 /// actor knows what is on the wire (the cap holds) and what waited (it is admitted again, nothing is lost).
 /// </summary>
@@ -38,7 +41,7 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     /// <summary>True when another attempt may go on the wire.</summary>
     public bool HasFreeSlot => InFlight.Count < MaxConnections;
 
-    /// <summary>Requests admitted and not yet finished, priority ones excepted; safe to read from any thread.</summary>
+    /// <summary>Requests admitted whose outcome is not decided yet, priority ones excepted; safe to read from any thread.</summary>
     public int Admitted => Volatile.Read(ref _admitted);
 
     /// <summary>True when nothing at all is admitted (priority exchanges included); safe to read from any thread.</summary>
@@ -86,8 +89,21 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
             }
         }
 
-        ex.Ledger = this;
+        ex.CountIn(this);
         return true;
+    }
+
+    /// <summary>An exchange counted here has its outcome, or moved away: its place is free. Any thread; once per count.</summary>
+    internal void Uncount(bool priority)
+    {
+        if (priority)
+        {
+            Interlocked.Decrement(ref _priority);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _admitted);
+        }
     }
 
     /// <summary>The host actor takes an exchange counted by <see cref="TryEnter"/> into its books.</summary>
@@ -95,7 +111,7 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
 
     /// <summary>
     /// The exchange leaves the origin: its outcome is delivered and nothing of it is on the wire, or it moved to
-    /// another origin (a redirect). Idempotent.
+    /// another origin (a redirect). Idempotent. Only the host actor calls it.
     /// </summary>
     public void Leave(Exchange ex)
     {
@@ -104,15 +120,7 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
             return;
         }
 
-        ex.Ledger = null;
         _members.Remove(ex);
-        if (ex.Priority)
-        {
-            Interlocked.Decrement(ref _priority);
-        }
-        else
-        {
-            Interlocked.Decrement(ref _admitted);
-        }
+        ex.LeaveLedger();
     }
 }

@@ -48,6 +48,8 @@ internal sealed class Exchange : IThreadPoolWorkItem
     private bool _begun;
     private bool _deadlineIsTotal;
     private readonly TimeProvider _clock;
+    private AdmissionLedger? _ledger;
+    private int _counted;
 
     private Exchange(NetRequest request, TaskCompletionSource<NetResponse>? tcs, IActorRef? replyTo,
         CancellationToken callerToken, bool priority, TimeProvider? clock)
@@ -165,8 +167,31 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// <summary>The host actor that owns it now; cancellation notices go there.</summary>
     public IActorRef? Owner { get; set; }
 
-    /// <summary>The admission ledger of the origin that counts this exchange, from admission until it leaves.</summary>
-    public AdmissionLedger? Ledger { get; set; }
+    /// <summary>The admission ledger of the origin that holds this exchange, from admission until it leaves.</summary>
+    public AdmissionLedger? Ledger => _ledger;
+
+    /// <summary>Counted by <paramref name="ledger"/> (see <see cref="AdmissionLedger.TryEnter"/>).</summary>
+    internal void CountIn(AdmissionLedger ledger)
+    {
+        _ledger = ledger;
+        Volatile.Write(ref _counted, 1);
+    }
+
+    /// <summary>Frees the exchange's place in its ledger's bound, once, from whichever thread gets here first.</summary>
+    private void Uncount()
+    {
+        if (Interlocked.Exchange(ref _counted, 0) == 1)
+        {
+            _ledger?.Uncount(Priority);
+        }
+    }
+
+    /// <summary>Leaves its ledger for good (its host is done with it, or it moves to another origin).</summary>
+    internal void LeaveLedger()
+    {
+        Uncount();
+        _ledger = null;
+    }
 
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
 
@@ -300,8 +325,20 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// <summary>Delivers a failure (cancellation for an <see cref="OperationCanceledException"/>), like <see cref="TryComplete"/>.</summary>
     public bool TryFail(Exception error) => TryClaim() && Hand(error);
 
-    /// <summary>Claims the one outcome: true for the first caller only, who must then deliver it.</summary>
-    public bool TryClaim() => Interlocked.Exchange(ref _completed, 1) == 0;
+    /// <summary>
+    /// Claims the one outcome: true for the first caller only, who must then deliver it. From here on the request
+    /// no longer counts against its origin's bound (before the caller can see the outcome and send again).
+    /// </summary>
+    public bool TryClaim()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        Uncount();
+        return true;
+    }
 
     /// <summary>
     /// Delivers a claimed response on this thread, as a bare <see cref="HttpClient"/> does: the caller's

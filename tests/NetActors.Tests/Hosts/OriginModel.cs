@@ -256,10 +256,13 @@ internal sealed class OriginModel
             Violation($"{when}: {_wire.MostAtOnce} calls on the wire at once, over max-connections {_shape.MaxConnections}");
         }
 
+        // Held: admitted and without an outcome yet (a request whose outcome is decided frees its place at once,
+        // even while its attempt still winds down on the wire; the slot itself is the cap's, checked above).
         var capacity = _shape.MaxConnections + _shape.QueueCapacity;
-        if (_ledger.Members.Count > capacity || _ledger.Admitted > capacity)
+        var held = _ledger.Members.Count(m => !m.IsCompleted);
+        if (held > capacity || _ledger.Admitted > capacity)
         {
-            Violation($"{when}: the origin holds {_ledger.Members.Count} (admitted {_ledger.Admitted}), over {capacity}");
+            Violation($"{when}: the origin holds {held} requests without an outcome (admitted {_ledger.Admitted}), over {capacity}");
         }
 
         foreach (var r in _requests)
