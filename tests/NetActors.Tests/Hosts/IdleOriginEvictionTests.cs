@@ -14,7 +14,13 @@ public sealed class IdleOriginEvictionTests
         // One server on 1,001 ports: the client's own origin and a thousand others.
         await using var upstream = await TestUpstream.StartAsync(ports: Visited + 1);
         upstream.Respond("*", 200, "{}");
-        await using var net = await NetHost.StartAsync(upstream, c => c.Set("idle-origin-timeout", "1s"));
+        // An idle timeout longer than any request can last (total-timeout), and connections idle no longer.
+        await using var net = await NetHost.StartAsync(upstream, c => c
+            .Set("idle-origin-timeout", "3s")
+            .WithResponseTimeout(TimeSpan.FromSeconds(1))
+            .WithTotalTimeout(TimeSpan.FromSeconds(2))
+            .WithRetryDelays(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50))
+            .Set("pooled-connection-idle-timeout", "1s"));
         using var metrics = new MetricsCapture(net.Services);
         var others = upstream.BaseAddresses.Skip(1).ToList();
         var visited = others.Select(Origins.KeyOf).ToHashSet();
