@@ -1,6 +1,5 @@
 using System.Net;
 using NetActors.Errors;
-using NetActors.Tests.Host;
 
 namespace NetActors.Tests.Hosts;
 

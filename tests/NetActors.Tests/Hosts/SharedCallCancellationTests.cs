@@ -49,4 +49,40 @@ public sealed class SharedCallCancellationTests
         Assert.Equal(1, upstream.Count("/shared"));
         callers.ForEach(c => c.Dispose());
     }
+
+    [Fact]
+    public async Task A_shared_call_whose_callers_all_cancelled_leaves_no_trace_for_later_identical_requests()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var gate = new Gate();
+        var calls = 0;
+        upstream.Map("/me", async ctx =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                await gate.PassAsync(ctx);
+            }
+
+            await TestUpstream.Write(ctx, 200, "{}");
+        });
+        upstream.Respond("/barrier", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream);
+
+        using var leaderCts = new CancellationTokenSource();
+        using var followerCts = new CancellationTokenSource();
+        var leader = net.Client.SendAsync(NetRequest.Get("api", "/me"), leaderCts.Token);
+        await gate.WaitForArrivalsAsync(1);
+        var follower = net.Client.SendAsync(NetRequest.Get("api", "/me"), followerCts.Token);
+        await net.Client.SendAsync(NetRequest.Get("api", "/barrier"));   // the follower is attached
+        leaderCts.Cancel();
+        followerCts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leader);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => follower);
+        gate.Open();
+        await net.Client.SendAsync(NetRequest.Get("api", "/barrier"));   // the shared call has ended by now
+
+        var later = await net.Client.SendAsync(NetRequest.Get("api", "/me").WithTimeout(TimeSpan.FromSeconds(5)));
+
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+    }
 }
