@@ -51,8 +51,8 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         var exchange = Exchange.ForTask(request, cancellationToken);
         if (router.Resolve(exchange) is { } problem)
         {
-            exchange.TryFail(new Errors.InvalidRequestException(exchange.Info(), problem));
-            return exchange.Task;
+            // Answered before SendAsync returns: nothing of it reached an actor.
+            return Task.FromException<NetResponse>(new Errors.InvalidRequestException(exchange.Info(), problem));
         }
 
         // The gateway would only pass it on: a declared origin's host actor takes it directly, unless an earlier
@@ -62,8 +62,8 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
             if (!host.Ledger.TryEnter(exchange))
             {
                 // The origin holds all it may: answered here, at once, not behind the host actor's mailbox.
-                exchange.TryFail(new Errors.OverloadedException(exchange.Info(), exchange.OriginKey, host.Ledger.QueueCapacity));
-                return exchange.Task;
+                return Task.FromException<NetResponse>(
+                    new Errors.OverloadedException(exchange.Info(), exchange.OriginKey, host.Ledger.QueueCapacity));
             }
 
             host.Actor.Tell(exchange, ActorRefs.NoSender);

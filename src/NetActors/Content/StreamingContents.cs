@@ -45,6 +45,12 @@ internal sealed class ReopenedStreamContent : NetContent
         }
 
         _previous = new WeakReference<Stream>(stream);
+        if (length is { } declared && stream.CanSeek && stream.Length - stream.Position is var actual && actual != declared)
+        {
+            // Known before anything is sent: a body whose length lies is refused here, not cut off on the wire.
+            stream.Dispose();
+            throw new InvalidOperationException($"the body's stream has {actual} bytes, but its declared length is {declared}.");
+        }
         var content = new StreamContent(stream, 64 * 1024);
         content.Headers.ContentType = _mediaType;
         if (length is { } known)

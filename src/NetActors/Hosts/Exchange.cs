@@ -314,7 +314,7 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     /// <summary>What error messages say about this request; the URL is redacted.</summary>
     public NetRequestInfo Info() =>
-        new(Request.Client, Method?.Method ?? "(none)", Target is null ? Redaction.Url(Request.Url) : Redaction.Url(Target), Attempts);
+        new(Request.Client, Method?.Method ?? "(none)", Target is null ? Redaction.Url(Request.Url ?? string.Empty) : Redaction.Url(Target), Attempts);
 
     /// <summary>
     /// Delivers a response unless an outcome was delivered already. A waiting task is completed through the

@@ -14,11 +14,12 @@ public sealed class IdleOriginEvictionTests
         // One server on 1,001 ports: the client's own origin and a thousand others.
         await using var upstream = await TestUpstream.StartAsync(ports: Visited + 1);
         upstream.Respond("*", 200, "{}");
-        // An idle timeout longer than any request can last (total-timeout), and connections idle no longer.
+        // A short idle timeout (an origin is idle only once it holds no request at all), and connections idle no
+        // longer; timeouts generous enough for a thousand first connections on a busy machine.
         await using var net = await NetHost.StartAsync(upstream, c => c
             .Set("idle-origin-timeout", "3s")
-            .WithResponseTimeout(TimeSpan.FromSeconds(1))
-            .WithTotalTimeout(TimeSpan.FromSeconds(2))
+            .WithResponseTimeout(TimeSpan.FromSeconds(10))
+            .WithTotalTimeout(TimeSpan.FromSeconds(20))
             .WithRetryDelays(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50))
             .Set("pooled-connection-idle-timeout", "1s"));
         using var metrics = new MetricsCapture(net.Services);

@@ -22,7 +22,9 @@ public sealed class OversizedTimeoutTests
         // The single slot is busy, so the long-timeout download waits in the queue and is put on the wire later.
         var busy = net.Client.SendAsync(NetRequest.Get("api", "/busy"));
         await gate.WaitForArrivalsAsync(1);
-        var longTimeout = NetRequest.Get("api", "/file").WithTimeout(SixtyDays);
+        // WithTimeout refuses it at once; a request built around that check is refused when it is sent.
+        Assert.Throws<ArgumentOutOfRangeException>(() => NetRequest.Get("api", "/file").WithTimeout(SixtyDays));
+        var longTimeout = NetRequest.Get("api", "/file") with { Timeout = SixtyDays };
         var outcome = Outcomes.Of(DownloadedAsync(net.Client, longTimeout, Path.Combine(dir.Path, "file.bin")));
         var after = net.Client.SendAsync(NetRequest.Get("api", "/after"));
         gate.Open();

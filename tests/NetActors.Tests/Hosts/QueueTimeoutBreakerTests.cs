@@ -42,6 +42,8 @@ public sealed class QueueTimeoutBreakerTests
         Assert.All(all, e => Assert.True(e is null or NetTimeoutException, $"unexpected outcome {e}"));
         Assert.Contains(all, e => e is NetTimeoutException);   // the queue was deeper than the budget
         Assert.Contains(all, e => e is null);
-        Assert.InRange(upstream.MaxConcurrent, 1, 2);
+        // No check of the server's concurrency here: attempts armed with the last crumbs of their budget are
+        // aborted on the wire, and the server notices an aborted request a moment after the client has freed
+        // its slot. The cap itself is tested where no attempt is aborted (HostCapTests).
     }
 }
