@@ -424,6 +424,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             return;
         }
 
+        if (Cluster.SessionFence.IsOverdue(signIn.Deadline, Now, _log, Realm, "sign-in")) // fence: a failed call is never applied later
+        {
+            return;
+        }
+
         if (signIn.Tokens?.Problem() is { } problem)
         {
             Sender.Tell(new Status.Failure(new InvalidRequestException(null, $"cannot sign in to realm '{Realm}': {problem}")));
@@ -443,6 +448,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private void OnTerminate(TerminateSession terminate)
     {
         if (Repeated(terminate.CallId))
+        {
+            return;
+        }
+
+        if (Cluster.SessionFence.IsOverdue(terminate.Deadline, Now, _log, Realm, "session termination")) // fence: a failed call is never applied later
         {
             return;
         }

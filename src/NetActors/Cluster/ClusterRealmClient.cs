@@ -165,12 +165,22 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
 
     private void Enqueue(object call)
     {
-        if (call is TerminateSession { CallId: var id } terminate && id == Guid.Empty)
+        // The call carries a deadline a little before its caller's: the singleton drops any copy that arrives
+        // after it, and an answer sent just before it still has time to reach this member before the caller is
+        // told the call failed. So a call that failed for its caller is never applied later.
+        var failsAt = _services.Time.GetUtcNow() + _settings.SessionCallTimeout;
+        var deadline = failsAt - _settings.SessionCallGrace;
+        call = call switch
         {
-            call = terminate with { CallId = Guid.NewGuid() };
-        }
+            TerminateSession terminate => terminate with
+            {
+                CallId = terminate.CallId == Guid.Empty ? Guid.NewGuid() : terminate.CallId, Deadline = deadline,
+            },
+            SignIn signIn => signIn with { Deadline = deadline },
+            _ => call,
+        };
 
-        _calls.Enqueue(new SessionCall(call, Sender, _services.Time.GetUtcNow() + _settings.SessionCallTimeout));
+        _calls.Enqueue(new SessionCall(call, Sender, failsAt));
         if (_calls.Count == 1)
         {
             SendCall();

@@ -23,6 +23,14 @@ public sealed record ClusterSettings
     /// <summary>How long a sign-in or a session termination may wait for the realm's singleton in all.</summary>
     public TimeSpan SessionCallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long before its caller's failure a sign-in or termination stops being applied by the singleton: the
+    /// time an answer sent just before the call's deadline has to reach the member. The smaller of
+    /// <see cref="TokenRequestTimeout"/> and a quarter of <see cref="SessionCallTimeout"/>.
+    /// </summary>
+    internal TimeSpan SessionCallGrace =>
+        TimeSpan.FromTicks(Math.Min(TokenRequestTimeout.Ticks, SessionCallTimeout.Ticks / 4));
+
     /// <summary>Whether an origin's rate limit is the fleet's (divided among the members) rather than each process's.</summary>
     public bool SharedRateLimits { get; init; } = true;
 
