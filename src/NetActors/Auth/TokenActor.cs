@@ -355,6 +355,10 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 Become(Ready);
                 return;
 
+            case var lost when Cluster.SessionFence.IsLost(lost): // fence: a newer singleton holds the session
+                StepDown(lost);
+                return;
+
             default:
                 var delay = Backoff(++_retries);
                 _log.Warning("Auth realm {0}: refresh failed ({1}: {2}); retrying in {3:0} ms, the session is kept",
@@ -557,6 +561,24 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _lastWrite.ContinueWith(_ => self.Tell(PoisonPill.Instance), CancellationToken.None,
             TaskContinuationOptions.None, TaskScheduler.Default);
         Become(() => ReceiveAny(_ => { }));
+    }
+
+    /// <summary>
+    /// fence: a newer singleton holds the session (this one was frozen, cut off, or runs in a second cluster):
+    /// never refresh, save or end the session again; answer what arrives until the singleton is handed over.
+    /// </summary>
+    private void StepDown(Exception lost)
+    {
+        _log.Warning("Auth realm {0}: {1}", Realm, lost.Message);
+        NextGeneration();
+        Timers.CancelAll();
+        _current = null;
+        DenyStashed(TokenDenial.Failed, lost.Message);
+        Become(() =>
+        {
+            Receive<HandOver>(_ => OnHandOver());
+            ReceiveAny(message => Cluster.SessionFence.AnswerSteppedDown(message, Sender, Realm));
+        });
     }
 
     // ---- plumbing --------------------------------------------------------------------------------------
