@@ -56,7 +56,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _queueCapacity = connection.QueueCapacity;
         _http = context.Runtime.CreateInvoker(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
-        _rate = new RateGate(connection.RateLimit, context.Runtime.Fleet);
+        _rate = new RateGate(connection.RateLimit, () => context.Runtime.Fleet.Members);
         _gauge = context.Runtime.Metrics.Origin(origin);
 
         Receive<Exchange>(Admit);
