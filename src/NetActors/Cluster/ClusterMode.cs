@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using NetActors.Auth;
+using NetActors.Configuration;
 using NetActors.Hosting;
 
 namespace NetActors.Cluster;
@@ -30,6 +31,7 @@ internal sealed class ClusterMode : IRealmPlacement
     /// <summary>Starts the fleet's membership count and returns where the realms run.</summary>
     public static ClusterMode Start(ActorSystem system, ClusterSettings settings, NetActorsRuntime runtime)
     {
+        HandoverBudget.Of(system).Check(NetActorsSettings.Create(system), settings, Logging.GetLogger(system, typeof(ClusterMode)));
         if (settings.SharedRateLimits)
         {
             system.ActorOf(FleetMembership.Props(settings.Role, runtime.Fleet), "netactors-fleet");

@@ -34,6 +34,16 @@ public sealed record ClusterSettings
     /// <summary>Whether an origin's rate limit is the fleet's (divided among the members) rather than each process's.</summary>
     public bool SharedRateLimits { get; init; } = true;
 
+    /// <summary>
+    /// How long a member that has not joined a cluster (no seed node reachable) holds an authenticated request or
+    /// a session call before failing it with <see cref="Errors.ClusterUnavailableException"/>; counted from the
+    /// member's start, so once it has passed such calls fail at once until the member joins.
+    /// </summary>
+    public TimeSpan NotJoinedTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>What happens at start when a crashed member's handover cannot fit in a request's total timeout.</summary>
+    public HandoverCheck HandoverCheck { get; init; } = HandoverCheck.Warn;
+
     internal static ClusterSettings Create(Config netactors)
     {
         var r = new HoconReader(netactors.GetConfig("cluster") ?? Config.Empty, "netactors.cluster.");
@@ -44,6 +54,14 @@ public sealed record ClusterSettings
             TokenRequestTimeout = r.Duration("token-request-timeout"),
             SessionCallTimeout = r.Duration("session-call-timeout"),
             SharedRateLimits = r.Bool("shared-rate-limits"),
+            NotJoinedTimeout = r.Duration("not-joined-timeout"),
+            HandoverCheck = r.String("handover-check") switch
+            {
+                "warn" => HandoverCheck.Warn,
+                "error" => HandoverCheck.Error,
+                "off" => HandoverCheck.Off,
+                var other => throw r.Invalid("handover-check", $"'{other}' is not one of warn, error, off."),
+            },
         };
         if (settings.SessionCallTimeout < settings.TokenRequestTimeout)
         {
