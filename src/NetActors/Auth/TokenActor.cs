@@ -564,20 +564,30 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     }
 
     /// <summary>
-    /// fence: a newer singleton holds the session (this one was frozen, cut off, or runs in a second cluster):
-    /// never refresh, save or end the session again; answer what arrives until the singleton is handed over.
+    /// fence: a newer singleton holds the session (this one was frozen, cut off, or runs in a second cluster), or
+    /// this member is shutting down: never refresh, save or end the session again; answer what arrives until the
+    /// singleton is handed over.
     /// </summary>
     private void StepDown(Exception lost)
     {
-        _log.Warning("Auth realm {0}: {1}", Realm, lost.Message);
+        Cluster.SessionFence.LogStepDown(_log, Realm, lost);
         NextGeneration();
         Timers.CancelAll();
         _current = null;
-        DenyStashed(TokenDenial.Failed, lost.Message);
+        if (Cluster.SessionFence.AnswersWaiters(lost))
+        {
+            DenyStashed(TokenDenial.Failed, lost.Message);
+        }
+        else
+        {
+            Stash.ClearStash();
+            _stashed = 0;
+        }
+
         Become(() =>
         {
             Receive<HandOver>(_ => OnHandOver());
-            ReceiveAny(message => Cluster.SessionFence.AnswerSteppedDown(message, Sender, Realm));
+            ReceiveAny(message => Cluster.SessionFence.AnswerSteppedDown(message, Sender, Realm, lost));
         });
     }
 

@@ -42,6 +42,9 @@ public enum TokenDenial
 
     /// <summary>The realm's actor failed while handling the request (it restarts with its tokens).</summary>
     Failed,
+
+    /// <summary>Cluster mode: this member has not joined a cluster, so the realm's singleton cannot be reached.</summary>
+    ClusterUnavailable,
 }
 
 /// <summary>No token: the session ended, the wait list is full, or the refresh answer was unusable.</summary>

@@ -48,10 +48,10 @@ internal sealed class ClusterMode : IRealmPlacement
     /// singleton holding the newest fence refreshes or writes), this member's HTTP path; its events go to the
     /// members' realm clients (each publishes them on its own member), and the health state is each member's own.
     /// </summary>
-    internal static RealmServices SingletonServices(RealmServices services, ILoggingAdapter log)
+    internal static RealmServices SingletonServices(RealmServices services, ILoggingAdapter log, Func<bool>? stopping = null)
     {
         var fenced = new FencedTokenStore(services.Store, log);
-        var refresher = services.Refresher is { } inner ? new FencedRefresher(inner, fenced) : null;
+        var refresher = services.Refresher is { } inner ? new FencedRefresher(inner, fenced, stopping) : null;
         return new RealmServices(refresher, fenced, services.Send, [], [], services.Time, services.Metrics,
             sessions: null, caches: null, writes: services.Writes, eventsToSubscribers: true);
     }
@@ -67,7 +67,8 @@ internal sealed class ClusterMode : IRealmPlacement
         var managerName = name + "-singleton";
 
         var log = Logging.GetLogger(context.System, typeof(ClusterMode));
-        var singletonServices = SingletonServices(services, log);
+        var shutdown = CoordinatedShutdown.Get(context.System);
+        var singletonServices = SingletonServices(services, log, () => shutdown.ShutdownReason is not null);
         var managerSettings = ClusterSingletonManagerSettings.Create(context.System).WithSingletonName(SingletonName);
         if (_settings.Role.Length > 0)
         {

@@ -30,15 +30,42 @@ internal static class SessionFence
         return true;
     }
 
-    /// <summary>Whether a refresh failed because a newer singleton holds the session: the TokenActor then steps down.</summary>
-    public static bool IsLost(Exception? error) => error is FenceLostException;
+    /// <summary>
+    /// Whether a refresh failed because a newer singleton holds the session, or because this member is shutting
+    /// down (its HTTP path is closing): the TokenActor then steps down instead of retrying.
+    /// </summary>
+    public static bool IsLost(Exception? error) => error is FenceLostException or SingletonStoppingException;
+
+    /// <summary>
+    /// Whether a TokenActor that steps down for <paramref name="reason"/> answers the requests it holds: yes for a
+    /// lost fence (nobody else will answer them); no when its member shuts down (the members ask the next
+    /// singleton once they see this one stop, and get their tokens from it).
+    /// </summary>
+    public static bool AnswersWaiters(Exception reason) => reason is not SingletonStoppingException;
+
+    /// <summary>Says once why the TokenActor steps down: a warning for a lost fence, information for a shutdown.</summary>
+    public static void LogStepDown(ILoggingAdapter log, string realm, Exception reason)
+    {
+        if (reason is SingletonStoppingException)
+        {
+            log.Info("Auth realm {0}: this member is shutting down; its singleton no longer refreshes (the next one will)", realm);
+            return;
+        }
+
+        log.Warning("Auth realm {0}: {1}", realm, reason.Message);
+    }
 
     /// <summary>
     /// How a TokenActor that stepped down answers: token requests are denied, session calls fail, subscriptions
     /// are not taken (the members find the live singleton). It never refreshes, saves or ends the session again.
     /// </summary>
-    public static void AnswerSteppedDown(object message, IActorRef sender, string realm)
+    public static void AnswerSteppedDown(object message, IActorRef sender, string realm, Exception reason)
     {
+        if (!AnswersWaiters(reason))
+        {
+            return; // shutting down: the members ask the next singleton once they see this one stop
+        }
+
         const string Reason = "this instance of the realm's singleton stepped down: a newer one holds the session";
         switch (message)
         {
@@ -208,7 +235,7 @@ internal sealed class FencedTokenStore(ITokenStore inner, ILoggingAdapter log) :
 }
 
 /// <summary>The refresher of a realm's cluster singleton: nothing reaches the token endpoint unless the singleton still holds the fence.</summary>
-internal sealed class FencedRefresher(ITokenRefresher inner, FencedTokenStore fence) : ITokenRefresher
+internal sealed class FencedRefresher(ITokenRefresher inner, FencedTokenStore fence, Func<bool>? stopping = null) : ITokenRefresher
 {
     /// <inheritdoc />
     public bool NeedsSession => inner.NeedsSession;
@@ -219,9 +246,21 @@ internal sealed class FencedRefresher(ITokenRefresher inner, FencedTokenStore fe
         // A stale singleton must not present the refresh token: with rotating refresh tokens, and a provider that
         // revokes the whole token family on reuse, that alone would log the fleet out.
         await fence.EnsureHeldAsync(context.Realm, cancellationToken).ConfigureAwait(false);
-        return await inner.RefreshAsync(context, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await inner.RefreshAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+        // A member that is shutting down leaves the refresh to the next singleton: retrying against its own
+        // closing HTTP path would only log the same failure until the shutdown times out.
+        catch (Exception e) when (e is NetShutdownException || (stopping?.Invoke() == true && e is not TokenRejectedException))
+        {
+            throw new SingletonStoppingException();
+        }
     }
 }
+
+/// <summary>The member running the realm's singleton is shutting down: the singleton stops refreshing.</summary>
+internal sealed class SingletonStoppingException() : Exception("this member is shutting down");
 
 /// <summary>A newer singleton holds the realm's session: this one must not refresh, save or end it.</summary>
 internal sealed class FenceLostException(string realm, long incarnation, FenceToken newer)
