@@ -355,6 +355,10 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 Become(Ready);
                 return;
 
+            case var lost when Cluster.SessionFence.IsLost(lost): // fence: a newer singleton holds the session
+                StepDown(lost);
+                return;
+
             default:
                 var delay = Backoff(++_retries);
                 _log.Warning("Auth realm {0}: refresh failed ({1}: {2}); retrying in {3:0} ms, the session is kept",
@@ -424,6 +428,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             return;
         }
 
+        if (Cluster.SessionFence.IsOverdue(signIn.Deadline, Now, _log, Realm, "sign-in")) // fence: a failed call is never applied later
+        {
+            return;
+        }
+
         if (signIn.Tokens?.Problem() is { } problem)
         {
             Sender.Tell(new Status.Failure(new InvalidRequestException(null, $"cannot sign in to realm '{Realm}': {problem}")));
@@ -443,6 +452,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private void OnTerminate(TerminateSession terminate)
     {
         if (Repeated(terminate.CallId))
+        {
+            return;
+        }
+
+        if (Cluster.SessionFence.IsOverdue(terminate.Deadline, Now, _log, Realm, "session termination")) // fence: a failed call is never applied later
         {
             return;
         }
@@ -547,6 +561,34 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _lastWrite.ContinueWith(_ => self.Tell(PoisonPill.Instance), CancellationToken.None,
             TaskContinuationOptions.None, TaskScheduler.Default);
         Become(() => ReceiveAny(_ => { }));
+    }
+
+    /// <summary>
+    /// fence: a newer singleton holds the session (this one was frozen, cut off, or runs in a second cluster), or
+    /// this member is shutting down: never refresh, save or end the session again; answer what arrives until the
+    /// singleton is handed over.
+    /// </summary>
+    private void StepDown(Exception lost)
+    {
+        Cluster.SessionFence.LogStepDown(_log, Realm, lost);
+        NextGeneration();
+        Timers.CancelAll();
+        _current = null;
+        if (Cluster.SessionFence.AnswersWaiters(lost))
+        {
+            DenyStashed(TokenDenial.Failed, lost.Message);
+        }
+        else
+        {
+            Stash.ClearStash();
+            _stashed = 0;
+        }
+
+        Become(() =>
+        {
+            Receive<HandOver>(_ => OnHandOver());
+            ReceiveAny(message => Cluster.SessionFence.AnswerSteppedDown(message, Sender, Realm, lost));
+        });
     }
 
     // ---- plumbing --------------------------------------------------------------------------------------

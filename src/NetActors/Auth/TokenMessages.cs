@@ -42,6 +42,9 @@ public enum TokenDenial
 
     /// <summary>The realm's actor failed while handling the request (it restarts with its tokens).</summary>
     Failed,
+
+    /// <summary>Cluster mode: this member has not joined a cluster, so the realm's singleton cannot be reached.</summary>
+    ClusterUnavailable,
 }
 
 /// <summary>No token: the session ended, the wait list is full, or the refresh answer was unusable.</summary>
@@ -60,6 +63,13 @@ public sealed record SignIn(string Realm, TokenSet Tokens)
     /// singleton answers): a repeat is answered again and not applied twice, and its reply carries the same id.
     /// </summary>
     public Guid CallId { get; init; }
+
+    /// <summary>
+    /// When the call stops counting (cluster mode): its caller has been answered with a failure by then, so the
+    /// realm's singleton drops a copy that arrives later instead of applying it. Null: no deadline.
+    /// </summary>
+    public DateTimeOffset? Deadline { get; init; }
+
 }
 
 
@@ -86,6 +96,13 @@ public sealed record TerminateSession(string Realm, string Reason)
     /// singleton answers): a repeat is answered again and not applied twice, and its reply carries the same id.
     /// </summary>
     public Guid CallId { get; init; }
+
+    /// <summary>
+    /// When the call stops counting (cluster mode): its caller has been answered with a failure by then, so the
+    /// realm's singleton drops a copy that arrives later instead of applying it. Null: no deadline.
+    /// </summary>
+    public DateTimeOffset? Deadline { get; init; }
+
 }
 
 

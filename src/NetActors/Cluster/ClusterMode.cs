@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using NetActors.Auth;
+using NetActors.Configuration;
 using NetActors.Hosting;
 
 namespace NetActors.Cluster;
@@ -30,6 +31,7 @@ internal sealed class ClusterMode : IRealmPlacement
     /// <summary>Starts the fleet's membership count and returns where the realms run.</summary>
     public static ClusterMode Start(ActorSystem system, ClusterSettings settings, NetActorsRuntime runtime)
     {
+        HandoverBudget.Of(system).Check(NetActorsSettings.Create(system), settings, Logging.GetLogger(system, typeof(ClusterMode)));
         if (settings.SharedRateLimits)
         {
             system.ActorOf(FleetMembership.Props(settings.Role, runtime.Fleet), "netactors-fleet");
@@ -42,6 +44,19 @@ internal sealed class ClusterMode : IRealmPlacement
     }
 
     /// <summary>
+    /// What the realm's singleton is given: this member's store and refresher behind the session's fence (only the
+    /// singleton holding the newest fence refreshes or writes), this member's HTTP path; its events go to the
+    /// members' realm clients (each publishes them on its own member), and the health state is each member's own.
+    /// </summary>
+    internal static RealmServices SingletonServices(RealmServices services, ILoggingAdapter log, Func<bool>? stopping = null)
+    {
+        var fenced = new FencedTokenStore(services.Store, log);
+        var refresher = services.Refresher is { } inner ? new FencedRefresher(inner, fenced, stopping) : null;
+        return new RealmServices(refresher, fenced, services.Send, [], [], services.Time, services.Metrics,
+            sessions: null, caches: null, writes: services.Writes, eventsToSubscribers: true);
+    }
+
+    /// <summary>
     /// Starts, under the gateway, the realm's singleton manager (which runs the TokenActor on the oldest member
     /// and hands it over when that member leaves) and the member's realm client, which the gateway and the host
     /// actors talk to.
@@ -51,10 +66,9 @@ internal sealed class ClusterMode : IRealmPlacement
         var name = LocalRealmPlacement.ActorName(realm);
         var managerName = name + "-singleton";
 
-        // The singleton uses this member's store, refresher and HTTP path; its events go to the members' realm
-        // clients (each publishes them on its own member), and the health state is each member's own.
-        var singletonServices = new RealmServices(services.Refresher, services.Store, services.Send, [], [],
-            services.Time, services.Metrics, sessions: null, caches: null, writes: services.Writes, eventsToSubscribers: true);
+        var log = Logging.GetLogger(context.System, typeof(ClusterMode));
+        var shutdown = CoordinatedShutdown.Get(context.System);
+        var singletonServices = SingletonServices(services, log, () => shutdown.ShutdownReason is not null);
         var managerSettings = ClusterSingletonManagerSettings.Create(context.System).WithSingletonName(SingletonName);
         if (_settings.Role.Length > 0)
         {
@@ -68,9 +82,16 @@ internal sealed class ClusterMode : IRealmPlacement
                 managerSettings), managerName);
         }
 
+        if (!services.Store.SupportsFencing)
+        {
+            log.Warning("Cluster mode: the token store of auth realm {0} ({1}) cannot compare-and-set (ITokenStore.TryWriteAsync), " +
+                "so a stale singleton could overwrite or end a newer session. Implement the fenced members of ITokenStore.",
+                realm.Name, services.Store.GetType().Name);
+        }
+
         if (services.Store is MemoryTokenStore && services.Refresher is not { NeedsSession: false })
         {
-            Logging.GetLogger(context.System, typeof(ClusterMode)).Warning(
+            log.Warning(
                 "Cluster mode: auth realm {0} keeps its tokens in memory, so its session is lost when the realm's " +
                 "singleton moves to another member. Use the file store (members on one machine) or a shared ITokenStore.",
                 realm.Name);

@@ -27,6 +27,7 @@ namespace NetActors.Cluster;
 internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
 {
     private const string AskAgainTimer = "ask-again";
+    private const string NotJoinedTimer = "not-joined";
 
     private readonly RealmSettings _realm;
     private readonly RealmServices _services;
@@ -38,6 +39,9 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
     private readonly List<(IActorRef Asker, long StaleVersion)> _waiting = [];
     private readonly Queue<SessionCall> _calls = new();
     private readonly IActorRef _proxy;
+    private readonly Akka.Cluster.Cluster _cluster;
+    private bool _notJoinedTimedOut;
+    private readonly DateTimeOffset _startedAt;
     private IActorRef? _singleton;
     private bool _subscribed;
     private TokenGranted? _token;
@@ -61,6 +65,8 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
         }
 
         _proxy = Context.ActorOf(ClusterSingletonProxy.Props(singletonManagerPath, proxySettings), "singleton");
+        _cluster = Akka.Cluster.Cluster.Get(Context.System);
+        _startedAt = services.Time.GetUtcNow();
 
         // From this member's host actors and gateway.
         Receive<GetToken>(OnGetToken);
@@ -82,6 +88,7 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
         Receive<SessionExpired>(OnExpired);
 
         Receive<AskAgain>(_ => OnAskAgain());
+        Receive<NotJoinedCheck>(_ => OnNotJoinedCheck());
         Receive<Terminated>(OnTerminated);
     }
 
@@ -93,7 +100,11 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
 
     private string Realm => _realm.Name;
 
-    protected override void PreStart() => Subscribe();
+    protected override void PreStart()
+    {
+        Subscribe();
+        Timers.StartSingleTimer(NotJoinedTimer, NotJoinedCheck.Instance, _settings.NotJoinedTimeout);
+    }
 
     protected override void PreRestart(Exception reason, object message)
     {
@@ -125,6 +136,12 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
             TokenUsability.IsUsable(token.ExpiresAt, _services.Time.GetUtcNow()))
         {
             Sender.Tell(token);
+            return;
+        }
+
+        if (NotJoined)
+        {
+            Sender.Tell(new TokenDenied(Realm, TokenDenial.ClusterUnavailable, NotJoinedReason));
             return;
         }
 
@@ -165,12 +182,36 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
 
     private void Enqueue(object call)
     {
-        if (call is TerminateSession { CallId: var id } terminate && id == Guid.Empty)
+        if (NotJoined)
         {
-            call = terminate with { CallId = Guid.NewGuid() };
+            // Not sent at all: nothing is buffered that could be applied once the member joins.
+            Sender.Tell(new Status.Failure(new ClusterUnavailableException(null, Realm, NotJoinedReason)));
+            return;
         }
 
-        _calls.Enqueue(new SessionCall(call, Sender, _services.Time.GetUtcNow() + _settings.SessionCallTimeout));
+        // The call carries a deadline a little before its caller's: the singleton drops any copy that arrives
+        // after it, and an answer sent just before it still has time to reach this member before the caller is
+        // told the call failed. So a call that failed for its caller is never applied later.
+        var failsAt = _services.Time.GetUtcNow() + _settings.SessionCallTimeout;
+        var deadline = failsAt - _settings.SessionCallGrace;
+        if (!IsUp())
+        {
+            // Not joined yet: the call may fail at not-joined-timeout, so no copy may be applied after that.
+            var notJoinedAt = _startedAt + _settings.NotJoinedTimeout - _settings.SessionCallGrace;
+            deadline = deadline < notJoinedAt ? deadline : notJoinedAt;
+        }
+
+        call = call switch
+        {
+            TerminateSession terminate => terminate with
+            {
+                CallId = terminate.CallId == Guid.Empty ? Guid.NewGuid() : terminate.CallId, Deadline = deadline,
+            },
+            SignIn signIn => signIn with { Deadline = deadline },
+            _ => call,
+        };
+
+        _calls.Enqueue(new SessionCall(call, Sender, failsAt));
         if (_calls.Count == 1)
         {
             SendCall();
@@ -372,6 +413,56 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
         }
     }
 
+    // ---- a member that has not joined ----------------------------------------------------------------
+
+    /// <summary>True once this member has gone <c>not-joined-timeout</c> without joining, until it joins.</summary>
+    private bool NotJoined
+    {
+        get
+        {
+            if (_notJoinedTimedOut && IsUp())
+            {
+                _notJoinedTimedOut = false;
+            }
+
+            return _notJoinedTimedOut;
+        }
+    }
+
+    private string NotJoinedReason =>
+        $"this member has not joined a cluster within {_settings.NotJoinedTimeout.TotalSeconds:0.###} s of starting " +
+        "(no seed node reachable?), so the realm's singleton cannot be reached";
+
+    private bool IsUp() => _cluster.SelfMember.Status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.Leaving;
+
+    /// <summary>
+    /// <c>not-joined-timeout</c> after the start: a member that has not joined fails what waits for the singleton
+    /// (and, until it joins, what arrives) with a typed error instead of letting it run into its total timeout.
+    /// </summary>
+    private void OnNotJoinedCheck()
+    {
+        if (IsUp())
+        {
+            return;
+        }
+
+        _notJoinedTimedOut = true;
+        _log.Warning("Auth realm {0}: {1}; failing its token requests and session calls with ClusterUnavailableException until it joins",
+            Realm, NotJoinedReason);
+        var denied = new TokenDenied(Realm, TokenDenial.ClusterUnavailable, NotJoinedReason);
+        foreach (var asker in _waiting.Select(w => w.Asker).Distinct())
+        {
+            asker.Tell(denied);
+        }
+
+        _waiting.Clear();
+        _askedFor = -1;
+        while (_calls.TryDequeue(out var call))
+        {
+            call.ReplyTo.Tell(new Status.Failure(new ClusterUnavailableException(null, Realm, NotJoinedReason)));
+        }
+    }
+
     private void ArmAskAgain() => Timers.StartSingleTimer(AskAgainTimer, AskAgain.Instance, _settings.TokenRequestTimeout);
 
     private sealed record SessionCall(object Message, IActorRef ReplyTo, DateTimeOffset Deadline);
@@ -379,5 +470,10 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
     private sealed class AskAgain
     {
         public static readonly AskAgain Instance = new();
+    }
+
+    private sealed class NotJoinedCheck
+    {
+        public static readonly NotJoinedCheck Instance = new();
     }
 }

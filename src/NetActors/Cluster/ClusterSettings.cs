@@ -23,8 +23,26 @@ public sealed record ClusterSettings
     /// <summary>How long a sign-in or a session termination may wait for the realm's singleton in all.</summary>
     public TimeSpan SessionCallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long before its caller's failure a sign-in or termination stops being applied by the singleton: the
+    /// time an answer sent just before the call's deadline has to reach the member. The smaller of
+    /// <see cref="TokenRequestTimeout"/> and a quarter of <see cref="SessionCallTimeout"/>.
+    /// </summary>
+    internal TimeSpan SessionCallGrace =>
+        TimeSpan.FromTicks(Math.Min(TokenRequestTimeout.Ticks, SessionCallTimeout.Ticks / 4));
+
     /// <summary>Whether an origin's rate limit is the fleet's (divided among the members) rather than each process's.</summary>
     public bool SharedRateLimits { get; init; } = true;
+
+    /// <summary>
+    /// How long a member that has not joined a cluster (no seed node reachable) holds an authenticated request or
+    /// a session call before failing it with <see cref="Errors.ClusterUnavailableException"/>; counted from the
+    /// member's start, so once it has passed such calls fail at once until the member joins.
+    /// </summary>
+    public TimeSpan NotJoinedTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>What happens at start when a crashed member's handover cannot fit in a request's total timeout.</summary>
+    public HandoverCheck HandoverCheck { get; init; } = HandoverCheck.Warn;
 
     internal static ClusterSettings Create(Config netactors)
     {
@@ -36,6 +54,14 @@ public sealed record ClusterSettings
             TokenRequestTimeout = r.Duration("token-request-timeout"),
             SessionCallTimeout = r.Duration("session-call-timeout"),
             SharedRateLimits = r.Bool("shared-rate-limits"),
+            NotJoinedTimeout = r.Duration("not-joined-timeout"),
+            HandoverCheck = r.String("handover-check") switch
+            {
+                "warn" => HandoverCheck.Warn,
+                "error" => HandoverCheck.Error,
+                "off" => HandoverCheck.Off,
+                var other => throw r.Invalid("handover-check", $"'{other}' is not one of warn, error, off."),
+            },
         };
         if (settings.SessionCallTimeout < settings.TokenRequestTimeout)
         {

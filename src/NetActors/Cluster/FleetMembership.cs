@@ -45,6 +45,7 @@ internal sealed class FleetMembership : ReceiveActor
         if (changed)
         {
             _share.Set(_members.Count);
+            NetActorsClusterStatus.Get(Context.System).SetShares(_members.Count);
             _log.Info("Rate limits are shared by {0} cluster member(s): each takes 1/{1} of every origin's rate",
                 _members.Count, _share.Members);
         }

@@ -125,6 +125,7 @@ internal sealed partial class HostActor
                 Auth.TokenDenial.SessionExpired => new SessionExpiredException(ex.Info(), denied.Realm, denied.Reason),
                 Auth.TokenDenial.Overloaded => new OverloadedException(ex.Info(), "auth realm " + denied.Realm, cache.Route.Settings.StashCapacity),
                 Auth.TokenDenial.Failed => new NetRuntimeException(ex.Info(), denied.Reason, null),
+                Auth.TokenDenial.ClusterUnavailable => new ClusterUnavailableException(ex.Info(), denied.Realm, denied.Reason),
                 _ => new ResponseFormatException(ex.Info(), "no token: " + denied.Reason, null),
             });
         }

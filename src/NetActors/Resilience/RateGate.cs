@@ -8,19 +8,32 @@ namespace NetActors.Resilience;
 /// the host's queue and the actor is told exactly when the next permit is due. (System.Threading.RateLimiting's
 /// TokenBucketRateLimiter replenishes on its own timer in whole periods; driven by an actor timer it aliases
 /// against that timer and loses permits, which is why the bucket is computed here from the monotonic clock.)
-/// In cluster mode with shared rate limits the configured rate and burst are the fleet's: this process takes
-/// its share, <c>1 / members</c> of each (a burst of at least 1), re-read on every permit so that a membership
-/// change applies at once.
+/// <para>
+/// A rate shared by several processes (cluster mode) is divided by the count <c>members</c> returns, re-read on
+/// every permit so that a membership change applies at once: this process takes <c>1 / members</c> of the rate
+/// and of the burst, kept as fractions (a burst of 3 over 2 members is 1.5 each, not 1), so that the shares add
+/// up to the fleet's rate exactly.
+/// </para>
+/// <para>
+/// A caller told to wait comes back when its timer fires, always a little late. The time it was late is not
+/// idle time: the permits it accrued are kept (up to one permit's worth beyond the burst) instead of being cut
+/// off at the burst, which with a one-permit share would lose the lateness on every permit and send below the
+/// rate. After a real idle period the bucket holds at most the burst, as usual.
+/// </para>
 /// </summary>
-internal sealed class RateGate(RateLimitSettings settings, Func<int>? fleetMembers = null)
+/// <param name="settings">The origin's rate limit (the fleet's, when shared).</param>
+/// <param name="members">How many processes share the rate (null: this process alone).</param>
+internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = null)
 {
     private readonly double _fleetRate = settings.PermitsPerSecond;
     private readonly double _fleetBurst = Math.Max(1, settings.Burst);
-    private double _tokens = Burst(settings.Burst, fleetMembers?.Invoke() ?? 1);
+    private double _tokens = Share(Math.Max(1, settings.Burst), members?.Invoke() ?? 1);
     private long _stamp = Stopwatch.GetTimestamp();
+    private bool _owed;
     private DateTimeOffset _pausedUntil;
 
-    private static double Burst(double fleetBurst, int members) => Math.Max(1, Math.Floor(fleetBurst / members));
+    /// <summary>This process's share of the burst: a fraction, at least one permit.</summary>
+    private static double Share(double fleetBurst, int members) => Math.Max(1, fleetBurst / Math.Max(1, members));
 
     /// <summary>Takes a permit now, or says how long until the next one.</summary>
     public bool TryAcquire(DateTimeOffset now, out TimeSpan wait)
@@ -37,17 +50,25 @@ internal sealed class RateGate(RateLimitSettings settings, Func<int>? fleetMembe
             return true;
         }
 
-        var members = fleetMembers?.Invoke() ?? 1;
-        var rate = _fleetRate / members;
+        var count = Math.Max(1, members?.Invoke() ?? 1);
+        var rate = _fleetRate / count;
         var stamp = Stopwatch.GetTimestamp();
-        _tokens = Math.Min(Burst(_fleetBurst, members), _tokens + Stopwatch.GetElapsedTime(_stamp, stamp).TotalSeconds * rate);
+        var capacity = Share(_fleetBurst, count);
+        if (_owed)
+        {
+            capacity = Math.Max(capacity, 2); // a waiter's lateness is kept, up to one permit beyond a one-permit burst
+        }
+
+        _tokens = Math.Min(capacity, _tokens + Stopwatch.GetElapsedTime(_stamp, stamp).TotalSeconds * rate);
         _stamp = stamp;
         if (_tokens >= 1)
         {
             _tokens -= 1;
+            _owed = false;
             return true;
         }
 
+        _owed = true;
         wait = TimeSpan.FromSeconds((1 - _tokens) / rate);
         return false;
     }

@@ -19,6 +19,8 @@ public sealed class ClusterMessageSerializationTests(ClusterMessageSerialization
         new SignIn("api", new TokenSet("access-1", "refresh-1", new DateTimeOffset(2031, 1, 2, 3, 4, 5, 678, TimeSpan.FromHours(2)))),
         new SignIn("api", new TokenSet("access-1")),
         new TerminateSession("api", "the user signed out"),
+        new SignIn("api", new TokenSet("access-1")) { CallId = Guid.NewGuid(), Deadline = DateTimeOffset.UnixEpoch.AddSeconds(1_900_000_000) },
+        new TerminateSession("api", "the user signed out") { CallId = Guid.NewGuid(), Deadline = DateTimeOffset.UnixEpoch.AddSeconds(1_900_000_000) },
         new SubscribeToken("api"),
         // singleton -> member
         new TokenGranted("api", "access-2", 8, DateTimeOffset.UnixEpoch.AddSeconds(1_900_000_000)),

@@ -29,6 +29,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     private readonly List<NetHost> _members;
     private readonly List<NetHost> _stopped = [];
+    private readonly HashSet<NetHost> _borrowed = [];
 
     private TestCluster(List<NetHost> members)
     {
@@ -51,21 +52,7 @@ public sealed class TestCluster : IAsyncDisposable
         {
             for (var i = 0; i < size; i++)
             {
-                members.Add(await NetHost.StartAsync(configure, logs, services, (akka, _) =>
-                {
-                    akka.AddHocon(FastCluster, HoconAddMode.Prepend);
-                    if (hocon is not null || logs is not null)
-                    {
-                        akka.AddHocon((logs is null ? "" : "akka.loglevel = INFO\n") + hocon, HoconAddMode.Prepend);
-                    }
-
-                    akka.WithNetActorsCluster(o =>
-                    {
-                        o.Hostname = "127.0.0.1";
-                        o.Port = 0;
-                        cluster?.Invoke(o);
-                    });
-                }));
+                members.Add(await StartMemberAsync(configure, services, cluster, hocon, logs));
             }
 
             // The first member forms the cluster alone, then the others join it one by one (so it is the oldest).
@@ -83,6 +70,41 @@ public sealed class TestCluster : IAsyncDisposable
             await testCluster.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Starts a member configured like the others that has not joined any cluster (as a member whose seed nodes
+    /// are not reachable); <see cref="JoinAsync"/> joins it later.
+    /// </summary>
+    public static Task<NetHost> StartMemberAsync(Action<NetActorsBuilder> configure,
+        Action<IServiceCollection>? services = null, Action<NetActorsClusterOptions>? cluster = null,
+        string? hocon = null, LogCapture? logs = null) =>
+        NetHost.StartAsync(configure, logs, services, (akka, _) =>
+        {
+            akka.AddHocon(FastCluster, HoconAddMode.Prepend);
+            if (hocon is not null || logs is not null)
+            {
+                akka.AddHocon((logs is null ? "" : "akka.loglevel = INFO\n") + hocon, HoconAddMode.Prepend);
+            }
+
+            akka.WithNetActorsCluster(o =>
+            {
+                o.Hostname = "127.0.0.1";
+                o.Port = 0;
+                cluster?.Invoke(o);
+            });
+        });
+
+    /// <summary>
+    /// Joins <paramref name="member"/> (started by <see cref="StartMemberAsync"/>) to this cluster; it becomes the
+    /// youngest. The test that started it still disposes it (declare it after the cluster, so it leaves first).
+    /// </summary>
+    public async Task JoinAsync(NetHost member)
+    {
+        _members.Add(member);
+        _borrowed.Add(member);
+        Akka.Cluster.Cluster.Get(member.System).Join(Akka.Cluster.Cluster.Get(_members[0].System).SelfAddress);
+        await WaitUntilUpAsync(_members.Count);
     }
 
     /// <summary>Waits until every one of <paramref name="members"/> sees exactly <paramref name="count"/> members Up.</summary>
@@ -110,6 +132,11 @@ public sealed class TestCluster : IAsyncDisposable
         // the singleton hand-over and exiting timeouts). StopAsync returns once the member has left and stopped.
         for (var i = _members.Count - 1; i >= 0; i--)
         {
+            if (_borrowed.Contains(_members[i]))
+            {
+                continue;
+            }
+
             await _members[i].DisposeAsync();
         }
 

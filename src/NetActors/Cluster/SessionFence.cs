@@ -1,0 +1,272 @@
+using Akka.Actor;
+using Akka.Event;
+using NetActors.Auth;
+using NetActors.Errors;
+
+namespace NetActors.Cluster;
+
+/// <summary>
+/// Keeps a stale caller or a stale singleton from changing a newer session. The TokenActor calls it at the few
+/// places where a session changes (each marked <c>fence:</c> there); the rules live here so that they can be
+/// read and tested on their own.
+/// </summary>
+internal static class SessionFence
+{
+    /// <summary>
+    /// True when a sign-in or a termination arrives after its deadline: its caller was already answered with a
+    /// failure, so applying it now would change the session behind the caller's back (a copy the singleton proxy
+    /// buffered while the cluster was unreachable, say). The call is dropped without an answer: an untagged
+    /// answer could be taken for the answer to a newer call.
+    /// </summary>
+    public static bool IsOverdue(DateTimeOffset? deadline, DateTimeOffset now, ILoggingAdapter log, string realm, string call)
+    {
+        if (deadline is not { } due || now <= due)
+        {
+            return false;
+        }
+
+        log.Warning("Auth realm {0}: dropped a {1} that arrived {2:0} ms after its deadline (its caller was already told it failed)",
+            realm, call, (now - due).TotalMilliseconds);
+        return true;
+    }
+
+    /// <summary>
+    /// Whether a refresh failed because a newer singleton holds the session, or because this member is shutting
+    /// down (its HTTP path is closing): the TokenActor then steps down instead of retrying.
+    /// </summary>
+    public static bool IsLost(Exception? error) => error is FenceLostException or SingletonStoppingException;
+
+    /// <summary>
+    /// Whether a TokenActor that steps down for <paramref name="reason"/> answers the requests it holds: yes for a
+    /// lost fence (nobody else will answer them); no when its member shuts down (the members ask the next
+    /// singleton once they see this one stop, and get their tokens from it).
+    /// </summary>
+    public static bool AnswersWaiters(Exception reason) => reason is not SingletonStoppingException;
+
+    /// <summary>Says once why the TokenActor steps down: a warning for a lost fence, information for a shutdown.</summary>
+    public static void LogStepDown(ILoggingAdapter log, string realm, Exception reason)
+    {
+        if (reason is SingletonStoppingException)
+        {
+            log.Info("Auth realm {0}: this member is shutting down; its singleton no longer refreshes (the next one will)", realm);
+            return;
+        }
+
+        log.Warning("Auth realm {0}: {1}", realm, reason.Message);
+    }
+
+    /// <summary>
+    /// How a TokenActor that stepped down answers: token requests are denied, session calls fail, subscriptions
+    /// are not taken (the members find the live singleton). It never refreshes, saves or ends the session again.
+    /// </summary>
+    public static void AnswerSteppedDown(object message, IActorRef sender, string realm, Exception reason)
+    {
+        if (!AnswersWaiters(reason))
+        {
+            return; // shutting down: the members ask the next singleton once they see this one stop
+        }
+
+        const string Reason = "this instance of the realm's singleton stepped down: a newer one holds the session";
+        switch (message)
+        {
+            case GetToken:
+                sender.Tell(new TokenDenied(realm, TokenDenial.Failed, Reason));
+                break;
+            case SignIn or TerminateSession:
+                sender.Tell(new Status.Failure(new ClusterUnavailableException(null, realm, Reason)));
+                break;
+        }
+    }
+}
+
+/// <summary>
+/// The realm's token store as its cluster singleton sees it: every write carries the singleton's fence (its
+/// incarnation and the token version), and the store applies it only when no newer singleton has claimed the
+/// session. A singleton claims the next incarnation when it starts (it loads the store), checks that it still
+/// holds the fence before every refresh (so a singleton that was frozen, or whose timer fired long after it was
+/// due, re-reads the store before it acts), and learns from a rejected write or a failed check that it must step
+/// down (<see cref="FenceLostException"/>). One per member and realm; each TokenActor started on the member
+/// claims anew.
+/// </summary>
+internal sealed class FencedTokenStore(ITokenStore inner, ILoggingAdapter log) : ITokenStore
+{
+    private const int ClaimAttempts = 10;
+    private long _incarnation;
+    private readonly object _versionLock = new();
+    private long _lastVersion;
+    private int _lost;
+
+    /// <summary>The store the fence guards.</summary>
+    public ITokenStore Inner => inner;
+
+    /// <summary>The incarnation this member's singleton claimed; 0 before it claimed one.</summary>
+    public long Incarnation => Volatile.Read(ref _incarnation);
+
+    /// <inheritdoc />
+    public bool SupportsFencing => inner.SupportsFencing;
+
+    /// <summary>Claims the next incarnation for the singleton starting on this member, then hands it the session.</summary>
+    public async Task<StoredTokens?> LoadAsync(string realm, CancellationToken cancellationToken) =>
+        inner.SupportsFencing
+            ? (await ClaimAsync(realm, cancellationToken).ConfigureAwait(false)).Tokens
+            : await inner.LoadAsync(realm, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async Task SaveAsync(string realm, StoredTokens tokens, CancellationToken cancellationToken)
+    {
+        if (!inner.SupportsFencing)
+        {
+            await inner.SaveAsync(realm, tokens, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await ClaimIfNeededAsync(realm, cancellationToken).ConfigureAwait(false);
+        lock (_versionLock)
+        {
+            _lastVersion = Math.Max(_lastVersion, tokens.Version);
+        }
+
+        await WriteAsync(realm, new FencedTokens(tokens, new FenceToken(Incarnation, tokens.Version)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task ClearAsync(string realm, CancellationToken cancellationToken)
+    {
+        if (!inner.SupportsFencing)
+        {
+            await inner.ClearAsync(realm, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await ClaimIfNeededAsync(realm, cancellationToken).ConfigureAwait(false);
+        long version;
+        lock (_versionLock)
+        {
+            version = _lastVersion;
+        }
+
+        await WriteAsync(realm, new FencedTokens(null, new FenceToken(Incarnation, version)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public Task<FencedTokens> LoadFencedAsync(string realm, CancellationToken cancellationToken) =>
+        inner.LoadFencedAsync(realm, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> TryWriteAsync(string realm, FencedTokens next, CancellationToken cancellationToken) =>
+        inner.TryWriteAsync(realm, next, cancellationToken);
+
+    /// <summary>
+    /// Re-reads the store: throws <see cref="FenceLostException"/> when a newer singleton has claimed the session
+    /// (or this one already learnt it lost it). Called before every refresh.
+    /// </summary>
+    public async Task EnsureHeldAsync(string realm, CancellationToken cancellationToken)
+    {
+        if (!inner.SupportsFencing)
+        {
+            return;
+        }
+
+        await ClaimIfNeededAsync(realm, cancellationToken).ConfigureAwait(false);
+        var stored = await inner.LoadFencedAsync(realm, cancellationToken).ConfigureAwait(false);
+        if (Volatile.Read(ref _lost) != 0 || stored.Fence.Incarnation > Incarnation)
+        {
+            throw Lost(realm, stored.Fence);
+        }
+    }
+
+    private async Task<FencedTokens> ClaimAsync(string realm, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = await inner.LoadFencedAsync(realm, cancellationToken).ConfigureAwait(false);
+            var claim = stored with { Fence = stored.Fence with { Incarnation = stored.Fence.Incarnation + 1 } };
+            if (await inner.TryWriteAsync(realm, claim, cancellationToken).ConfigureAwait(false))
+            {
+                Volatile.Write(ref _incarnation, claim.Fence.Incarnation);
+                lock (_versionLock)
+                {
+                    _lastVersion = claim.Fence.Version;
+                }
+
+                Volatile.Write(ref _lost, 0);
+                log.Info("Auth realm {0}: this member's singleton holds the session's fence (incarnation {1}, token version {2})",
+                    realm, claim.Fence.Incarnation, claim.Fence.Version);
+                return claim;
+            }
+
+            if (attempt == ClaimAttempts)
+            {
+                throw new IOException($"Auth realm '{realm}': could not claim the session's fence in {ClaimAttempts} attempts: " +
+                    "other singletons kept claiming it (are two clusters sharing one token store?).");
+            }
+        }
+    }
+
+    private async Task ClaimIfNeededAsync(string realm, CancellationToken cancellationToken)
+    {
+        if (Incarnation == 0)
+        {
+            await ClaimAsync(realm, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteAsync(string realm, FencedTokens next, CancellationToken cancellationToken)
+    {
+        if (await inner.TryWriteAsync(realm, next, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // Rejected: either this singleton's own later write is already there (writes are not awaited one by one,
+        // so they may land out of order), which is fine; or a newer singleton holds the session.
+        var stored = await inner.LoadFencedAsync(realm, cancellationToken).ConfigureAwait(false);
+        if (stored.Fence.Incarnation > next.Fence.Incarnation)
+        {
+            throw Lost(realm, stored.Fence);
+        }
+    }
+
+    private FenceLostException Lost(string realm, FenceToken newer)
+    {
+        Volatile.Write(ref _lost, 1);
+        return new FenceLostException(realm, Incarnation, newer);
+    }
+}
+
+/// <summary>The refresher of a realm's cluster singleton: nothing reaches the token endpoint unless the singleton still holds the fence.</summary>
+internal sealed class FencedRefresher(ITokenRefresher inner, FencedTokenStore fence, Func<bool>? stopping = null) : ITokenRefresher
+{
+    /// <inheritdoc />
+    public bool NeedsSession => inner.NeedsSession;
+
+    /// <inheritdoc />
+    public async Task<TokenSet> RefreshAsync(TokenRefreshContext context, CancellationToken cancellationToken)
+    {
+        // A stale singleton must not present the refresh token: with rotating refresh tokens, and a provider that
+        // revokes the whole token family on reuse, that alone would log the fleet out.
+        await fence.EnsureHeldAsync(context.Realm, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await inner.RefreshAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+        // A member that is shutting down leaves the refresh to the next singleton: retrying against its own
+        // closing HTTP path would only log the same failure until the shutdown times out.
+        catch (Exception e) when (e is NetShutdownException || (stopping?.Invoke() == true && e is not TokenRejectedException))
+        {
+            throw new SingletonStoppingException();
+        }
+    }
+}
+
+/// <summary>The member running the realm's singleton is shutting down: the singleton stops refreshing.</summary>
+internal sealed class SingletonStoppingException() : Exception("this member is shutting down");
+
+/// <summary>A newer singleton holds the realm's session: this one must not refresh, save or end it.</summary>
+internal sealed class FenceLostException(string realm, long incarnation, FenceToken newer)
+    : Exception($"auth realm '{realm}': a newer singleton (incarnation {newer.Incarnation}) holds the session; " +
+        $"this one (incarnation {incarnation}) steps down and leaves the session alone")
+{
+    /// <summary>The newer fence found in the store.</summary>
+    public FenceToken Newer { get; } = newer;
+}
