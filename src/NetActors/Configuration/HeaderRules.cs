@@ -28,6 +28,12 @@ internal static class HeaderRules
             {
                 return $"the value of header '{name}' contains a line break or NUL (header injection).";
             }
+
+            if (ch > '\u007e' || (ch < ' ' && ch != '\t'))
+            {
+                // HTTP/1.1 sends header values as ASCII; the socket handler would fail the request later, untyped.
+                return $"the value of header '{name}' contains a character that is not printable ASCII.";
+            }
         }
 
         return null;

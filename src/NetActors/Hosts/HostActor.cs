@@ -573,7 +573,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (status is >= 200 and <= 399 || ex.Request.AllowErrorStatus)
+        if (status is >= 200 and <= 399)  // ecosystem: AllowErrorStatus moved below, so error statuses are retried first
         {
             Complete(ex, response, body, delivered);
             return;
@@ -589,6 +589,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         var failure = HttpStatusException.For(response.StatusCode, ex.Info(), problem, retryAfter);
         if (!TryRetry(ex, failure, retryAfter))
         {
+            if (ex.Request.AllowErrorStatus)  // ecosystem: the last error status is the response (HttpClient handler)
+            {
+                Complete(ex, response, body, delivered);  // ecosystem:
+                return;  // ecosystem:
+            }
+
             FailOrServeStale(ex, failure);
         }
     }
