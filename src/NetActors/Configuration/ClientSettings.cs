@@ -25,31 +25,31 @@ public sealed record ClientSettings
     }
 
     /// <summary>Most requests in flight at once to one origin.</summary>
-    public int MaxConnections { get; init; } = 6;
+    public int MaxConnections { get; init; } = ReferenceDefaults.Int("client-defaults.max-connections");
 
     /// <summary>How many requests may wait for a slot per origin before new ones are rejected.</summary>
-    public int QueueCapacity { get; init; } = 1024;
+    public int QueueCapacity { get; init; } = ReferenceDefaults.Int("client-defaults.queue-capacity");
 
     /// <summary>Time allowed to open a connection.</summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ConnectTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.connect-timeout");
 
     /// <summary>Time allowed for one attempt, from sending to the end of the response body.</summary>
-    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ResponseTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.response-timeout");
 
     /// <summary>Time allowed for the whole request, queue wait and retries included.</summary>
-    public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan TotalTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.total-timeout");
 
     /// <summary>Largest response body accepted, in bytes.</summary>
-    public long MaxResponseSize { get; init; } = 16 * 1024 * 1024;
+    public long MaxResponseSize { get; init; } = ReferenceDefaults.Size("client-defaults.max-response-size");
 
     /// <summary>Redirects followed per request; 0 disables following.</summary>
-    public int MaxRedirects { get; init; } = 5;
+    public int MaxRedirects { get; init; } = ReferenceDefaults.Int("client-defaults.max-redirects");
 
     /// <summary>How long a pooled connection is reused before it is replaced.</summary>
-    public TimeSpan PooledConnectionLifetime { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan PooledConnectionLifetime { get; init; } = ReferenceDefaults.Duration("client-defaults.pooled-connection-lifetime");
 
     /// <summary>How long an idle pooled connection is kept.</summary>
-    public TimeSpan PooledConnectionIdleTimeout { get; init; } = TimeSpan.FromMinutes(1);
+    public TimeSpan PooledConnectionIdleTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.pooled-connection-idle-timeout");
 
     /// <summary>Headers sent with every request of this client, the app headers included.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> DefaultHeaders { get; init; } = [];
@@ -58,7 +58,7 @@ public sealed record ClientSettings
     public Resilience.RetrySettings Retry { get; init; } = new();
 
     /// <summary>Whether identical overlapping GET/HEAD requests share one wire request.</summary>
-    public bool Deduplicate { get; init; } = true;
+    public bool Deduplicate { get; init; } = ReferenceDefaults.Bool("client-defaults.deduplicate");
 
     /// <summary>The origin's rate limit (from the client that declares the origin).</summary>
     public Resilience.RateLimitSettings RateLimit { get; init; } = new();

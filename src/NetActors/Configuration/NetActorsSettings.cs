@@ -17,7 +17,7 @@ public sealed record NetActorsSettings
     public required IReadOnlyDictionary<string, Auth.RealmSettings> Realms { get; init; }
 
     /// <summary>How long in-flight requests may finish when the host stops.</summary>
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan DrainTimeout { get; init; } = ReferenceDefaults.Duration("shutdown.drain-timeout");
 
     /// <summary>Where the backend's feature flags come from.</summary>
     public Features.FeatureFlagsSettings FeatureFlags { get; init; } = new();
@@ -57,6 +57,7 @@ public sealed record NetActorsSettings
     {
         var netactors = root.WithFallback(Reference).GetConfig("netactors")
             ?? throw new NetActorsConfigurationException("netactors", "the section is missing.");
+        SettingsSchema.Check(netactors);
 
         var clients = new Dictionary<string, ClientSettings>(StringComparer.Ordinal);
         var clientSection = netactors.GetConfig("clients");

@@ -173,7 +173,7 @@ public sealed class WorkloadTests
             ["NetActors:auth:realms:api:origins:1"] = "https://cdn.example",
         }).Build();
 
-        var hocon = Akka.Configuration.ConfigurationFactory.ParseString(HoconBridge.From(config))
+        var hocon = Akka.Configuration.ConfigurationFactory.ParseString(NetActors.Configuration.ConfigurationReader.ToHocon(config.GetSection("NetActors")))
             .WithFallback(NetActors.Configuration.NetActorsSettings.Reference);
         var settings = NetActors.Configuration.NetActorsSettings.Create(hocon);
 
