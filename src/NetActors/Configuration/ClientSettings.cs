@@ -75,6 +75,12 @@ public sealed record ClientSettings
     /// <summary>How the client reads and writes JSON.</summary>
     public JsonSettings Json { get; init; } = new();
 
+    /// <summary>
+    /// What this client's log lines and exception messages mask: the built-in lists, the runtime's
+    /// <c>netactors.logging</c> lists and the client's own <c>logging</c> lists.
+    /// </summary>
+    public Telemetry.RedactionSettings Redaction { get; init; } = Telemetry.RedactionSettings.Default;
+
     /// <summary>The origin key (<c>scheme://host:port</c>) of <see cref="BaseAddress"/>, or null.</summary>
     /// <remarks>Computed once, when <see cref="BaseAddress"/> is set: every relative request reads it.</remarks>
     public string? BaseOrigin { get; private init; }
@@ -133,6 +139,8 @@ public sealed record ClientSettings
             CircuitBreaker = Resilience.CircuitBreakerSettings.Create(r),
             Cache = Caching.CacheSettings.Create(r, c),
             Json = JsonSettings.Create(r),
+            Redaction = Telemetry.RedactionSettings.Create(
+                r.StringList("logging.redacted-query-parameters"), r.StringList("logging.redacted-headers")),
         };
 
         if (settings.Retry.MaxAttempts > 1 && settings.Retry.BaseDelay >= settings.TotalTimeout)

@@ -92,15 +92,19 @@ public sealed record NetActorsSettings
         }
 
         var logging = new HoconReader(netactors.GetConfig("logging") ?? Config.Empty, "netactors.logging.");
+        var redaction = RedactionSettings.Create(logging.StringList("redacted-query-parameters"), logging.StringList("redacted-headers"));
+        foreach (var name in clients.Keys.ToList())
+        {
+            clients[name] = clients[name] with { Redaction = redaction.With(clients[name].Redaction) };
+        }
+
         return new NetActorsSettings
         {
             Clients = clients,
             Realms = realms,
             DrainTimeout = new HoconReader(netactors, "netactors.").Duration("shutdown.drain-timeout"),
             FeatureFlags = Features.FeatureFlagsSettings.Create(netactors, clients),
-            Redaction = RedactionSettings.Create(
-                logging.StringList("redacted-query-parameters"),
-                logging.StringList("redacted-headers")),
+            Redaction = redaction,
             Cluster = NetActors.Cluster.ClusterSettings.Create(netactors),
         };
     }

@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 
-namespace NetActors;
+namespace NetActors.Content;
 
 /// <summary>
 /// A request body that can be sent more than once: every attempt (a retry, a retry after a token refresh)
@@ -153,11 +153,4 @@ public abstract class NetContent
             return content;
         }
     }
-}
-
-/// <summary>The JSON defaults NetActors uses when a client sets none.</summary>
-public static class NetJson
-{
-    /// <summary>System.Text.Json's web defaults (camelCase, case-insensitive reads), numbers as strings allowed.</summary>
-    public static JsonSerializerOptions Default { get; } = new(JsonSerializerDefaults.Web);
 }

@@ -179,7 +179,7 @@ public sealed class NetGateway : ReceiveActor
         var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
         host = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, new HostLedger()), $"host-{++_hostCounter}");
         _hosts[origin] = host;
-        _log.Debug("Host actor {0} created for {1} (max-connections {2}, queue-capacity {3})",
+        _log.Debug("Host actor {Actor} created for {Origin} (max-connections {MaxConnections}, queue-capacity {QueueCapacity})",  // ecosystem: named template
             host.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);
         return host;
     }

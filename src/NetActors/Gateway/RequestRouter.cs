@@ -26,7 +26,7 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
             return $"no client named '{ex.Request?.Client}' is configured (configured: {string.Join(", ", settings.Clients.Keys.Order())}).";
         }
 
-        ex.Redaction = settings.Redaction;
+        ex.Redaction = client.Redaction;  // ecosystem: the client's redaction (runtime's lists plus its own)
         if (ex.Request.Method is null || ex.Request.Url is null)
         {
             return "the request has no method or no URL.";
@@ -48,7 +48,7 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
         }
         else
         {
-            return $"the URL '{settings.Redaction.Url(ex.Request.Url)}' is relative but client '{client.Name}' has no base-address.";
+            return $"the URL '{client.Redaction.Url(ex.Request.Url)}' is relative but client '{client.Name}' has no base-address.";  // ecosystem:
         }
 
         ex.Client = client;

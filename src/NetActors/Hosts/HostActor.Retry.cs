@@ -35,7 +35,7 @@ internal sealed partial class HostActor
         }
         catch (Exception e)
         {
-            _log.Error(e, "The retry classifier of client {0} threw; not retrying", ex.Request.Client);
+            _log.Error(e, "The retry classifier of client {Client} threw; not retrying", ex.Request.Client);  // ecosystem: named template
             return false;
         }
 

@@ -619,7 +619,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         var @event = changed with { Origin = _origin };
         _gauge.SetCircuit(@event.Current);
-        _log.Info("Circuit for {0}: {1} -> {2}", _origin, @event.Previous, @event.Current);
+        _log.Info("Circuit for {Origin}: {Previous} -> {Current}", _origin, @event.Previous, @event.Current);  // ecosystem: named template
         Context.System.EventStream.Publish(@event);
         if (@event.Current == CircuitState.Open)
         {
@@ -953,7 +953,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         if (_context.Log.IsEnabled(LogLevel.Warning))
         {
             _context.Log.Failed(ex.Method.Method, url, ex.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client,
-                error.Message);
+                error);  // ecosystem: the exception, so repeated failures of one kind are logged once per interval
         }
     }
 
@@ -1129,7 +1129,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     {
         // The supervisor logs the failure. The message in hand fails; everything else this actor held is handed
         // to the next incarnation (in order) and requests on the wire stay in the ledger, so the cap holds.
-        _log.Warning("Host actor for {0} failed ({1}); restarting without losing its requests", _origin, reason.GetType().Name);
+        _log.Warning("Host actor for {Origin} failed ({Error}); restarting without losing its requests", _origin, reason.GetType().Name);  // ecosystem: named template
         var inHand = message switch
         {
             Exchange e => e,
