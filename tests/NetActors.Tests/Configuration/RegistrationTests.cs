@@ -39,7 +39,9 @@ public sealed class RegistrationTests
             var response = await net.SendAsync(NetRequest.Get("Greeter", "hello"));
 
             Assert.Equal(200, (int)response.StatusCode);
-            Assert.Equal(3, NetActorsSettings.Create(host.Services.GetRequiredService<Akka.Actor.ActorSystem>()).Clients["Greeter"].MaxConnections);
+            var system = host.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+            Assert.Equal(3, NetActorsSettings.Create(system).Clients["Greeter"].MaxConnections);
+            Assert.Equal("OFF", system.Settings.StdoutLogLevel);   // Akka logs to Microsoft.Extensions.Logging only
         }
         finally
         {
