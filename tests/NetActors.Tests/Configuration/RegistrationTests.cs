@@ -50,6 +50,32 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public async Task An_application_with_its_own_AddAkka_adds_the_section_with_WithNetActors()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/hello", 200, "{}");
+        var builder = NewHost();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["NetActors:Clients:Greeter:BaseAddress"] = upstream.BaseAddress.ToString(),
+        });
+        builder.Services.AddAkka("app", (akka, _) => akka.WithNetActors(builder.Configuration.GetSection("NetActors")));
+        builder.Services.AddNetActors();
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var response = await host.Services.GetRequiredService<INetClient>().SendAsync(NetRequest.Get("Greeter", "hello"));
+
+            Assert.Equal(200, (int)response.StatusCode);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task An_unknown_key_in_the_section_stops_startup_naming_it()
     {
         var builder = NewHost();

@@ -89,7 +89,7 @@ public sealed class WorkloadTests
             ["Workload__Endpoints__2__Weight"] = "0",
             ["Workload__Endpoints__3__Path"] = "users",
             ["Workload__Endpoints__3__Method"] = "POST",
-            ["Workload__Endpoints__3__ContentType"] = "application/json; charset=utf-8",
+            ["Workload__Endpoints__3__ContentType"] = "application/json; charset=latin1",
             ["Workload__Endpoints__3__Headers__Bad Header"] = "x",
             ["Workload__SignIn__RefreshToken"] = "r",
         };
