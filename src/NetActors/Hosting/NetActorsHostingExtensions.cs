@@ -64,7 +64,7 @@ public static class NetActorsHostingExtensions
         builder.ConfigureLoggers(loggers =>
         {
             loggers.ClearLoggers();
-            loggers.AddLoggerFactory();
+            loggers.AddLogger<AkkaLogForwarder>();   // Microsoft.Extensions.Logging, by the logging class's category
         });
         builder.WithActors((system, registry, resolver) =>
         {
