@@ -110,6 +110,40 @@ internal sealed partial class HostActor
         PumpQueue();
     }
 
+    /// <summary>
+    /// auth: the realm's token endpoint cannot be reached and its next attempt is due at <c>RetryAt</c>: a waiting
+    /// request whose remaining time cannot cover it fails now with the cause, the others keep waiting.
+    /// </summary>
+    private void OnTokenUnavailable(Auth.TokenUnavailable notice)
+    {
+        if (!_realms.TryGetValue(notice.Realm, out var cache))
+        {
+            return;
+        }
+
+        cache.Delayed(notice);
+        var wait = notice.RetryAt - Now;
+        foreach (var ex in cache.Waiting.ToList())
+        {
+            if (ex.Remaining - DeadlineTolerance < wait)
+            {
+                Fail(ex, TokenUnavailable(ex, notice));
+            }
+        }
+
+        PumpQueue();
+    }
+
+    private static TokenUnavailableException TokenUnavailable(Exchange ex, Auth.TokenUnavailable notice) =>
+        new(ex.Info(), notice.Realm, notice.Reason, notice.RetryAt);
+
+    /// <summary>auth: what a request that ran out of time waiting for a token gets when the token endpoint was failing.</summary>
+    private Exception? TokenTimeout(Exchange ex) =>
+        ex.State == ExchangeState.WaitingForToken && ex.Client.AuthRealm is { } realm &&
+        _realms.TryGetValue(realm, out var cache) && cache.Unavailable is { } notice
+            ? TokenUnavailable(ex, notice)
+            : null;
+
     private void OnTokenDenied(Auth.TokenDenied denied)
     {
         if (!_realms.TryGetValue(denied.Realm, out var cache))

@@ -67,6 +67,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         Receive<Pump>(_ => PumpQueue());
         Receive<Auth.TokenGranted>(OnTokenGranted);
         Receive<Auth.TokenDenied>(OnTokenDenied);
+        Receive<Auth.TokenUnavailable>(OnTokenUnavailable); // auth:
         Receive<CircuitProbeDue>(_ => OnCircuitProbeDue());
         Receive<Drain>(OnDrain);
         Receive<InjectFault>(f => throw new InvalidOperationException(f.Reason));
@@ -1089,7 +1090,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         Finish(ex, ex.CallerCancelled
             ? new OperationCanceledException("The caller cancelled the request.", ex.CallerToken)
-            : new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total));
+            : TokenTimeout(ex) ?? new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total)); // auth: never a bare timeout while the token endpoint fails
     }
 
     // ---- shutdown and failure ----------------------------------------------------------------------------

@@ -31,6 +31,16 @@ internal sealed class RealmCache(RealmRoute route)
 
     public LinkedList<Exchange> Waiting { get; } = new();
 
+    /// <summary>auth: the realm's last word that its token endpoint cannot be reached, until a token or denial.</summary>
+    public TokenUnavailable? Unavailable { get; private set; }
+
+    /// <summary>auth: the token endpoint is failing; the next exchange that waits asks again (it may start the retry).</summary>
+    public void Delayed(TokenUnavailable notice)
+    {
+        Unavailable = notice;
+        _askedFor = -1;
+    }
+
     public bool IsUsable(DateTimeOffset now) =>
         Token is not null && Version > RejectedVersion && TokenUsability.IsUsable(ExpiresAt, now);
 
@@ -65,6 +75,7 @@ internal sealed class RealmCache(RealmRoute route)
         }
 
         EndedReason = null;
+        Unavailable = null; // auth:
         _askedFor = -1;
     }
 
@@ -77,6 +88,7 @@ internal sealed class RealmCache(RealmRoute route)
             EndedReason = denied.Reason;
         }
 
+        Unavailable = null; // auth:
         _askedFor = -1;
     }
 }
