@@ -64,17 +64,21 @@ internal sealed partial class HostActor
     {
         var realm = ex.Client.AuthRealm!;
         var cache = RealmFor(realm, _context.Realms[realm]);
-        cache.Rejected(ex.TokenVersion);
         _context.Runtime.Metrics.Unauthorized.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        if (ex.AuthRetried)
+        // auth: whether a refresh can cure this 401 is the policy's decision; the host only acts on it.
+        var decision = Auth.UnauthorizedPolicy.Decide(HeaderValues(response, "WWW-Authenticate"), cache.Vouched(ex.TokenVersion),
+            ex.AuthRetried, cache.IsUsable(Now) && cache.Version > ex.TokenVersion);
+        cache.Apply(decision, ex.TokenVersion);
+        if (decision.Verdict == Auth.UnauthorizedVerdict.Fail)
         {
             var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
             Fail(ex, new UnauthorizedException(ex.Info(), problem));
             return;
         }
 
+        LogUnauthorizedAttempt(ex, decision); // auth: the attempt that triggered the retry is in the request log
         ex.AuthRetried = true;
-        if (cache.IsUsable(Now))
+        if (decision.Verdict == Auth.UnauthorizedVerdict.RetryWithCurrent)
         {
             // A newer token arrived while this request was on the wire: retry with it, no refresh.
             Enqueue(ex, front: true);
@@ -82,6 +86,28 @@ internal sealed partial class HostActor
         }
 
         WaitForToken(ex, cache, ex.TokenVersion);
+    }
+
+    /// <summary>auth: a 2xx for a request that carried a token vouches for that token version on this origin.</summary>
+    private void Vouch(Exchange ex)
+    {
+        if (ex.Authorization is not null && ex.Client.AuthRealm is { } realm && _realms.TryGetValue(realm, out var cache))
+        {
+            cache.Vouch(ex.TokenVersion);
+        }
+    }
+
+    private static IEnumerable<string> HeaderValues(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? values : [];
+
+    private void LogUnauthorizedAttempt(Exchange ex, Auth.UnauthorizedDecision decision)
+    {
+        if (_context.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            var url = ex.Target is null ? ex.Redaction.Url(ex.Request.Url) : ex.Redaction.Url(ex.Target);
+            _context.Log.Rejected(ex.Method.Method, url, 401, ex.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client,
+                $"{decision.Why}; retrying with a newer token (token version {ex.TokenVersion})");
+        }
     }
 
     private void OnTokenGranted(Auth.TokenGranted granted)

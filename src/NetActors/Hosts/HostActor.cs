@@ -576,6 +576,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (status is >= 200 and <= 399 || ex.Request.AllowErrorStatus)
         {
+            if (status is >= 200 and <= 299)
+            {
+                Vouch(ex); // auth: the server accepted this token version
+            }
+
             Complete(ex, response, body, delivered);
             return;
         }

@@ -52,6 +52,33 @@ internal sealed class RealmCache(RealmRoute route)
         }
     }
 
+    /// <summary>auth: token versions a 2xx from this origin vouched for (and no bare 401 withdrew since).</summary>
+    private readonly HashSet<long> _vouched = [];
+
+    public bool Vouched(long version) => _vouched.Contains(version);
+
+    public void Vouch(long version)
+    {
+        if (_vouched.Add(version) && _vouched.Count > 4)
+        {
+            _vouched.Remove(_vouched.Min()); // only the newest versions can still be on the wire
+        }
+    }
+
+    /// <summary>auth: records what a 401 decided about <paramref name="version"/>.</summary>
+    public void Apply(UnauthorizedDecision decision, long version)
+    {
+        if (decision.MarkRejected)
+        {
+            Rejected(version);
+        }
+
+        if (decision.WithdrawVouch)
+        {
+            _vouched.Remove(version);
+        }
+    }
+
     /// <summary>Asks the TokenActor for a token newer than <paramref name="staleVersion"/>, unless already asked.</summary>
     public void Ask(long staleVersion, IActorRef self)
     {
