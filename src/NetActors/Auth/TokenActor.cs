@@ -79,11 +79,14 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private FailedAttempt? _lastFailure;
     private DateTimeOffset _retryAt;
     private UnusableAnswer? _unusable;
+    private DateTimeOffset _lastUse;
+    private bool _idlePaused;
 
     private TokenActor(RealmSettings settings, RealmServices services)
     {
         _settings = settings;
         _services = services;
+        _lastUse = services.Time.GetUtcNow();
         _refreshBackoff = new Resilience.RetrySettings
         {
             BaseDelay = settings.RetryMinBackoff, Factor = 2, MaxDelay = settings.RetryMaxBackoff, Jitter = 0.5,
@@ -165,11 +168,17 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Receive<TerminateSession>(OnTerminate);
         Receive<RefreshDue>(_ =>
         {
+            if (IsIdle())
+            {
+                return; // paused until the next request (idle-refresh-after)
+            }
+
             if (CanRefresh && RefreshRefusal() is null)
             {
                 StartRefresh(proactive: true);
             }
         });
+        Receive<TokenInUse>(_ => OnTokenInUse());
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Receive<SubscribeToken>(OnSubscribeToken);
         Receive<HandOver>(_ => OnHandOver());
@@ -240,6 +249,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Receive<SignIn>(OnSignIn);
         Receive<TerminateSession>(OnTerminate);
         Receive<RefreshDue>(_ => { });
+        Receive<TokenInUse>(_ => _lastUse = Now);
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Receive<SubscribeToken>(OnSubscribeToken);
         Receive<HandOver>(_ =>
@@ -263,6 +273,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private void OnGetTokenReady(GetToken request)
     {
         Subscribe();
+        _lastUse = Now;
+        _idlePaused = false;
         if (UsableNewerThan(request.StaleVersion) is { } token)
         {
             Sender.Tell(Grant(token));
@@ -290,6 +302,39 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         Sender.Tell(new TokenDenied(Realm, TokenDenial.SessionExpired, _endedReason ?? "not signed in"));
+    }
+
+    /// <summary>
+    /// With <c>idle-refresh-after</c> set: true (and proactive refresh paused) once no request has used the token for
+    /// that long. Without it a realm is never idle, so sliding refresh-token lifetimes stay alive.
+    /// </summary>
+    private bool IsIdle()
+    {
+        if (_settings.IdleRefreshAfter is not { } idle || Now - _lastUse < idle)
+        {
+            return false;
+        }
+
+        if (!_idlePaused && _current is { } current)
+        {
+            _log.IdlePause(Realm, current.Version, (Now - _lastUse).TotalMilliseconds);
+        }
+
+        _idlePaused = true;
+        return true;
+    }
+
+    /// <summary>A request used the token: a paused realm resumes its proactive schedule.</summary>
+    private void OnTokenInUse()
+    {
+        _lastUse = Now;
+        if (!_idlePaused)
+        {
+            return;
+        }
+
+        _idlePaused = false;
+        ScheduleProactive(); // an expired token is refreshed by the request that finds it so, before it is sent
     }
 
     private bool CanRefresh =>

@@ -61,6 +61,13 @@ public sealed record TokenDenied(string Realm, TokenDenial Denial, string Reason
 /// <param name="RetryAt">When the next attempt is due.</param>
 public sealed record TokenUnavailable(string Realm, string Reason, DateTimeOffset RetryAt);
 
+/// <summary>
+/// A host actor used the realm's token (sent at most a few times per <c>idle-refresh-after</c>, and only when that is
+/// set): the realm is not idle, so proactive refresh goes on, or resumes.
+/// </summary>
+/// <param name="Realm">The auth realm.</param>
+internal sealed record TokenInUse(string Realm);
+
 /// <summary>Starts a session with <paramref name="Tokens"/>; the reply is <see cref="SignedIn"/>.</summary>
 /// <param name="Realm">The auth realm.</param>
 /// <param name="Tokens">The tokens.</param>

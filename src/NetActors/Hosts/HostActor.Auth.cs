@@ -33,6 +33,7 @@ internal sealed partial class HostActor
         {
             ex.Authorization = cache.Authorization;
             ex.TokenVersion = cache.Version;
+            cache.Used(Self); // auth: keeps proactive refresh going while the realm is in use (idle-refresh-after)
             return true;
         }
 

@@ -52,6 +52,27 @@ internal sealed class RealmCache(RealmRoute route)
         }
     }
 
+    private long _usedReportedAt;
+
+    /// <summary>
+    /// auth: a request carries the token. With <c>idle-refresh-after</c> set, tells the TokenActor that the realm is
+    /// in use, at most four times per idle period (nothing at all otherwise).
+    /// </summary>
+    public void Used(IActorRef self)
+    {
+        if (Route.Settings.IdleRefreshAfter is not { } idle)
+        {
+            return;
+        }
+
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(_usedReportedAt, now) >= idle / 4)
+        {
+            _usedReportedAt = now;
+            Route.TokenActor.Tell(new TokenInUse(Route.Settings.Name), self);
+        }
+    }
+
     /// <summary>auth: token versions a 2xx from this origin vouched for (and no bare 401 withdrew since).</summary>
     private readonly HashSet<long> _vouched = [];
 

@@ -144,3 +144,49 @@ public sealed class TokenAnswerTests
         Assert.InRange(expiresAt - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(55), TimeSpan.FromHours(1));
     }
 }
+
+/// <summary>Idle realms: proactive refresh pauses after idle-refresh-after without requests.</summary>
+[Collection(TimingCollection.Name)]
+public sealed class IdleRealmTests
+{
+    [Fact]
+    public async Task An_idle_realm_stops_refreshing_and_the_next_request_refreshes_first()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer { Lifetime = TimeSpan.FromSeconds(1.5) }.Install(upstream);
+        await using var net = await AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: true,
+            realm: r => r.WithIdleRefreshAfter(TimeSpan.FromSeconds(1)));
+        Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/api/x"))).StatusCode);
+        Assert.Equal(1, tokens.RefreshCalls);
+
+        // The measurement window, no traffic: 1.5 s tokens would be refreshed about three times ahead of expiry.
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var idle = tokens.RefreshCalls - 1;
+        var next = await net.Client.SendAsync(NetRequest.Get("api", "/api/y"));
+
+        Assert.Equal(0, idle);
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Equal(2, tokens.RefreshCalls);     // the stale token was refreshed before the request went
+        Assert.Equal(0, tokens.Unauthorized);
+    }
+
+    [Fact]
+    public async Task A_realm_in_use_keeps_refreshing_ahead_of_expiry_with_idle_refresh_after_set()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer { Lifetime = TimeSpan.FromSeconds(1.5) }.Install(upstream);
+        await using var net = await AuthTestHost.StartSignedInAsync(upstream, tokens, expired: false, tellExpiry: true,
+            realm: r => r.WithIdleRefreshAfter(TimeSpan.FromSeconds(1)));
+
+        // A request every 100 ms for 4 s (pacing the load, not synchronising anything).
+        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        var until = DateTime.UtcNow.AddSeconds(4);
+        while (DateTime.UtcNow < until && await pace.WaitForNextTickAsync())
+        {
+            Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/api/tick"))).StatusCode);
+        }
+
+        Assert.True(tokens.RefreshCalls >= 2, $"{tokens.RefreshCalls} refreshes");
+        Assert.Equal(0, tokens.Unauthorized);
+    }
+}
