@@ -37,10 +37,10 @@ public sealed class AuthRealmBuilder
 
     /// <summary><c>strategy = oauth-refresh-token</c>: the OAuth 2.0 refresh_token grant (RFC 6749 §6).</summary>
     /// <param name="tokenEndpoint">The token endpoint (absolute, or relative to the token client).</param>
-    /// <param name="clientId">The client id.</param>
+    /// <param name="clientId">The client id, or null when the endpoint needs no client authentication (no <c>client_id</c> is sent).</param>
     /// <param name="clientSecret">The client secret, or null for a public client.</param>
     /// <param name="scope">The scope, or null.</param>
-    public AuthRealmBuilder WithOAuthRefreshToken(string tokenEndpoint, string clientId, string? clientSecret = null,
+    public AuthRealmBuilder WithOAuthRefreshToken(string tokenEndpoint, string? clientId = null, string? clientSecret = null,
         string? scope = null) => OAuth("oauth-refresh-token", tokenEndpoint, clientId, clientSecret, scope);
 
     /// <summary><c>strategy = oauth-client-credentials</c>: the OAuth 2.0 client_credentials grant.</summary>
@@ -187,11 +187,11 @@ public sealed class AuthRealmBuilder
         return this;
     }
 
-    private AuthRealmBuilder OAuth(string strategy, string endpoint, string clientId, string? secret, string? scope)
+    private AuthRealmBuilder OAuth(string strategy, string endpoint, string? clientId, string? secret, string? scope)
     {
         Set("strategy", strategy);
         Set("oauth.token-endpoint", HoconText.Quote(endpoint));
-        Set("oauth.client-id", HoconText.Quote(clientId));
+        Set("oauth.client-id", HoconText.Quote(clientId ?? string.Empty));
         if (secret is not null)
         {
             Set("oauth.client-secret", HoconText.Quote(secret));
