@@ -89,6 +89,12 @@ public sealed record RealmSettings
     /// <summary>Token requests that may wait during a refresh.</summary>
     public int StashCapacity { get; init; } = 10_000;
 
+    /// <summary>
+    /// The realm's DPoP (RFC 9449) proofs and key when <c>dpop.enabled</c>: tokens go as <c>Authorization: DPoP</c>
+    /// with a fresh proof per attempt; null for bearer tokens.
+    /// </summary>
+    internal DPoPProofs? DPoP { get; init; }
+
     /// <summary>The refresh endpoint (strategy endpoint).</summary>
     public EndpointRefreshSettings Endpoint { get; init; } = new();
 
@@ -220,6 +226,20 @@ public sealed record RealmSettings
             throw r.Invalid("token-lifetime.proactive-floor", $"{floor} is not shorter than token-lifetime.max ({maxLifetime}).");
         }
 
+        DPoPProofs? dpop = null;
+        if (r.Bool("dpop.enabled"))
+        {
+            var keyText = r.String("dpop.key");
+            try
+            {
+                dpop = string.IsNullOrWhiteSpace(keyText) ? DPoPProofs.Generate() : DPoPProofs.FromText(keyText);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
+            {
+                throw r.Invalid("dpop.key", "is not an ECDsa P-256 private key (PEM, or base64 PKCS#8).");
+            }
+        }
+
         var idleText = r.String("idle-refresh-after");
         var idle = idleText is "" or "off" or "never" ? (TimeSpan?)null : r.Duration("idle-refresh-after");
 
@@ -239,6 +259,7 @@ public sealed record RealmSettings
             ProactiveRefreshFloor = floor,
             MaxTokenLifetime = maxLifetime,
             IdleRefreshAfter = idle,
+            DPoP = dpop,
             StashCapacity = r.Int("stash-capacity", 1, 10_000_000),
             Endpoint = endpoint,
             OAuth = oauth,

@@ -56,9 +56,9 @@ internal static class TokenRefreshers
     public static ITokenRefresher? Create(RealmSettings realm,
         Func<TokenRefreshContext, CancellationToken, Task<TokenSet>>? refresher) => realm.Strategy switch
     {
-        RefreshStrategy.Endpoint => new EndpointRefresher(realm.Endpoint),
-        RefreshStrategy.OAuthRefreshToken => new OAuthRefresher(realm.OAuth, clientCredentials: false),
-        RefreshStrategy.OAuthClientCredentials => new OAuthRefresher(realm.OAuth, clientCredentials: true),
+        RefreshStrategy.Endpoint => new EndpointRefresher(realm.Endpoint, realm.DPoP is not null),
+        RefreshStrategy.OAuthRefreshToken => new OAuthRefresher(realm.OAuth, clientCredentials: false, realm.DPoP is not null),
+        RefreshStrategy.OAuthClientCredentials => new OAuthRefresher(realm.OAuth, clientCredentials: true, realm.DPoP is not null),
         RefreshStrategy.Delegate => new DelegateRefresher(refresher!),
         _ => null,
     };
@@ -70,12 +70,23 @@ internal static class TokenRefreshers
     /// propagates as transient.
     /// </summary>
     public static async Task<JsonElement> SendAsync(TokenRefreshContext context, NetRequest request, CancellationToken ct,
-        TokenAnswerFormat format = TokenAnswerFormat.Json)
+        TokenAnswerFormat format = TokenAnswerFormat.Json, bool dpop = false)
     {
+        if (dpop)
+        {
+            // The host replaces it with a proof for the attempt's actual URL, and the token endpoint's nonce.
+            request = request.WithHeader(DPoPProofs.Header, "proof");
+        }
+
         NetResponse response;
         try
         {
             response = await context.SendAsync(request with { AllowErrorStatus = true }, ct).ConfigureAwait(false);
+            if (dpop && (int)response.StatusCode is 400 or 401 && AsksForNonce(response))
+            {
+                // RFC 9449 8: the server wants its nonce in the proof; the host has remembered it. One retry.
+                response = await context.SendAsync(request with { AllowErrorStatus = true }, ct).ConfigureAwait(false);
+            }
         }
         catch (InvalidRequestException e)
         {
@@ -151,6 +162,12 @@ internal static class TokenRefreshers
         // A server that does not rotate refresh tokens omits the new one: keep the current one.
         return new TokenSet(access.Value.GetString()!, refresh ?? current?.RefreshToken, expiresAt);
     }
+
+    private static bool AsksForNonce(NetResponse response) =>
+        response.Headers.Contains(DPoPProofs.NonceHeader) &&
+        (TryParse(response) is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("error", out var e) &&
+         e.ValueKind == JsonValueKind.String && e.GetString() == "use_dpop_nonce" ||
+         response.Headers.TryGetValues("WWW-Authenticate", out var challenges) && DPoPProofs.AsksForNonce(challenges));
 
     /// <summary>An OAuth error code is a token of visible ASCII (RFC 6749 5.2); anything else is not repeated.</summary>
     private static bool IsToken(string code) => code.Length <= 64 && code.All(c => c is > ' ' and < (char)127 and not '"' and not '\\');
@@ -228,7 +245,7 @@ internal static class TokenRefreshers
 }
 
 /// <summary>A refresh endpoint of the API, described in configuration.</summary>
-internal sealed class EndpointRefresher(EndpointRefreshSettings settings) : ITokenRefresher
+internal sealed class EndpointRefresher(EndpointRefreshSettings settings, bool dpop = false) : ITokenRefresher
 {
     public bool NeedsSession => true;
 
@@ -242,7 +259,7 @@ internal sealed class EndpointRefresher(EndpointRefreshSettings settings) : ITok
             : settings.FormBody ? NetContent.Form(fields)
             : NetContent.Json(fields.ToDictionary(f => f.Key, f => f.Value));
         var request = new NetRequest(context.TokenClient, new HttpMethod(settings.Method), settings.Path) { Content = content };
-        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken, settings.AnswerFormat).ConfigureAwait(false);
+        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken, settings.AnswerFormat, dpop).ConfigureAwait(false);
         return settings.AnswerFormat == TokenAnswerFormat.Text
             ? TokenRefreshers.ReadTokens(request, body, TokenRefreshers.TextTokenKey, string.Empty, string.Empty, current, DateTimeOffset.UtcNow)
             : TokenRefreshers.ReadTokens(request, body, settings.AccessTokenPath, settings.RefreshTokenPath,
@@ -251,7 +268,7 @@ internal sealed class EndpointRefresher(EndpointRefreshSettings settings) : ITok
 }
 
 /// <summary>OAuth 2.0 token endpoint: the <c>refresh_token</c> grant or the <c>client_credentials</c> grant.</summary>
-internal sealed class OAuthRefresher(OAuthSettings settings, bool clientCredentials) : ITokenRefresher
+internal sealed class OAuthRefresher(OAuthSettings settings, bool clientCredentials, bool dpop = false) : ITokenRefresher
 {
     public bool NeedsSession => !clientCredentials;
 
@@ -297,7 +314,7 @@ internal sealed class OAuthRefresher(OAuthSettings settings, bool clientCredenti
         }
 
         request = request.WithContent(NetContent.Form(form));
-        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken).ConfigureAwait(false);
+        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken, dpop: dpop).ConfigureAwait(false);
         return TokenRefreshers.ReadTokens(request, body, "access_token", "refresh_token", "expires_in",
             clientCredentials ? null : context.Current, DateTimeOffset.UtcNow);
     }

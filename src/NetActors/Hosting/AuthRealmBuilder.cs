@@ -149,6 +149,27 @@ public sealed class AuthRealmBuilder
             _ => "json",
         });
 
+    /// <summary>
+    /// <c>dpop.enabled = on</c>: sender-constrained tokens (DPoP, RFC 9449) with a new ES256 key per process. Token and
+    /// resource requests carry a fresh proof per attempt, tokens go as <c>Authorization: DPoP</c>, and a server's
+    /// <c>DPoP-Nonce</c> is used. Tokens are bound to the key: to keep a session across restarts or cluster members,
+    /// give the key with <see cref="WithDPoP(System.Security.Cryptography.ECDsa)"/>.
+    /// </summary>
+    public AuthRealmBuilder WithDPoP() => Set("dpop.enabled", "on");
+
+    /// <summary><c>dpop.enabled = on</c> with your ECDsa P-256 key (<c>dpop.key</c>; a secret, never logged).</summary>
+    /// <param name="key">A P-256 private key; it is exported once, the realm uses its own copy.</param>
+    public AuthRealmBuilder WithDPoP(System.Security.Cryptography.ECDsa key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.KeySize != 256)
+        {
+            throw new ArgumentException("a DPoP key must be an ECDsa P-256 key (ES256).", nameof(key));
+        }
+
+        return WithDPoP().Set("dpop.key", HoconText.Quote(Convert.ToBase64String(key.ExportPkcs8PrivateKey())));
+    }
+
     /// <summary>A token store of your own (a shared store for several instances, say).</summary>
     /// <param name="store">The store.</param>
     public AuthRealmBuilder WithTokenStore(ITokenStore store)

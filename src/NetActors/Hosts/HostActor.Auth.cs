@@ -65,6 +65,16 @@ internal sealed partial class HostActor
     {
         var realm = ex.Client.AuthRealm!;
         var cache = RealmFor(realm, _context.Realms[realm]);
+        if (cache.Route.Settings.DPoP is not null && !ex.DPoPNonceRetried &&
+            Auth.DPoPProofs.AsksForNonce(HeaderValues(response, "WWW-Authenticate")))
+        {
+            // auth: the server wants its nonce (remembered from this response) in the proof: one more attempt with
+            // the same token, not an auth failure.
+            ex.DPoPNonceRetried = true;
+            Enqueue(ex, front: true);
+            return;
+        }
+
         _context.Runtime.Metrics.Unauthorized.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         // auth: whether a refresh can cure this 401 is the policy's decision; the host only acts on it.
         var decision = Auth.UnauthorizedPolicy.Decide(HeaderValues(response, "WWW-Authenticate"), cache.Vouched(ex.TokenVersion),
@@ -95,6 +105,25 @@ internal sealed partial class HostActor
         if (ex.Authorization is not null && ex.Client.AuthRealm is { } realm && _realms.TryGetValue(realm, out var cache))
         {
             cache.Vouch(ex.TokenVersion);
+        }
+    }
+
+    /// <summary>
+    /// auth: the DPoP proofs of the exchange's realm when it is sender-constrained: for its token on the realm's
+    /// origins, and for its token requests (anonymous) wherever the token endpoint is.
+    /// </summary>
+    private Auth.DPoPProofs? DPoPFor(Exchange ex) =>
+        ex.Client.AuthRealm is { } realm && _context.Realms.TryGetValue(realm, out var route) && route.Settings.DPoP is { } proofs &&
+        (ex.Authorization is null || route.Settings.Origins.Contains(_origin))
+            ? proofs
+            : null;
+
+    /// <summary>auth: a server may send a new DPoP nonce with any response; the next proof for this origin carries it.</summary>
+    private void RememberDPoPNonce(Exchange ex, HttpResponseMessage response)
+    {
+        if (response.Headers.Contains(Auth.DPoPProofs.NonceHeader) && DPoPFor(ex) is { } proofs && ex.Target is { } target)
+        {
+            proofs.Remember(target, HeaderValues(response, Auth.DPoPProofs.NonceHeader));
         }
     }
 

@@ -316,6 +316,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         try
         {
             message = BuildMessage(ex);
+            DPoPFor(ex)?.Attach(message, ex.Authorization); // auth: a fresh DPoP proof per attempt
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
         {
@@ -554,6 +555,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// <summary>A response arrived; <paramref name="delivered"/> is what the attempt already gave the caller (a 2xx), or null.</summary>
     private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body, NetResponse? delivered)
     {
+        RememberDPoPNonce(ex, response); // auth:
         var status = (int)response.StatusCode;
         RecordOutcome(status is 500 or 502 or 503 or 504 or 408);
         if (status is 301 or 302 or 303 or 307 or 308 && response.Headers.Location is { } location &&

@@ -117,7 +117,7 @@ internal sealed class RealmCache(RealmRoute route)
         if (granted.Version >= Version)
         {
             Token = granted.AccessToken;
-            Authorization = "Bearer " + granted.AccessToken;
+            Authorization = (Route.Settings.DPoP is null ? "Bearer " : "DPoP ") + granted.AccessToken; // auth: DPoP token type
             Version = granted.Version;
             ExpiresAt = granted.ExpiresAt;
         }
