@@ -79,14 +79,13 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private FailedAttempt? _lastFailure;
     private DateTimeOffset _retryAt;
     private UnusableAnswer? _unusable;
-    private DateTimeOffset _lastUse;
+    private DateTimeOffset? _lastUse; // null until the first idle check: the clock is not read while constructing
     private bool _idlePaused;
 
     private TokenActor(RealmSettings settings, RealmServices services)
     {
         _settings = settings;
         _services = services;
-        _lastUse = services.Time.GetUtcNow();
         _refreshBackoff = new Resilience.RetrySettings
         {
             BaseDelay = settings.RetryMinBackoff, Factor = 2, MaxDelay = settings.RetryMaxBackoff, Jitter = 0.5,
@@ -199,6 +198,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 return;
             }
 
+            _lastUse = Now;
             if (!_waiters.Contains(Sender))
             {
                 StashBounded(request); // one waiting request per asker: the next token answers them all
@@ -310,14 +310,20 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     /// </summary>
     private bool IsIdle()
     {
-        if (_settings.IdleRefreshAfter is not { } idle || Now - _lastUse < idle)
+        if (_settings.IdleRefreshAfter is not { } idle)
+        {
+            return false;
+        }
+
+        var lastUse = _lastUse ??= Now;
+        if (Now - lastUse < idle)
         {
             return false;
         }
 
         if (!_idlePaused && _current is { } current)
         {
-            _log.IdlePause(Realm, current.Version, (Now - _lastUse).TotalMilliseconds);
+            _log.IdlePause(Realm, current.Version, (Now - lastUse).TotalMilliseconds);
         }
 
         _idlePaused = true;
@@ -610,7 +616,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Timers.Cancel(TimeoutTimer);
         // Maybe another user: nothing cached for the last session is served, or stored once it returns.
         _services.Caches?.ClearRealm(Realm, NextVersion);
-        Adopt(signIn.Tokens!, newSession: true);
+        Adopt(TokenAnswers.Clamp(signIn.Tokens!, Now, _settings.MaxTokenLifetime), newSession: true);
         _log.SignedIn(Realm, _version);
         Answer(signIn.CallId, new SignedIn(Realm, _version) { CallId = signIn.CallId });
         BecomeReady();

@@ -65,8 +65,14 @@ internal static class TokenAnswers
             return (null, "the token endpoint returned a token that is already expired (check the clocks).");
         }
 
+        return (Clamp(tokens, now, maxLifetime), null);
+    }
+
+    /// <summary>The tokens with an expiry no later than <paramref name="maxLifetime"/> from <paramref name="now"/>.</summary>
+    public static TokenSet Clamp(TokenSet tokens, DateTimeOffset now, TimeSpan maxLifetime)
+    {
         var latest = now + maxLifetime;
-        return expiry > latest ? (tokens with { ExpiresAt = latest }, null) : (tokens, null);
+        return tokens.EffectiveExpiry is { } expiry && expiry > latest ? tokens with { ExpiresAt = latest } : tokens;
     }
 
     /// <summary>
