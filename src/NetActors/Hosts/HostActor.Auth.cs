@@ -33,7 +33,7 @@ internal sealed partial class HostActor
         {
             ex.Authorization = cache.Authorization;
             ex.TokenVersion = cache.Version;
-            cache.Used(Self); // auth: keeps proactive refresh going while the realm is in use (idle-refresh-after)
+            cache.Auth.Used(Self); // auth: keeps proactive refresh going while the realm is in use (idle-refresh-after)
             return true;
         }
 
@@ -77,9 +77,12 @@ internal sealed partial class HostActor
 
         _context.Runtime.Metrics.Unauthorized.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         // auth: whether a refresh can cure this 401 is the policy's decision; the host only acts on it.
-        var decision = Auth.UnauthorizedPolicy.Decide(HeaderValues(response, "WWW-Authenticate"), cache.Vouched(ex.TokenVersion),
+        var decision = Auth.UnauthorizedPolicy.Decide(HeaderValues(response, "WWW-Authenticate"), cache.Auth.Vouched(ex.TokenVersion),
             ex.AuthRetried, cache.IsUsable(Now) && cache.Version > ex.TokenVersion);
-        cache.Apply(decision, ex.TokenVersion);
+        if (cache.Auth.Apply(decision, ex.TokenVersion))
+        {
+            cache.Rejected(ex.TokenVersion);
+        }
         if (decision.Verdict == Auth.UnauthorizedVerdict.Fail)
         {
             var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
@@ -104,7 +107,7 @@ internal sealed partial class HostActor
     {
         if (ex.Authorization is not null && ex.Client.AuthRealm is { } realm && _realms.TryGetValue(realm, out var cache))
         {
-            cache.Vouch(ex.TokenVersion);
+            cache.Auth.Vouch(ex.TokenVersion);
         }
     }
 
@@ -196,7 +199,7 @@ internal sealed partial class HostActor
     /// <summary>auth: what a request that ran out of time waiting for a token gets when the token endpoint was failing.</summary>
     private Exception? TokenTimeout(Exchange ex) =>
         ex.State == ExchangeState.WaitingForToken && ex.Client.AuthRealm is { } realm &&
-        _realms.TryGetValue(realm, out var cache) && cache.Unavailable is { } notice
+        _realms.TryGetValue(realm, out var cache) && cache.Auth.Unavailable is { } notice
             ? TokenUnavailable(ex, notice)
             : null;
 

@@ -31,13 +31,13 @@ internal sealed class RealmCache(RealmRoute route)
 
     public LinkedList<Exchange> Waiting { get; } = new();
 
-    /// <summary>auth: the realm's last word that its token endpoint cannot be reached, until a token or denial.</summary>
-    public TokenUnavailable? Unavailable { get; private set; }
+    /// <summary>auth: vouching, outage notices and use reports of the realm on this origin.</summary>
+    public OriginAuthState Auth { get; } = new(route.Settings, route.TokenActor);
 
     /// <summary>auth: the token endpoint is failing; the next exchange that waits asks again (it may start the retry).</summary>
     public void Delayed(TokenUnavailable notice)
     {
-        Unavailable = notice;
+        Auth.Unavailable = notice;
         _askedFor = -1;
     }
 
@@ -49,54 +49,6 @@ internal sealed class RealmCache(RealmRoute route)
         if (version > RejectedVersion)
         {
             RejectedVersion = version;
-        }
-    }
-
-    private long _usedReportedAt;
-
-    /// <summary>
-    /// auth: a request carries the token. With <c>idle-refresh-after</c> set, tells the TokenActor that the realm is
-    /// in use, at most four times per idle period (nothing at all otherwise).
-    /// </summary>
-    public void Used(IActorRef self)
-    {
-        if (Route.Settings.IdleRefreshAfter is not { } idle)
-        {
-            return;
-        }
-
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (System.Diagnostics.Stopwatch.GetElapsedTime(_usedReportedAt, now) >= idle / 4)
-        {
-            _usedReportedAt = now;
-            Route.TokenActor.Tell(new TokenInUse(Route.Settings.Name), self);
-        }
-    }
-
-    /// <summary>auth: token versions a 2xx from this origin vouched for (and no bare 401 withdrew since).</summary>
-    private readonly HashSet<long> _vouched = [];
-
-    public bool Vouched(long version) => _vouched.Contains(version);
-
-    public void Vouch(long version)
-    {
-        if (_vouched.Add(version) && _vouched.Count > 4)
-        {
-            _vouched.Remove(_vouched.Min()); // only the newest versions can still be on the wire
-        }
-    }
-
-    /// <summary>auth: records what a 401 decided about <paramref name="version"/>.</summary>
-    public void Apply(UnauthorizedDecision decision, long version)
-    {
-        if (decision.MarkRejected)
-        {
-            Rejected(version);
-        }
-
-        if (decision.WithdrawVouch)
-        {
-            _vouched.Remove(version);
         }
     }
 
@@ -117,13 +69,13 @@ internal sealed class RealmCache(RealmRoute route)
         if (granted.Version >= Version)
         {
             Token = granted.AccessToken;
-            Authorization = (Route.Settings.DPoP is null ? "Bearer " : "DPoP ") + granted.AccessToken; // auth: DPoP token type
+            Authorization = Auth.AuthorizationFor(granted.AccessToken); // auth: DPoP token type
             Version = granted.Version;
             ExpiresAt = granted.ExpiresAt;
         }
 
         EndedReason = null;
-        Unavailable = null; // auth:
+        Auth.Unavailable = null; // auth:
         _askedFor = -1;
     }
 
@@ -136,7 +88,7 @@ internal sealed class RealmCache(RealmRoute route)
             EndedReason = denied.Reason;
         }
 
-        Unavailable = null; // auth:
+        Auth.Unavailable = null; // auth:
         _askedFor = -1;
     }
 }

@@ -96,13 +96,21 @@ public sealed class UnauthorizedRefreshTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         var tokens = new TokenServer().Install(upstream);
-        MapAlways401(upstream, "/denied/*", "Bearer error=\"invalid_token\"");
-        // A cap above the burst: every request's first attempt carries the same version.
+        // Every first attempt is held at the server until all ten are there, so all carry the same version.
+        var gate = new Gate();
+        upstream.Map("/denied/*", async ctx =>
+        {
+            await gate.PassAsync(ctx);
+            ctx.Response.StatusCode = 401;
+            ctx.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+        });
         await using var net = await AuthTestHost.StartSignedInAsync(upstream, tokens, expired: false, tellExpiry: true,
             maxConnections: 16);
 
-        var outcomes = await Task.WhenAll(Enumerable.Range(0, 10)
-            .Select(i => Outcomes.Of(net.Client.SendAsync(NetRequest.Get("api", $"/denied/{i}")))));
+        var sent = Enumerable.Range(0, 10).Select(i => Outcomes.Of(net.Client.SendAsync(NetRequest.Get("api", $"/denied/{i}")))).ToList();
+        await gate.WaitForArrivalsAsync(10);
+        gate.Open();
+        var outcomes = await Task.WhenAll(sent);
 
         Assert.All(outcomes, o => Assert.IsType<UnauthorizedException>(o.Error));
         Assert.Equal(1, tokens.RefreshCalls);
