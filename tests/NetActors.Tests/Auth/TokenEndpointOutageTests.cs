@@ -104,6 +104,27 @@ public sealed class TokenEndpointOutageTests
     }
 
     [Fact]
+    public async Task The_refresh_backoff_is_capped_at_max_backoff()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = Down(upstream, () => true);
+        await using var net = await AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: true,
+            realm: r => r.WithRefreshBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200))
+                .WithRetryOnDemandAfter(TimeSpan.FromMinutes(1)));   // only the schedule retries here
+        var clock = Stopwatch.StartNew();
+        var waiting = Outcomes.Of(net.Client.SendAsync(NetRequest.Get("api", "/api/x").WithTimeout(TimeSpan.FromSeconds(10))));
+
+        // Capped at 200 ms (100-200 ms with jitter), 8 attempts take at most about 1.5 s; doubling without a cap
+        // (0.1, 0.2, 0.4, 0.8, 1.6 s ...) would need more than 6 s.
+        await Eventually.Assert(() => Assert.True(tokens.RefreshCalls >= 8, $"{tokens.RefreshCalls} attempts"), TimeSpan.FromSeconds(10));
+        var elapsed = clock.Elapsed;
+
+        Assert.True(elapsed < TimeSpan.FromSeconds(4), $"8 attempts took {elapsed.TotalMilliseconds:0} ms");
+        await net.Client.TerminateSessionAsync("api");
+        Assert.IsType<SessionExpiredException>((await waiting).Error);
+    }
+
+    [Fact]
     public async Task During_an_outage_with_steady_traffic_the_token_endpoint_sees_a_bounded_number_of_attempts()
     {
         await using var upstream = await TestUpstream.StartAsync();
