@@ -45,8 +45,13 @@ internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore stor
 /// Owns one auth realm's tokens. It is <c>Ready</c> or <c>Refreshing</c>: while a refresh runs it stashes every
 /// request for a token it cannot answer with the current one, so N concurrent 401s with the same version cause
 /// exactly one refresh. A request reporting a version older than the current token gets the current one. It
-/// refreshes ahead of expiry. A rejected refresh ends the session (store cleared, waiting requests denied, the
-/// <see cref="SessionExpired"/> event once); an unreachable token endpoint is retried with backoff and does not.
+/// refreshes ahead of expiry, never more often than <c>min-refresh-interval</c> and not for lifetimes under the proactive
+/// floor. Each answer is judged once (<see cref="TokenAnswers"/>): a rejected refresh ends the session (store cleared,
+/// waiting requests denied, the <see cref="SessionExpired"/> event once); an answer that can never be a token fails the
+/// waiting requests at once and its refresh token is not presented again; an unreachable token endpoint, or a refresher
+/// that outlives <c>refresh-timeout</c> (the actor's own deadline), is retried with capped backoff while the waiting
+/// askers hear when the next attempt is due (<see cref="TokenUnavailable"/>), and a request arriving meanwhile may start
+/// it early.
 /// Async work returns through <c>PipeTo</c> tagged with a generation; results of an older generation are ignored.
 /// Tokens live in the <see cref="ITokenStore"/>, so a restarted actor resumes with them.
 /// </summary>
