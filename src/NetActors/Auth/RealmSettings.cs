@@ -22,6 +22,19 @@ public enum RefreshStrategy
     Delegate,
 }
 
+/// <summary>The form of a refresh endpoint's successful answer.</summary>
+public enum TokenAnswerFormat
+{
+    /// <summary>A JSON object; the values are found by dotted paths.</summary>
+    Json,
+
+    /// <summary><c>application/x-www-form-urlencoded</c> fields (a JSON object is read too); the paths are field names.</summary>
+    Form,
+
+    /// <summary>The whole body is the access token (no refresh token, no lifetime: a JWT <c>exp</c> is still read).</summary>
+    Text,
+}
+
 /// <summary>The typed, validated settings of one auth realm (<c>netactors.auth.realms.&lt;name&gt;</c>).</summary>
 public sealed record RealmSettings
 {
@@ -50,10 +63,37 @@ public sealed record RealmSettings
     public TimeSpan RetryMinBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Largest delay before retrying a refresh that could not reach the server.</summary>
-    public TimeSpan RetryMaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RetryMaxBackoff { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// While a failed refresh waits for its retry, a request that needs a token starts the retry at once when the
+    /// last attempt failed at least this long ago: a recovered token endpoint serves the next request promptly.
+    /// </summary>
+    public TimeSpan RetryOnDemandAfter { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Proactive refreshes (ahead of expiry) start no more often than this.</summary>
+    public TimeSpan MinRefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A token lifetime shorter than this is treated as unknown for proactive refresh.</summary>
+    public TimeSpan ProactiveRefreshFloor { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest lifetime the realm believes; a longer one (from <c>expires_in</c> or <c>exp</c>) is clamped to it.</summary>
+    public TimeSpan MaxTokenLifetime { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Proactive refresh pauses once no request has used the realm's token for this long (null: never pauses); the
+    /// next request then refreshes first if the token is stale.
+    /// </summary>
+    public TimeSpan? IdleRefreshAfter { get; init; }
 
     /// <summary>Token requests that may wait during a refresh.</summary>
     public int StashCapacity { get; init; } = 10_000;
+
+    /// <summary>
+    /// The realm's DPoP (RFC 9449) proofs and key when <c>dpop.enabled</c>: tokens go as <c>Authorization: DPoP</c>
+    /// with a fresh proof per attempt; null for bearer tokens.
+    /// </summary>
+    internal DPoPProofs? DPoP { get; init; }
 
     /// <summary>The refresh endpoint (strategy endpoint).</summary>
     public EndpointRefreshSettings Endpoint { get; init; } = new();
@@ -149,7 +189,7 @@ public sealed record RealmSettings
                 throw r.Invalid("endpoint.path", "is required when strategy = endpoint.");
             case RefreshStrategy.OAuthRefreshToken or RefreshStrategy.OAuthClientCredentials when string.IsNullOrWhiteSpace(oauth.TokenEndpoint):
                 throw r.Invalid("oauth.token-endpoint", $"is required when strategy = {strategyText}.");
-            case RefreshStrategy.OAuthRefreshToken or RefreshStrategy.OAuthClientCredentials when string.IsNullOrWhiteSpace(oauth.ClientId):
+            case RefreshStrategy.OAuthClientCredentials when string.IsNullOrWhiteSpace(oauth.ClientId):
                 throw r.Invalid("oauth.client-id", $"is required when strategy = {strategyText}.");
             case RefreshStrategy.OAuthClientCredentials when string.IsNullOrWhiteSpace(oauth.ClientSecret):
                 throw r.Invalid("oauth.client-secret", "is required when strategy = oauth-client-credentials.");
@@ -174,6 +214,35 @@ public sealed record RealmSettings
             throw r.Invalid("refresh-retry.max-backoff", $"{max} is shorter than min-backoff ({min}).");
         }
 
+        var floor = r.Duration("token-lifetime.proactive-floor", allowZero: true);
+        var maxLifetime = r.Duration("token-lifetime.max");
+        if (maxLifetime > TokenAnswers.MaxPlausibleLifetime)
+        {
+            throw r.Invalid("token-lifetime.max", $"must be at most {TokenAnswers.MaxPlausibleLifetime.TotalDays:0} days.");
+        }
+
+        if (floor >= maxLifetime)
+        {
+            throw r.Invalid("token-lifetime.proactive-floor", $"{floor} is not shorter than token-lifetime.max ({maxLifetime}).");
+        }
+
+        DPoPProofs? dpop = null;
+        if (r.Bool("dpop.enabled"))
+        {
+            var keyText = r.String("dpop.key");
+            try
+            {
+                dpop = string.IsNullOrWhiteSpace(keyText) ? DPoPProofs.Generate() : DPoPProofs.FromText(keyText);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
+            {
+                throw r.Invalid("dpop.key", "is not an ECDsa P-256 private key (PEM, or base64 PKCS#8).");
+            }
+        }
+
+        var idleText = r.String("idle-refresh-after");
+        var idle = idleText is "" or "off" or "never" ? (TimeSpan?)null : r.Duration("idle-refresh-after");
+
         return new RealmSettings
         {
             Name = name,
@@ -185,6 +254,12 @@ public sealed record RealmSettings
             RefreshTimeout = r.Duration("refresh-timeout"),
             RetryMinBackoff = min,
             RetryMaxBackoff = max,
+            RetryOnDemandAfter = r.Duration("refresh-retry.on-demand-after", allowZero: true),
+            MinRefreshInterval = r.Duration("min-refresh-interval", allowZero: true),
+            ProactiveRefreshFloor = floor,
+            MaxTokenLifetime = maxLifetime,
+            IdleRefreshAfter = idle,
+            DPoP = dpop,
             StashCapacity = r.Int("stash-capacity", 1, 10_000_000),
             Endpoint = endpoint,
             OAuth = oauth,
@@ -209,6 +284,9 @@ public sealed record EndpointRefreshSettings
     /// <summary>Body fields; <c>{refresh_token}</c> and <c>{access_token}</c> are replaced.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Body { get; init; } = [];
 
+    /// <summary>The form of a successful answer (<c>response-format</c>).</summary>
+    public TokenAnswerFormat AnswerFormat { get; init; } = TokenAnswerFormat.Json;
+
     /// <summary>Dotted JSON path of the access token in the response.</summary>
     public string AccessTokenPath { get; init; } = "access_token";
 
@@ -226,6 +304,14 @@ public sealed record EndpointRefreshSettings
         {
             throw r.Invalid("body-format", $"'{format}' is not json or form.");
         }
+
+        var answer = r.String("response-format") switch
+        {
+            "json" => TokenAnswerFormat.Json,
+            "form" => TokenAnswerFormat.Form,
+            "text" => TokenAnswerFormat.Text,
+            var other => throw r.Invalid("response-format", $"'{other}' is not json, form or text."),
+        };
 
         var method = r.String("method").ToUpperInvariant();
         if (method is not ("POST" or "PUT" or "GET" or "PATCH"))
@@ -248,6 +334,7 @@ public sealed record EndpointRefreshSettings
             Path = r.String("path"),
             Method = method,
             FormBody = format == "form",
+            AnswerFormat = answer,
             Body = body,
             AccessTokenPath = r.String("access-token-path"),
             RefreshTokenPath = r.String("refresh-token-path"),

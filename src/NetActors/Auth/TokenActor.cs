@@ -45,8 +45,13 @@ internal sealed class RealmServices(ITokenRefresher? refresher, ITokenStore stor
 /// Owns one auth realm's tokens. It is <c>Ready</c> or <c>Refreshing</c>: while a refresh runs it stashes every
 /// request for a token it cannot answer with the current one, so N concurrent 401s with the same version cause
 /// exactly one refresh. A request reporting a version older than the current token gets the current one. It
-/// refreshes ahead of expiry. A rejected refresh ends the session (store cleared, waiting requests denied, the
-/// <see cref="SessionExpired"/> event once); an unreachable token endpoint is retried with backoff and does not.
+/// refreshes ahead of expiry, never more often than <c>min-refresh-interval</c> and not for lifetimes under the proactive
+/// floor. Each answer is judged once (<see cref="TokenAnswers"/>): a rejected refresh ends the session (store cleared,
+/// waiting requests denied, the <see cref="SessionExpired"/> event once); an answer that can never be a token fails the
+/// waiting requests at once and its refresh token is not presented again; an unreachable token endpoint, or a refresher
+/// that outlives <c>refresh-timeout</c> (the actor's own deadline), is retried with capped backoff while the waiting
+/// askers hear when the next attempt is due (<see cref="TokenUnavailable"/>), and a request arriving meanwhile may start
+/// it early.
 /// Async work returns through <c>PipeTo</c> tagged with a generation; results of an older generation are ignored.
 /// Tokens live in the <see cref="ITokenStore"/>, so a restarted actor resumes with them.
 /// </summary>
@@ -54,10 +59,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 {
     private const string ProactiveTimer = "proactive-refresh";
     private const string RetryTimer = "retry-refresh";
+    private const string TimeoutTimer = "refresh-timeout";
 
     private readonly RealmSettings _settings;
     private readonly RealmServices _services;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly AuthLog _log = AuthLog.For(Context.System);
     private readonly HashSet<IActorRef> _subscribers = [];
     private StoredTokens? _current;
     private long _version;
@@ -73,6 +79,13 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private bool _refreshInFlight;
     private bool _handingOver;
     private readonly Resilience.RetrySettings _refreshBackoff;
+    private readonly HashSet<IActorRef> _waiters = [];
+    private DateTimeOffset? _lastRefreshAt;
+    private FailedAttempt? _lastFailure;
+    private DateTimeOffset _retryAt;
+    private UnusableAnswer? _unusable;
+    private DateTimeOffset? _lastUse; // null until the first idle check: the clock is not read while constructing
+    private bool _idlePaused;
 
     private TokenActor(RealmSettings settings, RealmServices services)
     {
@@ -105,7 +118,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     protected override void PreRestart(Exception reason, object message)
     {
         // The supervisor logs the failure itself; say what happens next.
-        _log.Warning("Auth realm {0}: the token actor failed ({1}); restarting with the stored tokens", Realm, reason.GetType().Name);
+        _log.Restarting(Realm, reason.GetType().Name);
         if (message is GetToken)
         {
             // The message in hand is lost with the failed incarnation: answer it rather than leave it waiting.
@@ -133,15 +146,14 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 _current = stored;
                 _version = stored.Version;
                 ScheduleProactive();
-                _log.Info("Auth realm {0}: resumed tokens (version {1}) from the store", Realm, stored.Version);
+                _log.Resumed(Realm, stored.Version);
             }
 
             BecomeReady();
         });
         Receive<LoadFailed>(failed =>
         {
-            _log.Warning("Auth realm {0}: could not load tokens from the store ({1}); starting without a session",
-                Realm, failed.Error.GetType().Name);
+            _log.LoadFailed(Realm, failed.Error.GetType().Name);
             BecomeReady();
         });
         ReceiveAny(StashBounded);
@@ -160,16 +172,23 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Receive<TerminateSession>(OnTerminate);
         Receive<RefreshDue>(_ =>
         {
-            if (CanRefresh)
+            if (IsIdle())
+            {
+                return; // paused until the next request (idle-refresh-after)
+            }
+
+            if (CanRefresh && RefreshRefusal() is null)
             {
                 StartRefresh(proactive: true);
             }
         });
+        Receive<TokenInUse>(_ => OnTokenInUse());
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Receive<SubscribeToken>(OnSubscribeToken);
         Receive<HandOver>(_ => OnHandOver());
-        Receive<RefreshResult>(r => _log.Debug("Auth realm {0}: ignored a refresh result of generation {1}", Realm, r.Generation));
+        Receive<RefreshResult>(r => _log.IgnoredResult(Realm, r.Generation));
         Receive<RetryRefresh>(_ => { });
+        Receive<RefreshTimedOut>(_ => { });
     }
 
     private void Refreshing()
@@ -184,7 +203,13 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 return;
             }
 
-            StashBounded(request);
+            _lastUse = Now;
+            if (!_waiters.Contains(Sender))
+            {
+                StashBounded(request); // one waiting request per asker: the next token answers them all
+            }
+
+            OnWaitingDuringBackoff();
         });
         Receive<RefreshResult>(r =>
         {
@@ -208,9 +233,28 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 RunRefresh();
             }
         });
+        Receive<RefreshTimedOut>(t =>
+        {
+            if (t.Generation != _generation || !_refreshInFlight)
+            {
+                return;
+            }
+
+            // The realm's own deadline, whatever the refresher does with its cancellation token: the attempt is
+            // abandoned (its late result belongs to an old generation) and retried with backoff.
+            _ = _refreshCts?.CancelAsync();
+            NextGeneration();
+            OnTransientFailure(new TimeoutException(
+                $"the refresh did not finish within refresh-timeout ({_settings.RefreshTimeout.TotalSeconds:0.###} s)"));
+            if (_handingOver)
+            {
+                OnHandOver(); // the next singleton retries
+            }
+        });
         Receive<SignIn>(OnSignIn);
         Receive<TerminateSession>(OnTerminate);
         Receive<RefreshDue>(_ => { });
+        Receive<TokenInUse>(_ => _lastUse = Now);
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Receive<SubscribeToken>(OnSubscribeToken);
         Receive<HandOver>(_ =>
@@ -224,7 +268,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             // With rotating refresh tokens the server may already have used up the stored refresh token: stopping
             // now would leave the next singleton only that one, and the fleet logged out. Wait for the result
             // (bounded by refresh-timeout), adopt and save it, then hand over.
-            _log.Info("Auth realm {0}: handing over once the refresh on the wire has ended", Realm);
+            _log.HandOverAfterRefresh(Realm);
             _handingOver = true;
         });
     }
@@ -234,6 +278,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private void OnGetTokenReady(GetToken request)
     {
         Subscribe();
+        _lastUse = Now;
+        _idlePaused = false;
         if (UsableNewerThan(request.StaleVersion) is { } token)
         {
             Sender.Tell(Grant(token));
@@ -242,6 +288,12 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
         if (CanRefresh)
         {
+            if (RefreshRefusal() is { } refusal)
+            {
+                Sender.Tell(new TokenDenied(Realm, TokenDenial.Malformed, refusal));
+                return;
+            }
+
             StashBounded(request);
             StartRefresh(proactive: false);
             return;
@@ -255,6 +307,45 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         Sender.Tell(new TokenDenied(Realm, TokenDenial.SessionExpired, _endedReason ?? "not signed in"));
+    }
+
+    /// <summary>
+    /// With <c>idle-refresh-after</c> set: true (and proactive refresh paused) once no request has used the token for
+    /// that long. Without it a realm is never idle, so sliding refresh-token lifetimes stay alive.
+    /// </summary>
+    private bool IsIdle()
+    {
+        if (_settings.IdleRefreshAfter is not { } idle)
+        {
+            return false;
+        }
+
+        var lastUse = _lastUse ??= Now;
+        if (Now - lastUse < idle)
+        {
+            return false;
+        }
+
+        if (!_idlePaused && _current is { } current)
+        {
+            _log.IdlePause(Realm, current.Version, (Now - lastUse).TotalMilliseconds);
+        }
+
+        _idlePaused = true;
+        return true;
+    }
+
+    /// <summary>A request used the token: a paused realm resumes its proactive schedule.</summary>
+    private void OnTokenInUse()
+    {
+        _lastUse = Now;
+        if (!_idlePaused)
+        {
+            return;
+        }
+
+        _idlePaused = false;
+        ScheduleProactive(); // an expired token is refreshed by the request that finds it so, before it is sent
     }
 
     private bool CanRefresh =>
@@ -283,8 +374,12 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     {
         var generation = NextGeneration();
         _refreshInFlight = true;
+        _lastRefreshAt = Now;
+        Timers.Cancel(RetryTimer);
         _refreshCts?.Dispose();
-        _refreshCts = new CancellationTokenSource(_settings.RefreshTimeout);
+        _refreshCts = new CancellationTokenSource();
+        // The realm's own deadline: a refresher that never returns (a delegate included) is abandoned on time.
+        Timers.StartSingleTimer(TimeoutTimer, new RefreshTimedOut(generation), _settings.RefreshTimeout);
         var context = new TokenRefreshContext(Realm, _current?.Tokens, _settings.TokenClient, _services.Send);
         Task<TokenSet> refresh;
         try
@@ -305,42 +400,56 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     {
         if (result.Generation != _generation)
         {
-            _log.Debug("Auth realm {0}: ignored a stale refresh result (generation {1}, now {2})", Realm, result.Generation, _generation);
+            _log.IgnoredResult(Realm, result.Generation);
             return;
         }
 
         _refreshInFlight = false;
+        Timers.Cancel(TimeoutTimer);
 
+        // Every answer is judged once: a token, a rejection, an answer that can never become a token, or a failure
+        // to reach the endpoint. Only the last is retried.
         var elapsed = Stopwatch.GetElapsedTime(_refreshStarted);
-        if (result.Tokens is { } expired && expired.Problem() is null && !TokenUsability.IsUsable(expired.EffectiveExpiry, Now))
+        string? problem = null;
+        TokenSet? tokens = null;
+        RefreshOutcome outcome;
+        if (result.Tokens is { } answered)
         {
-            result = result with
-            {
-                Tokens = null,
-                Error = new ResponseFormatException(null, "the token endpoint returned a token that is already expired (check the clocks).", null),
-            };
+            (tokens, problem) = TokenAnswers.Judge(answered, Now, _settings.MaxTokenLifetime);
+            outcome = tokens is null ? RefreshOutcome.Unusable : RefreshOutcome.Success;
+        }
+        else
+        {
+            outcome = TokenAnswers.Classify(result.Error);
         }
 
-        var outcome = result.Tokens is { } ok && ok.Problem() is null ? "success"
-            : Unwrap(result.Error) switch { TokenRejectedException => "rejected", null or ResponseFormatException => "malformed", _ => "failed" };
+        var error = TokenAnswers.Unwrap(result.Error);
         _services.Metrics?.TokenRefreshes.Add(1, new KeyValuePair<string, object?>("netactors.realm", Realm),
-            new KeyValuePair<string, object?>("netactors.outcome", outcome));
+            new KeyValuePair<string, object?>("netactors.outcome", outcome switch
+            {
+                RefreshOutcome.Success => "success",
+                RefreshOutcome.Rejected => "rejected",
+                RefreshOutcome.Unusable => "malformed",
+                _ => "failed",
+            }));
 
-        if (result.Tokens is { } tokens && tokens.Problem() is null)
+        switch (outcome)
         {
-            Adopt(tokens);
-            _log.Info("Auth realm {0}: refreshed token (version {1}) in {2:0} ms{3}", Realm, _version,
-                elapsed.TotalMilliseconds, _refreshIsProactive ? " ahead of expiry" : string.Empty);
-            Publish(new TokenRefreshed(Realm, _version, tokens.EffectiveExpiry, _refreshIsProactive), _services.OnRefreshed);
-            BecomeReady();
-            return;
-        }
+            case RefreshOutcome.Success:
+                if (_lastFailure is { } down)
+                {
+                    _log.Recovered(Realm, (Now - down.Since).TotalMilliseconds);
+                }
 
-        var error = Unwrap(result.Error);
-        switch (error)
-        {
-            case TokenRejectedException rejected:
-                _log.Warning("Auth realm {0}: the refresh was rejected ({1}); ending the session", Realm, rejected.Reason);
+                Adopt(tokens!);
+                _log.Refreshed(Realm, _version, elapsed.TotalMilliseconds, _refreshIsProactive);
+                Publish(new TokenRefreshed(Realm, _version, tokens!.EffectiveExpiry, _refreshIsProactive), _services.OnRefreshed);
+                BecomeReady();
+                return;
+
+            case RefreshOutcome.Rejected:
+                var rejected = (TokenRejectedException)error!;
+                _log.Rejected(Realm, rejected.Reason);
                 EndSession(rejected.Reason);
                 // Answer the waiters now: unstashed into Ready, a refresher that needs no session (client
                 // credentials, a delegate) would start the rejected refresh again, and again.
@@ -348,24 +457,104 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 Become(Ready);
                 return;
 
-            case null or ResponseFormatException:
-                var problem = error?.Message ?? "the refresher returned tokens that cannot be sent: " + result.Tokens!.Problem();
-                _log.Warning("Auth realm {0}: the refresh answer could not be used: {1}", Realm, problem);
+            case RefreshOutcome.Unusable:
+                problem ??= error?.Message ?? "the refresher returned no tokens.";
+                _log.Unusable(Realm, problem, _version);
+                _unusable = new UnusableAnswer(_current, problem, Now,
+                    SpentRefreshToken: _current?.Tokens.RefreshToken is not null && _settings.Strategy != RefreshStrategy.OAuthClientCredentials);
+                ClearFailure();
+                _services.Sessions?.Degraded(Realm, "the token endpoint's answer could not be used: " + problem);
                 DenyStashed(TokenDenial.Malformed, problem);
                 Become(Ready);
                 return;
 
-            case var lost when Cluster.SessionFence.IsLost(lost): // fence: a newer singleton holds the session
-                StepDown(lost);
+            case RefreshOutcome.Transient when Cluster.SessionFence.IsLost(error): // fence: a newer singleton holds the session
+                StepDown(error!);
                 return;
 
             default:
-                var delay = Backoff(++_retries);
-                _log.Warning("Auth realm {0}: refresh failed ({1}: {2}); retrying in {3:0} ms, the session is kept",
-                    Realm, error.GetType().Name, error.Message, delay.TotalMilliseconds);
-                Timers.StartSingleTimer(RetryTimer, new RetryRefresh(_generation), delay);
+                OnTransientFailure(error ?? new InvalidOperationException("the refresh failed"));
                 return;
         }
+    }
+
+    /// <summary>
+    /// The token endpoint could not be reached, failed or timed out: retry with capped backoff, keep the session,
+    /// and tell the waiting askers when the next attempt is due, so that a request whose budget cannot cover it
+    /// fails now with the cause rather than later with a bare timeout.
+    /// </summary>
+    private void OnTransientFailure(Exception error)
+    {
+        var delay = Backoff(++_retries);
+        var reason = error is NetException ? error.Message : $"{error.GetType().Name}: {error.Message}";
+        _retryAt = Now + delay;
+        _lastFailure = new FailedAttempt(reason, Now, _lastFailure?.Since ?? Now);
+        _services.Sessions?.Degraded(Realm, "the token endpoint cannot be reached: " + reason);
+        _log.RefreshFailed(Realm, reason, delay.TotalMilliseconds);
+        Timers.StartSingleTimer(RetryTimer, new RetryRefresh(_generation), delay);
+        var notice = new TokenUnavailable(Realm, reason, _retryAt);
+        foreach (var waiter in _waiters)
+        {
+            waiter.Tell(notice);
+        }
+    }
+
+    /// <summary>
+    /// A request needs a token while a failed refresh waits for its retry: retry at once when the last attempt
+    /// failed at least <c>on-demand-after</c> ago (the endpoint may be back, and a recovered endpoint serves the next
+    /// request promptly), else bring the retry forward to that moment and tell the asker when it is due.
+    /// </summary>
+    private void OnWaitingDuringBackoff()
+    {
+        if (_refreshInFlight || _lastFailure is not { } failure || _handingOver)
+        {
+            return;
+        }
+
+        var now = Now;
+        var since = now - failure.At;
+        if (since >= _settings.RetryOnDemandAfter)
+        {
+            _log.RetryOnDemand(Realm, since.TotalMilliseconds);
+            RunRefresh();
+            return;
+        }
+
+        var onDemand = failure.At + _settings.RetryOnDemandAfter;
+        if (onDemand < _retryAt)
+        {
+            _retryAt = onDemand;
+            Timers.StartSingleTimer(RetryTimer, new RetryRefresh(_generation), onDemand - now);
+        }
+
+        Sender.Tell(new TokenUnavailable(Realm, failure.Reason, _retryAt));
+    }
+
+    /// <summary>
+    /// Why no refresh may start now, or null. After an unusable answer the refresh token it was given is not
+    /// presented again (a rotating server has consumed it; a sign-in starts over); a realm without one tries again
+    /// no sooner than <c>min-refresh-interval</c>.
+    /// </summary>
+    private string? RefreshRefusal()
+    {
+        if (_unusable is not { } unusable)
+        {
+            return null;
+        }
+
+        if (unusable.SpentRefreshToken && ReferenceEquals(unusable.For, _current))
+        {
+            return $"the token endpoint's answer to this session's refresh token could not be used ({unusable.Reason}); " +
+                   "the refresh token is not presented again: sign in again";
+        }
+
+        return Now - unusable.At < _settings.MinRefreshInterval ? unusable.Reason : null;
+    }
+
+    private void ClearFailure()
+    {
+        _lastFailure = null;
+        _retries = 0;
     }
 
     /// <summary>
@@ -377,9 +566,6 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _refreshInFlight = false; // a refresh of an earlier generation no longer counts
         return _generation = Interlocked.Increment(ref s_generations);
     }
-
-    private static Exception? Unwrap(Exception? error) =>
-        error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerException : error;
 
     /// <summary>The same exponential backoff with jitter as request retries, never below the minimum.</summary>
     private TimeSpan Backoff(int attempt)
@@ -441,10 +627,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
         NextGeneration(); // a refresh still running belongs to the old session
         Timers.Cancel(RetryTimer);
+        Timers.Cancel(TimeoutTimer);
         // Maybe another user: nothing cached for the last session is served, or stored once it returns.
         _services.Caches?.ClearRealm(Realm, NextVersion);
-        Adopt(signIn.Tokens!, newSession: true);
-        _log.Info("Auth realm {0}: signed in (token version {1})", Realm, _version);
+        Adopt(TokenAnswers.Clamp(signIn.Tokens!, Now, _settings.MaxTokenLifetime), newSession: true);
+        _log.SignedIn(Realm, _version);
         Answer(signIn.CallId, new SignedIn(Realm, _version) { CallId = signIn.CallId });
         BecomeReady();
     }
@@ -463,6 +650,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
         NextGeneration();
         Timers.Cancel(RetryTimer);
+        Timers.Cancel(TimeoutTimer);
         EndSession(string.IsNullOrWhiteSpace(terminate.Reason) ? "the session was terminated" : terminate.Reason);
         Answer(terminate.CallId, new SessionTerminated(Realm) { CallId = terminate.CallId });
         BecomeReady();
@@ -476,14 +664,12 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         _version = NextVersion;
         _current = new StoredTokens(tokens, _version);
         _endedReason = null;
+        _unusable = null;
+        ClearFailure();
         _services.Sessions?.Started(Realm);
-        _retries = 0;
         var stored = _current;
         _lastWrite = _services.Writes.Track(_services.Store.SaveAsync(Realm, stored, CancellationToken.None));
-        _lastWrite.ContinueWith(
-            static (t, state) => ((ILoggingAdapter)state!).Warning("Could not save tokens to the store: {0}",
-                t.Exception!.InnerException!.GetType().Name),
-            _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        LogStoreFailure(_lastWrite, "save tokens to");
         ScheduleProactive();
         var granted = Grant(stored) with { NewSession = newSession };
         foreach (var subscriber in _subscribers)
@@ -497,16 +683,16 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         var hadSession = _current is not null || _endedReason is null;
         _current = null;
         _endedReason = reason;
+        _unusable = null;
+        ClearFailure();
         _services.Sessions?.Ended(Realm, reason);
         _services.Caches?.ClearRealm(Realm, NextVersion);
         NextGeneration();
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RetryTimer);
+        Timers.Cancel(TimeoutTimer);
         _lastWrite = _services.Writes.Track(_services.Store.ClearAsync(Realm, CancellationToken.None));
-        _lastWrite.ContinueWith(
-            static (t, state) => ((ILoggingAdapter)state!).Warning("Could not clear the token store: {0}",
-                t.Exception!.InnerException!.GetType().Name),
-            _log, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        LogStoreFailure(_lastWrite, "clear");
         var denied = new TokenDenied(Realm, TokenDenial.SessionExpired, reason);
         foreach (var subscriber in _subscribers)
         {
@@ -515,6 +701,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
         if (hadSession)
         {
+            _log.SessionEnded(Realm, reason);
             Publish(new SessionExpired(Realm, reason), _services.OnExpired);
         }
     }
@@ -528,7 +715,19 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         var now = Now;
+        if (expiry - now < _settings.ProactiveRefreshFloor)
+        {
+            // A lifetime this short is not a schedule: refreshing ahead of it would be a hot loop without traffic.
+            _log.BelowFloor(Realm, _current.Version, (expiry - now).TotalMilliseconds);
+            return;
+        }
+
         var due = expiry - _settings.SkewFor(now, expiry) - now;
+        if (_lastRefreshAt is { } last && last + _settings.MinRefreshInterval - now is var earliest && due < earliest)
+        {
+            due = earliest; // proactive refreshes never run more often than min-refresh-interval
+        }
+
         Timers.StartSingleTimer(ProactiveTimer, RefreshDue.Instance, due > TimeSpan.Zero ? due : TimeSpan.Zero);
     }
 
@@ -556,7 +755,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     /// </summary>
     private void OnHandOver()
     {
-        _log.Info("Auth realm {0}: handing over to another cluster member (token version {1})", Realm, _version);
+        _log.HandingOver(Realm, _version);
         var self = Self;
         _lastWrite.ContinueWith(_ => self.Tell(PoisonPill.Instance), CancellationToken.None,
             TaskContinuationOptions.None, TaskScheduler.Default);
@@ -620,11 +819,16 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
         _stashed++;
         Stash.Stash();
+        if (message is GetToken)
+        {
+            _waiters.Add(Sender);
+        }
     }
 
     private void UnstashEverything()
     {
         _stashed = 0;
+        _waiters.Clear();
         Stash.UnstashAll();
     }
 
@@ -644,6 +848,15 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         _stashed = 0;
+        _waiters.Clear();
+    }
+
+    private void LogStoreFailure(Task write, string operation)
+    {
+        var log = _log;
+        var realm = Realm;
+        write.ContinueWith(t => log.StoreFailed(realm, operation, t.Exception!.InnerException!.GetType().Name),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
 
     private void Publish<T>(T @event, IReadOnlyList<Action<T>> callbacks) where T : notnull
@@ -659,7 +872,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         Context.System.EventStream.Publish(@event);
-        RealmCallbacks.Run(@event, callbacks, _log);
+        RealmCallbacks.Run(@event, callbacks, Context.GetLogger());
     }
 
     private sealed record Loaded(StoredTokens? Tokens);
@@ -669,6 +882,14 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private sealed record RefreshResult(long Generation, TokenSet? Tokens, Exception? Error);
 
     private sealed record RetryRefresh(long Generation);
+
+    private sealed record RefreshTimedOut(long Generation);
+
+    /// <summary>The last failed attempt to reach the token endpoint: why, when, and since when it has been failing.</summary>
+    private sealed record FailedAttempt(string Reason, DateTimeOffset At, DateTimeOffset Since);
+
+    /// <summary>An answer that could not become a token, for which tokens, and whether it used up their refresh token.</summary>
+    private sealed record UnusableAnswer(StoredTokens? For, string Reason, DateTimeOffset At, bool SpentRefreshToken);
 
     private sealed class RefreshDue
     {

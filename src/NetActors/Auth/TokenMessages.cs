@@ -53,6 +53,24 @@ public enum TokenDenial
 /// <param name="Reason">In words, without secrets.</param>
 public sealed record TokenDenied(string Realm, TokenDenial Denial, string Reason);
 
+/// <summary>
+/// The token endpoint cannot be reached (network error, timeout, 5xx): the realm retries its refresh at
+/// <paramref name="RetryAt"/>, keeping the session. Sent to the askers waiting for a token, which fail the
+/// requests whose remaining time cannot cover the retry with <see cref="Errors.TokenUnavailableException"/>;
+/// the others keep waiting for the token.
+/// </summary>
+/// <param name="Realm">The auth realm.</param>
+/// <param name="Reason">The last attempt's failure, in words, without secrets.</param>
+/// <param name="RetryAt">When the next attempt is due.</param>
+public sealed record TokenUnavailable(string Realm, string Reason, DateTimeOffset RetryAt);
+
+/// <summary>
+/// A host actor used the realm's token (sent at most a few times per <c>idle-refresh-after</c>, and only when that is
+/// set): the realm is not idle, so proactive refresh goes on, or resumes.
+/// </summary>
+/// <param name="Realm">The auth realm.</param>
+internal sealed record TokenInUse(string Realm);
+
 /// <summary>Starts a session with <paramref name="Tokens"/>; the reply is <see cref="SignedIn"/>.</summary>
 /// <param name="Realm">The auth realm.</param>
 /// <param name="Tokens">The tokens.</param>

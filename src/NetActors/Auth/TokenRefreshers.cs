@@ -56,36 +56,61 @@ internal static class TokenRefreshers
     public static ITokenRefresher? Create(RealmSettings realm,
         Func<TokenRefreshContext, CancellationToken, Task<TokenSet>>? refresher) => realm.Strategy switch
     {
-        RefreshStrategy.Endpoint => new EndpointRefresher(realm.Endpoint),
-        RefreshStrategy.OAuthRefreshToken => new OAuthRefresher(realm.OAuth, clientCredentials: false),
-        RefreshStrategy.OAuthClientCredentials => new OAuthRefresher(realm.OAuth, clientCredentials: true),
+        RefreshStrategy.Endpoint => new EndpointRefresher(realm.Endpoint, realm.DPoP is not null),
+        RefreshStrategy.OAuthRefreshToken => new OAuthRefresher(realm.OAuth, clientCredentials: false, realm.DPoP is not null),
+        RefreshStrategy.OAuthClientCredentials => new OAuthRefresher(realm.OAuth, clientCredentials: true, realm.DPoP is not null),
         RefreshStrategy.Delegate => new DelegateRefresher(refresher!),
         _ => null,
     };
 
     /// <summary>
     /// Sends the refresh call and maps the answer: 400/401/403 (or an <c>invalid_grant</c> body) means the
-    /// server rejected it; anything else that fails (network, timeout, 429, 5xx) propagates as transient.
+    /// server rejected it; an answer that can never be read (not in <paramref name="format"/>, over the size
+    /// limit) is a <see cref="ResponseFormatException"/>; anything else that fails (network, timeout, 429, 5xx)
+    /// propagates as transient.
     /// </summary>
-    public static async Task<JsonElement> SendAsync(TokenRefreshContext context, NetRequest request, CancellationToken ct)
+    public static async Task<JsonElement> SendAsync(TokenRefreshContext context, NetRequest request, CancellationToken ct,
+        TokenAnswerFormat format = TokenAnswerFormat.Json, bool dpop = false)
     {
+        if (dpop)
+        {
+            // The host replaces it with a proof for the attempt's actual URL, and the token endpoint's nonce.
+            request = request.WithHeader(DPoPProofs.Header, "proof");
+        }
+
         NetResponse response;
         try
         {
             response = await context.SendAsync(request with { AllowErrorStatus = true }, ct).ConfigureAwait(false);
+            if (dpop && (int)response.StatusCode is 400 or 401 && AsksForNonce(response))
+            {
+                // RFC 9449 8: the server wants its nonce in the proof; the host has remembered it. One retry.
+                response = await context.SendAsync(request with { AllowErrorStatus = true }, ct).ConfigureAwait(false);
+            }
         }
         catch (InvalidRequestException e)
         {
             throw new TokenRejectedException("the refresh request is invalid: " + e.Message, e);
         }
+        catch (ResponseTooLargeException e)
+        {
+            // It will be as large next time: the answer is judged unusable once, not retried.
+            throw new ResponseFormatException(new NetRequestInfo(request.Client, request.Method.Method, "token endpoint", 1),
+                "the token endpoint's answer is over the size limit.", e);
+        }
 
         var status = (int)response.StatusCode;
-        var body = TryParse(response);
+        var body = format switch
+        {
+            TokenAnswerFormat.Form => TryParseForm(response) ?? TryParse(response),
+            TokenAnswerFormat.Text => status is >= 200 and <= 299 ? TextAnswer(response) : TryParse(response),
+            _ => TryParse(response),
+        };
         var oauthError = body is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("error", out var err) &&
                          err.ValueKind == JsonValueKind.String ? err.GetString() : null;
         if (status is 400 or 401 or 403 || oauthError is "invalid_grant" or "invalid_client" or "unauthorized_client")
         {
-            throw new TokenRejectedException(oauthError is null
+            throw new TokenRejectedException(oauthError is null || !IsToken(oauthError)
                 ? $"the token endpoint answered {status}"
                 : $"the token endpoint answered {status} {oauthError}");
         }
@@ -98,7 +123,12 @@ internal static class TokenRefreshers
 
         if (body is null)
         {
-            throw Malformed(request, "the token endpoint's answer is not JSON.");
+            throw Malformed(request, format switch
+            {
+                TokenAnswerFormat.Form => "the token endpoint's answer is neither form-encoded nor JSON.",
+                TokenAnswerFormat.Text => "the token endpoint's answer is empty.",
+                _ => "the token endpoint's answer is not JSON.",
+            });
         }
 
         return body.Value;
@@ -117,22 +147,61 @@ internal static class TokenRefreshers
         DateTimeOffset? expiresAt = null;
         if (Find(body, expiresInPath) is { } expires)
         {
-            double seconds;
-            if (expires.ValueKind == JsonValueKind.Number && expires.TryGetDouble(out seconds) ||
-                expires.ValueKind == JsonValueKind.String &&
-                double.TryParse(expires.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds))
+            // A lifetime that is not a finite number of seconds within reason can never work: judged once, here.
+            var lifetime = expires.ValueKind switch
             {
-                expiresAt = now + TimeSpan.FromSeconds(seconds);
-            }
-            else
-            {
-                throw Malformed(request, $"'{expiresInPath}' in the token endpoint's answer is not a number of seconds.");
-            }
+                JsonValueKind.Number when expires.TryGetDouble(out var seconds) => TokenAnswers.Lifetime(seconds),
+                JsonValueKind.String => TokenAnswers.Lifetime(expires.GetString()),
+                _ => null,
+            };
+            expiresAt = lifetime is { } span
+                ? now + span
+                : throw Malformed(request, $"'{expiresInPath}' in the token endpoint's answer is not a plausible number of seconds.");
         }
 
         // A server that does not rotate refresh tokens omits the new one: keep the current one.
         return new TokenSet(access.Value.GetString()!, refresh ?? current?.RefreshToken, expiresAt);
     }
+
+    private static bool AsksForNonce(NetResponse response) =>
+        response.Headers.Contains(DPoPProofs.NonceHeader) &&
+        (TryParse(response) is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("error", out var e) &&
+         e.ValueKind == JsonValueKind.String && e.GetString() == "use_dpop_nonce" ||
+         response.Headers.TryGetValues("WWW-Authenticate", out var challenges) && DPoPProofs.AsksForNonce(challenges));
+
+    /// <summary>An OAuth error code is a token of visible ASCII (RFC 6749 5.2); anything else is not repeated.</summary>
+    private static bool IsToken(string code) => code.Length <= 64 && code.All(c => c is > ' ' and < (char)127 and not '"' and not '\\');
+
+    /// <summary>An <c>application/x-www-form-urlencoded</c> answer as a JSON object of its fields (the last of a repeated name wins).</summary>
+    private static JsonElement? TryParseForm(NetResponse response)
+    {
+        if (response.Body.IsEmpty || response.Body.Span[0] is (byte)'{' or (byte)'[')
+        {
+            return null;
+        }
+
+        var text = Encoding.UTF8.GetString(response.Body.Span).Trim();
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in text.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=');
+            var name = Uri.UnescapeDataString((eq < 0 ? pair : pair[..eq]).Replace('+', ' '));
+            var value = eq < 0 ? string.Empty : Uri.UnescapeDataString(pair[(eq + 1)..].Replace('+', ' '));
+            fields[name] = value;
+        }
+
+        return fields.Count == 0 ? null : JsonSerializer.SerializeToElement(fields);
+    }
+
+    /// <summary>A plain-text answer: the whole body (trimmed) is the access token.</summary>
+    private static JsonElement? TextAnswer(NetResponse response)
+    {
+        var text = Encoding.UTF8.GetString(response.Body.Span).Trim();
+        return text.Length == 0 ? null : JsonSerializer.SerializeToElement(new Dictionary<string, string> { [TextTokenKey] = text });
+    }
+
+    /// <summary>The field a plain-text answer's token is read from.</summary>
+    public const string TextTokenKey = "access_token";
 
     private static JsonElement? TryParse(NetResponse response)
     {
@@ -176,7 +245,7 @@ internal static class TokenRefreshers
 }
 
 /// <summary>A refresh endpoint of the API, described in configuration.</summary>
-internal sealed class EndpointRefresher(EndpointRefreshSettings settings) : ITokenRefresher
+internal sealed class EndpointRefresher(EndpointRefreshSettings settings, bool dpop = false) : ITokenRefresher
 {
     public bool NeedsSession => true;
 
@@ -190,14 +259,16 @@ internal sealed class EndpointRefresher(EndpointRefreshSettings settings) : ITok
             : settings.FormBody ? NetContent.Form(fields)
             : NetContent.Json(fields.ToDictionary(f => f.Key, f => f.Value));
         var request = new NetRequest(context.TokenClient, new HttpMethod(settings.Method), settings.Path) { Content = content };
-        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken).ConfigureAwait(false);
-        return TokenRefreshers.ReadTokens(request, body, settings.AccessTokenPath, settings.RefreshTokenPath,
-            settings.ExpiresInPath, current, DateTimeOffset.UtcNow);
+        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken, settings.AnswerFormat, dpop).ConfigureAwait(false);
+        return settings.AnswerFormat == TokenAnswerFormat.Text
+            ? TokenRefreshers.ReadTokens(request, body, TokenRefreshers.TextTokenKey, string.Empty, string.Empty, current, DateTimeOffset.UtcNow)
+            : TokenRefreshers.ReadTokens(request, body, settings.AccessTokenPath, settings.RefreshTokenPath,
+                settings.ExpiresInPath, current, DateTimeOffset.UtcNow);
     }
 }
 
 /// <summary>OAuth 2.0 token endpoint: the <c>refresh_token</c> grant or the <c>client_credentials</c> grant.</summary>
-internal sealed class OAuthRefresher(OAuthSettings settings, bool clientCredentials) : ITokenRefresher
+internal sealed class OAuthRefresher(OAuthSettings settings, bool clientCredentials, bool dpop = false) : ITokenRefresher
 {
     public bool NeedsSession => !clientCredentials;
 
@@ -223,7 +294,11 @@ internal sealed class OAuthRefresher(OAuthSettings settings, bool clientCredenti
 
         var request = new NetRequest(context.TokenClient, HttpMethod.Post, settings.TokenEndpoint)
             .WithHeader("Accept", "application/json");
-        if (settings.BasicAuthentication && !string.IsNullOrEmpty(settings.ClientSecret))
+        if (string.IsNullOrEmpty(settings.ClientId))
+        {
+            // A refresh_token grant at an endpoint that needs no client authentication: no client_id at all.
+        }
+        else if (settings.BasicAuthentication && !string.IsNullOrEmpty(settings.ClientSecret))
         {
             // RFC 6749 2.3.1: form-urlencode id and secret, then Basic.
             var raw = Uri.EscapeDataString(settings.ClientId) + ":" + Uri.EscapeDataString(settings.ClientSecret);
@@ -239,7 +314,7 @@ internal sealed class OAuthRefresher(OAuthSettings settings, bool clientCredenti
         }
 
         request = request.WithContent(NetContent.Form(form));
-        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken).ConfigureAwait(false);
+        var body = await TokenRefreshers.SendAsync(context, request, cancellationToken, dpop: dpop).ConfigureAwait(false);
         return TokenRefreshers.ReadTokens(request, body, "access_token", "refresh_token", "expires_in",
             clientCredentials ? null : context.Current, DateTimeOffset.UtcNow);
     }

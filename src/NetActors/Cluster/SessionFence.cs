@@ -18,15 +18,14 @@ internal static class SessionFence
     /// buffered while the cluster was unreachable, say). The call is dropped without an answer: an untagged
     /// answer could be taken for the answer to a newer call.
     /// </summary>
-    public static bool IsOverdue(DateTimeOffset? deadline, DateTimeOffset now, ILoggingAdapter log, string realm, string call)
+    public static bool IsOverdue(DateTimeOffset? deadline, DateTimeOffset now, AuthLog log, string realm, string call)
     {
         if (deadline is not { } due || now <= due)
         {
             return false;
         }
 
-        log.Warning("Auth realm {0}: dropped a {1} that arrived {2:0} ms after its deadline (its caller was already told it failed)",
-            realm, call, (now - due).TotalMilliseconds);
+        log.DroppedOverdueCall(realm, call, (now - due).TotalMilliseconds);
         return true;
     }
 
@@ -44,15 +43,15 @@ internal static class SessionFence
     public static bool AnswersWaiters(Exception reason) => reason is not SingletonStoppingException;
 
     /// <summary>Says once why the TokenActor steps down: a warning for a lost fence, information for a shutdown.</summary>
-    public static void LogStepDown(ILoggingAdapter log, string realm, Exception reason)
+    public static void LogStepDown(AuthLog log, string realm, Exception reason)
     {
         if (reason is SingletonStoppingException)
         {
-            log.Info("Auth realm {0}: this member is shutting down; its singleton no longer refreshes (the next one will)", realm);
+            log.SteppingDownForShutdown(realm);
             return;
         }
 
-        log.Warning("Auth realm {0}: {1}", realm, reason.Message);
+        log.SteppingDown(realm, reason.Message);
     }
 
     /// <summary>

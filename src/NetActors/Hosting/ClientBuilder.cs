@@ -86,14 +86,27 @@ public sealed class ClientBuilder
     }
 
     /// <summary>
-    /// Bearer authentication in a realm of this client's own (named after the client): <c>auth-realm</c> is set
-    /// and <paramref name="configure"/> configures <c>netactors.auth.realms.&lt;client&gt;</c>.
+    /// Bearer authentication in a realm of this client's own, <b>named after the client</b>: <c>auth-realm</c> is set
+    /// to the client's name and <paramref name="configure"/> configures <c>netactors.auth.realms.&lt;client&gt;</c>.
+    /// <c>SignInAsync</c> and <c>TerminateSessionAsync</c> take that name (for <c>AddClient("api", c =&gt;
+    /// c.WithBearerAuth(...))</c>, the realm is <c>"api"</c>). To name the realm yourself, use
+    /// <see cref="WithBearerAuth(string, Action{AuthRealmBuilder})"/>.
     /// </summary>
     /// <param name="configure">Configures the realm (refresh strategy, store, callbacks).</param>
-    public ClientBuilder WithBearerAuth(Action<AuthRealmBuilder>? configure = null)
+    public ClientBuilder WithBearerAuth(Action<AuthRealmBuilder>? configure = null) => WithBearerAuth(Name, configure);
+
+    /// <summary>
+    /// Bearer authentication in the realm <paramref name="realm"/> (created here if no other client or
+    /// <c>AddAuthRealm</c> configures it; configured further otherwise): <c>auth-realm</c> is set to it, and it is the
+    /// name <c>SignInAsync</c> and <c>TerminateSessionAsync</c> take.
+    /// </summary>
+    /// <param name="realm">The realm's name.</param>
+    /// <param name="configure">Configures the realm (refresh strategy, store, callbacks).</param>
+    public ClientBuilder WithBearerAuth(string realm, Action<AuthRealmBuilder>? configure)
     {
-        _owner.AddAuthRealm(Name, configure);
-        return WithAuthRealm(Name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(realm);
+        _owner.AddAuthRealm(realm, configure);
+        return WithAuthRealm(realm);
     }
 
     /// <summary><c>auth-realm</c>: the client's requests carry the bearer token of this (shared) realm.</summary>

@@ -126,6 +126,9 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// <summary>True once the exchange was retried after a 401: a second 401 is final (no auth loop).</summary>
     public bool AuthRetried { get; set; }
 
+    /// <summary>auth: true once the exchange was retried because the server asked for a DPoP nonce (once only).</summary>
+    public bool DPoPNonceRetried { get; set; }
+
     /// <summary>The client's C# hooks (retry classifier, interceptors); set by the gateway.</summary>
     public Resilience.ClientHooks Hooks { get; set; } = Resilience.ClientHooks.None;
 

@@ -33,6 +33,7 @@ internal sealed partial class HostActor
         {
             ex.Authorization = cache.Authorization;
             ex.TokenVersion = cache.Version;
+            cache.Auth.Used(Self); // keeps proactive refresh going while the realm is in use (idle-refresh-after)
             return true;
         }
 
@@ -64,17 +65,35 @@ internal sealed partial class HostActor
     {
         var realm = ex.Client.AuthRealm!;
         var cache = RealmFor(realm, _context.Realms[realm]);
-        cache.Rejected(ex.TokenVersion);
+        if (cache.Route.Settings.DPoP is not null && !ex.DPoPNonceRetried &&
+            Auth.DPoPProofs.AsksForNonce(HeaderValues(response, "WWW-Authenticate")))
+        {
+            // the server wants its nonce (remembered from this response) in the proof: one more attempt with
+            // the same token, not an auth failure.
+            ex.DPoPNonceRetried = true;
+            Enqueue(ex, front: true);
+            return;
+        }
+
         _context.Metrics.Unauthorized.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        if (ex.AuthRetried)
+        // whether a refresh can cure this 401 is the policy's decision; the host only acts on it.
+        var decision = Auth.UnauthorizedPolicy.Decide(HeaderValues(response, "WWW-Authenticate"), cache.Auth.Vouched(ex.TokenVersion),
+            ex.AuthRetried, cache.IsUsable(Now) && cache.Version > ex.TokenVersion);
+        if (cache.Auth.Apply(decision, ex.TokenVersion))
+        {
+            cache.Rejected(ex.TokenVersion);
+        }
+
+        if (decision.Verdict == Auth.UnauthorizedVerdict.Fail)
         {
             var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
             Fail(ex, new UnauthorizedException(ex.Info(), problem));
             return;
         }
 
+        LogUnauthorizedAttempt(ex, decision); // the attempt that triggered the retry is in the request log
         ex.AuthRetried = true;
-        if (cache.IsUsable(Now))
+        if (decision.Verdict == Auth.UnauthorizedVerdict.RetryWithCurrent)
         {
             // A newer token arrived while this request was on the wire: retry with it, no refresh.
             Enqueue(ex, front: true);
@@ -82,6 +101,47 @@ internal sealed partial class HostActor
         }
 
         WaitForToken(ex, cache, ex.TokenVersion);
+    }
+
+    /// <summary>auth: a 2xx for a request that carried a token vouches for that token version on this origin.</summary>
+    private void Vouch(Exchange ex)
+    {
+        if (ex.Authorization is not null && ex.Client.AuthRealm is { } realm && _realms.TryGetValue(realm, out var cache))
+        {
+            cache.Auth.Vouch(ex.TokenVersion);
+        }
+    }
+
+    /// <summary>
+    /// the DPoP proofs of the exchange's realm when it is sender-constrained: for its token on the realm's
+    /// origins, and for its token requests (anonymous) wherever the token endpoint is.
+    /// </summary>
+    private Auth.DPoPProofs? DPoPFor(Exchange ex) =>
+        ex.Client.AuthRealm is { } realm && _context.Realms.TryGetValue(realm, out var route) && route.Settings.DPoP is { } proofs &&
+        (ex.Authorization is null || route.Settings.Origins.Contains(_origin))
+            ? proofs
+            : null;
+
+    /// <summary>auth: a server may send a new DPoP nonce with any response; the next proof for this origin carries it.</summary>
+    private void RememberDPoPNonce(Exchange ex, HttpResponseMessage response)
+    {
+        if (response.Headers.Contains(Auth.DPoPProofs.NonceHeader) && DPoPFor(ex) is { } proofs && ex.Target is { } target)
+        {
+            proofs.Remember(target, HeaderValues(response, Auth.DPoPProofs.NonceHeader));
+        }
+    }
+
+    private static IEnumerable<string> HeaderValues(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? values : [];
+
+    private void LogUnauthorizedAttempt(Exchange ex, Auth.UnauthorizedDecision decision)
+    {
+        if (_context.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            var url = ex.Target is null ? ex.Redaction.Url(ex.Request.Url) : ex.Redaction.Url(ex.Target);
+            _context.Log.Rejected(ex.Method.Method, url, 401, ex.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client,
+                $"{decision.Why}; retrying with a newer token (token version {ex.TokenVersion})");
+        }
     }
 
     private void OnTokenGranted(Auth.TokenGranted granted)
@@ -109,6 +169,40 @@ internal sealed partial class HostActor
 
         PumpQueue();
     }
+
+    /// <summary>
+    /// the realm's token endpoint cannot be reached and its next attempt is due at <c>RetryAt</c>: a waiting
+    /// request whose remaining time cannot cover it fails now with the cause, the others keep waiting.
+    /// </summary>
+    private void OnTokenUnavailable(Auth.TokenUnavailable notice)
+    {
+        if (!_realms.TryGetValue(notice.Realm, out var cache))
+        {
+            return;
+        }
+
+        cache.Delayed(notice);
+        var wait = notice.RetryAt - Now;
+        foreach (var ex in cache.Waiting.ToList())
+        {
+            if (ex.Remaining - DeadlineTolerance < wait)
+            {
+                Fail(ex, TokenUnavailable(ex, notice));
+            }
+        }
+
+        PumpQueue();
+    }
+
+    private static TokenUnavailableException TokenUnavailable(Exchange ex, Auth.TokenUnavailable notice) =>
+        new(ex.Info(), notice.Realm, notice.Reason, notice.RetryAt);
+
+    /// <summary>auth: what a request that ran out of time waiting for a token gets when the token endpoint was failing.</summary>
+    private Exception? TokenTimeout(Exchange ex) =>
+        ex.State == ExchangeState.WaitingForToken && ex.Client.AuthRealm is { } realm &&
+        _realms.TryGetValue(realm, out var cache) && cache.Auth.Unavailable is { } notice
+            ? TokenUnavailable(ex, notice)
+            : null;
 
     private void OnTokenDenied(Auth.TokenDenied denied)
     {

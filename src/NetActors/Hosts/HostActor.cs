@@ -72,6 +72,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         Receive<Pump>(_ => PumpQueue());
         Receive<Auth.TokenGranted>(OnTokenGranted);
         Receive<Auth.TokenDenied>(OnTokenDenied);
+        Receive<Auth.TokenUnavailable>(OnTokenUnavailable);
         Receive<CircuitProbeDue>(_ => OnCircuitProbeDue());
         Receive<Drain>(OnDrain);
         Receive<IdleCheck>(_ => OnIdleCheck());
@@ -319,18 +320,21 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     private void Dispatch(Exchange ex)
     {
-        HttpRequestMessage message;
+        HttpRequestMessage? message = null;
         try
         {
             message = RequestMessageBuilder.Build(ex);
+            DPoPFor(ex)?.Attach(message, ex.Authorization); // a fresh DPoP proof per attempt
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            message?.Dispose();
             Finish(ex, new InvalidRequestException(ex.Info(), "the body could not be opened: " + e.Message));
             return;
         }
         catch (Exception e)
         {
+            message?.Dispose();
             // Whatever building the message throws (a header .NET will not send, a body that cannot be made, a
             // custom NetContent's own exception) is this request's problem: it fails typed, before anything was
             // sent, and counts against nobody.
@@ -428,6 +432,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// <summary>A response arrived; <paramref name="delivered"/> is what the attempt already gave the caller (a 2xx), or null.</summary>
     private void OnResponse(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body, NetResponse? delivered)
     {
+        RememberDPoPNonce(ex, response);
         var status = (int)response.StatusCode;
         RecordOutcome(status is 500 or 502 or 503 or 504 or 408);
         if (status is 301 or 302 or 303 or 307 or 308 && response.Headers.Location is { } location &&
@@ -450,6 +455,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (status is >= 200 and <= 399)  // AllowErrorStatus moved below, so error statuses are retried first
         {
+            if (status is >= 200 and <= 299)
+            {
+                Vouch(ex); // the server accepted this token version
+            }
+
             Complete(ex, response, body, delivered);
             return;
         }
@@ -954,7 +964,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         Finish(ex, ex.CallerCancelled
             ? new OperationCanceledException("The caller cancelled the request.", ex.CallerToken)
-            : new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total));
+            : TokenTimeout(ex) ?? new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total)); // never a bare timeout while the token endpoint fails
     }
 
     // ---- shutdown and failure ----------------------------------------------------------------------------

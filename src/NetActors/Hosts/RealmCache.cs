@@ -31,6 +31,16 @@ internal sealed class RealmCache(RealmRoute route)
 
     public LinkedList<Exchange> Waiting { get; } = new();
 
+    /// <summary>auth: vouching, outage notices and use reports of the realm on this origin.</summary>
+    public OriginAuthState Auth { get; } = new(route.Settings, route.TokenActor);
+
+    /// <summary>auth: the token endpoint is failing; the next exchange that waits asks again (it may start the retry).</summary>
+    public void Delayed(TokenUnavailable notice)
+    {
+        Auth.Unavailable = notice;
+        _askedFor = -1;
+    }
+
     public bool IsUsable(DateTimeOffset now) =>
         Token is not null && Version > RejectedVersion && TokenUsability.IsUsable(ExpiresAt, now);
 
@@ -59,12 +69,13 @@ internal sealed class RealmCache(RealmRoute route)
         if (granted.Version >= Version)
         {
             Token = granted.AccessToken;
-            Authorization = "Bearer " + granted.AccessToken;
+            Authorization = Auth.AuthorizationFor(granted.AccessToken); // DPoP token type
             Version = granted.Version;
             ExpiresAt = granted.ExpiresAt;
         }
 
         EndedReason = null;
+        Auth.Unavailable = null;
         _askedFor = -1;
     }
 
@@ -77,6 +88,7 @@ internal sealed class RealmCache(RealmRoute route)
             EndedReason = denied.Reason;
         }
 
+        Auth.Unavailable = null;
         _askedFor = -1;
     }
 }

@@ -6,8 +6,8 @@ namespace NetActors.Telemetry;
 
 /// <summary>
 /// The runtime's health: <see cref="HealthStatus.Unhealthy"/> while an auth realm's session is expired (its
-/// authenticated requests fail until the next sign-in), <see cref="HealthStatus.Degraded"/> while an origin's
-/// circuit is open or half-open, otherwise <see cref="HealthStatus.Healthy"/>. Register it with
+/// authenticated requests fail until the next sign-in), <see cref="HealthStatus.Degraded"/> while a realm's token
+/// endpoint is failing (the session is kept) or an origin's circuit is open or half-open, otherwise <see cref="HealthStatus.Healthy"/>. Register it with
 /// <c>services.AddHealthChecks().AddNetActors()</c>.
 /// </summary>
 public sealed class NetActorsHealthCheck(NetMetrics metrics, SessionStates sessions) : IHealthCheck
@@ -21,6 +21,14 @@ public sealed class NetActorsHealthCheck(NetMetrics metrics, SessionStates sessi
             return Task.FromResult(HealthCheckResult.Unhealthy(
                 "Session expired for auth realm(s): " + string.Join(", ", expired.Keys.Order()),
                 data: expired.ToDictionary(e => "realm:" + e.Key, e => (object)e.Value)));
+        }
+
+        var degraded = sessions.Degraded();
+        if (degraded.Count > 0)
+        {
+            return Task.FromResult(HealthCheckResult.Degraded(
+                "Token endpoint failing for auth realm(s): " + string.Join(", ", degraded.Keys.Order()),
+                data: degraded.ToDictionary(e => "realm:" + e.Key, e => (object)e.Value)));
         }
 
         var open = metrics.OriginsWithCircuitNotClosed();
@@ -38,9 +46,27 @@ public sealed class SessionStates
     /// <summary>The realms whose session is expired, with the reason (never a secret).</summary>
     public IReadOnlyDictionary<string, string> Expired() => new Dictionary<string, string>(_expired);
 
-    internal void Ended(string realm, string reason) => _expired[realm] = reason;
+    private readonly ConcurrentDictionary<string, string> _degraded = new(StringComparer.Ordinal);
 
-    internal void Started(string realm) => _expired.TryRemove(realm, out _);
+    /// <summary>
+    /// The realms whose token endpoint is failing (unreachable, 5xx, timing out, or answering what cannot be a
+    /// token) while the session is kept, with the last cause (never a secret).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Degraded() => new Dictionary<string, string>(_degraded);
+
+    internal void Ended(string realm, string reason)
+    {
+        _expired[realm] = reason;
+        _degraded.TryRemove(realm, out _);
+    }
+
+    internal void Started(string realm)
+    {
+        _expired.TryRemove(realm, out _);
+        _degraded.TryRemove(realm, out _);
+    }
+
+    internal void Degraded(string realm, string reason) => _degraded[realm] = reason;
 }
 
 /// <summary>Registers <see cref="NetActorsHealthCheck"/>.</summary>
