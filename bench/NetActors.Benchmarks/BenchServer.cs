@@ -113,6 +113,12 @@ internal sealed class BenchServer : IAsyncDisposable
             await Task.Delay(BenchSettings.SlowDelay, context.RequestAborted);
             await WriteSmallAsync(context);
         });
+        app.MapGet("/work", async context =>
+        {
+            // A server with a real service time: 2 ms per request.
+            await Task.Delay(BenchSettings.WorkDelay, context.RequestAborted);
+            await WriteSmallAsync(context);
+        });
         app.MapGet("/block", server.BlockAsync);
         app.MapGet("/storm", context => server.Tokens.IsStormAuthorized(context.Request.Headers.Authorization)
             ? WriteSmallAsync(context)

@@ -12,6 +12,12 @@ internal sealed record BenchSettings(
     int RequestsPerOrigin,
     TimeSpan MeasurementLimit)
 {
+    /// <summary>Delay of the /work endpoint (the overload scenario's server).</summary>
+    public static readonly TimeSpan WorkDelay = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>How long each overload round runs.</summary>
+    public TimeSpan OverloadDuration => Mode == "quick" ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(5);
+
     /// <summary>Delay of the /slow endpoint.</summary>
     public static readonly TimeSpan SlowDelay = TimeSpan.FromMilliseconds(20);
 

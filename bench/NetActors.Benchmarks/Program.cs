@@ -23,6 +23,22 @@ var preamble = new List<string>
     $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
 };
 var report = new Report(preamble);
+if (args.Contains("--overload"))
+{
+    // Only the overload scenario.
+    try
+    {
+        await new OverloadScenario(server, settings).RunAsync(report);
+        Console.WriteLine(report.ToText());
+    }
+    finally
+    {
+        await server.DisposeAsync();
+    }
+
+    return;
+}
+
 var load = Array.IndexOf(args, "--load");
 var compare = Array.IndexOf(args, "--compare");
 if (args.Contains("--alloc-profile") || load >= 0 || compare >= 0)
@@ -53,6 +69,7 @@ try
     await new QueueCostScenario(server, settings).RunAsync(report);
     await new ManyOriginsScenario(server, settings).RunAsync(report);
     await new StormScenario(server, settings).RunAsync(report);
+    await new OverloadScenario(server, settings).RunAsync(report);
 }
 finally
 {

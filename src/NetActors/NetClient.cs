@@ -24,11 +24,11 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
             return Task.FromCanceled<NetResponse>(cancellationToken);
         }
 
-        if (_shutdown.ShutdownReason is not null)
+        if (_shutdown.ShutdownReason is not null || runtime.IsDisposed)
         {
             // Once shutdown has begun no request is accepted; answering here means none can be lost with the system.
             return Task.FromException<NetResponse>(new Errors.NetShutdownException(
-                new Errors.NetRequestInfo(request.Client, request.Method.Method, Telemetry.RedactionSettings.Default.Url(request.Url), 0)));
+                new Errors.NetRequestInfo(request.Client, request.Method?.Method ?? "(none)", Telemetry.RedactionSettings.Default.Url(request.Url ?? string.Empty), 0)));
         }
 
         var target = _gateway;
@@ -51,15 +51,22 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         var exchange = Exchange.ForTask(request, cancellationToken);
         if (router.Resolve(exchange) is { } problem)
         {
-            exchange.TryFail(new Errors.InvalidRequestException(exchange.Info(), problem));
-            return exchange.Task;
+            // Answered before SendAsync returns: nothing of it reached an actor.
+            return Task.FromException<NetResponse>(new Errors.InvalidRequestException(exchange.Info(), problem));
         }
 
         // The gateway would only pass it on: a declared origin's host actor takes it directly, unless an earlier
         // request is still in the gateway's mailbox (it could be overtaken).
         if (runtime.GatewayIdle && router.DeclaredHost(exchange.OriginKey) is { } host)
         {
-            host.Tell(exchange, ActorRefs.NoSender);
+            if (!host.Ledger.TryEnter(exchange))
+            {
+                // The origin holds all it may: answered here, at once, not behind the host actor's mailbox.
+                return Task.FromException<NetResponse>(
+                    new Errors.OverloadedException(exchange.Info(), exchange.OriginKey, host.Ledger.QueueCapacity));
+            }
+
+            host.Actor.Tell(exchange, ActorRefs.NoSender);
         }
         else
         {

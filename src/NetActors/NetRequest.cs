@@ -80,8 +80,13 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <summary>A copy with one more header. Validation happens when the request is sent.</summary>
     /// <param name="name">The header name.</param>
     /// <param name="value">The header value.</param>
-    public NetRequest WithHeader(string name, string value) =>
-        this with { Headers = [.. Headers, new KeyValuePair<string, string>(name, value)] };
+    /// <exception cref="ArgumentNullException"><paramref name="name"/> or <paramref name="value"/> is null.</exception>
+    public NetRequest WithHeader(string name, string value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(value);
+        return this with { Headers = [.. Headers, new KeyValuePair<string, string>(name, value)] };
+    }
 
     /// <summary>A copy with the given body.</summary>
     /// <param name="content">The body.</param>
@@ -101,7 +106,23 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <param name="progress">The receiver; called from the thread that writes the body, keep it short.</param>
     public NetRequest WithUploadProgress(IProgress<TransferProgress> progress) => this with { UploadProgress = progress };
 
+    /// <summary>
+    /// The longest total timeout a request may have: what a <see cref="CancellationTokenSource"/> can wait for
+    /// (about 49.7 days). A longer one is refused when the request is built or sent, never accepted and then lost.
+    /// </summary>
+    public static TimeSpan MaxTimeout { get; } = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     /// <summary>A copy with its own total timeout.</summary>
-    /// <param name="timeout">The total timeout for this request.</param>
-    public NetRequest WithTimeout(TimeSpan timeout) => this with { Timeout = timeout };
+    /// <param name="timeout">The total timeout for this request: more than zero, at most <see cref="MaxTimeout"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The timeout is zero, negative or longer than <see cref="MaxTimeout"/>.</exception>
+    public NetRequest WithTimeout(TimeSpan timeout)
+    {
+        if (timeout <= TimeSpan.Zero || timeout > MaxTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout,
+                $"A request's timeout must be more than zero and at most {MaxTimeout.TotalDays:0.#} days.");
+        }
+
+        return this with { Timeout = timeout };
+    }
 }

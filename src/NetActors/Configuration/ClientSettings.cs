@@ -39,6 +39,18 @@ public sealed record ClientSettings
     /// <summary>Time allowed for the whole request, queue wait and retries included.</summary>
     public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The longest pause a <c>Retry-After</c> (on a 429 or 503) may put on an origin; a longer one is cut to this,
+    /// so that no value a server sends can disable an origin for everyone.
+    /// </summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long an origin that no client declares (reached by an absolute URL or a redirect) is kept without
+    /// requests before its host actor, connection pool, settings and gauge series are removed.
+    /// </summary>
+    public TimeSpan IdleOriginTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Largest response body accepted, in bytes.</summary>
     public long MaxResponseSize { get; init; } = 16 * 1024 * 1024;
 
@@ -122,6 +134,8 @@ public sealed record ClientSettings
             ResponseTimeout = r.Duration("response-timeout"),
             TotalTimeout = r.Duration("total-timeout"),
             MaxResponseSize = r.ByteSize("max-response-size", min: 1),
+            MaxRetryAfter = r.Duration("max-retry-after"),
+            IdleOriginTimeout = r.Duration("idle-origin-timeout"),
             MaxRedirects = r.Int("max-redirects", min: 0, max: 50),
             PooledConnectionLifetime = r.Duration("pooled-connection-lifetime"),
             PooledConnectionIdleTimeout = r.Duration("pooled-connection-idle-timeout"),
@@ -150,6 +164,17 @@ public sealed record ClientSettings
         if (HeaderRules.Check(settings.Retry.IdempotencyHeader, "x") is { } headerProblem)
         {
             throw new NetActorsConfigurationException(prefix + "retry.idempotency-header", headerProblem);
+        }
+
+        if (settings.TotalTimeout > NetRequest.MaxTimeout)
+        {
+            throw new NetActorsConfigurationException(prefix + "total-timeout",
+                $"{settings.TotalTimeout} is longer than a timer can wait ({NetRequest.MaxTimeout.TotalDays:0.#} days).");
+        }
+
+        if (settings.IdleOriginTimeout <= TimeSpan.Zero)
+        {
+            throw new NetActorsConfigurationException(prefix + "idle-origin-timeout", "must be more than zero.");
         }
 
         if (settings.ResponseTimeout > settings.TotalTimeout)

@@ -28,6 +28,30 @@ internal static class HeaderRules
             {
                 return $"the value of header '{name}' contains a line break or NUL (header injection).";
             }
+
+            if (ch > '\x7f')
+            {
+                // .NET sends header values as ASCII and refuses others when it writes them; refused here, before
+                // anything is sent, it is the request's problem and not a network failure of the origin.
+                return $"the value of header '{name}' contains a character outside ASCII; percent-encode it " +
+                       "(or use RFC 8187 encoding) before sending.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Headers a request may not set by hand: the message framing, which the runtime derives from the body.
+    /// Null when <paramref name="name"/> may be set.
+    /// </summary>
+    public static string? CheckRequestOnly(string name)
+    {
+        if (string.Equals(name, "Transfer-Encoding", StringComparison.OrdinalIgnoreCase) ||
+            string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"header '{name}' frames the message and is set from the body; do not set it by hand " +
+                   "(give NetContent.Stream its length to send Content-Length).";
         }
 
         return null;

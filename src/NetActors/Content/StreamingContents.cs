@@ -12,6 +12,7 @@ internal sealed class ReopenedStreamContent : NetContent
     private readonly Func<Stream> _open;
     private readonly Func<long?> _length;
     private readonly MediaTypeHeaderValue _mediaType;
+    private WeakReference<Stream>? _previous;
 
     public ReopenedStreamContent(Func<Stream> open, Func<long?> length, string mediaType)
     {
@@ -35,6 +36,21 @@ internal sealed class ReopenedStreamContent : NetContent
     {
         var length = Length;
         var stream = _open() ?? throw new InvalidOperationException("the body's stream factory returned null.");
+        if (_previous is not null && _previous.TryGetTarget(out var previous) && ReferenceEquals(previous, stream))
+        {
+            // A retry or a 307 would send what is left of a consumed stream (often nothing) as if it were the body.
+            throw new InvalidOperationException(
+                "the body's stream factory returned the stream of an earlier attempt, which cannot be sent again; " +
+                "it must open a new stream positioned at the start of the body each time it is called.");
+        }
+
+        _previous = new WeakReference<Stream>(stream);
+        if (length is { } declared && stream.CanSeek && stream.Length - stream.Position is var actual && actual != declared)
+        {
+            // Known before anything is sent: a body whose length lies is refused here, not cut off on the wire.
+            stream.Dispose();
+            throw new InvalidOperationException($"the body's stream has {actual} bytes, but its declared length is {declared}.");
+        }
         var content = new StreamContent(stream, 64 * 1024);
         content.Headers.ContentType = _mediaType;
         if (length is { } known)

@@ -3,6 +3,7 @@ using Akka.Event;
 using NetActors.Auth;
 using NetActors.Configuration;
 using NetActors.Errors;
+using NetActors.Gateway;
 using NetActors.Hosting;
 using NetActors.Hosts;
 using NetActors.Telemetry;
@@ -19,7 +20,7 @@ public sealed class NetGateway : ReceiveActor
 {
     private readonly NetActorsRuntime _runtime;
     private readonly NetActorsSettings _settings;
-    private readonly Dictionary<string, IActorRef> _hosts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostEntry> _hosts = new(StringComparer.Ordinal);
     private bool _draining;
     private readonly Dictionary<string, ClientSettings> _declaredOrigins = new(StringComparer.Ordinal);
     private readonly HostContext _hostContext;
@@ -45,7 +46,8 @@ public sealed class NetGateway : ReceiveActor
         }
 
         _realms = realms;
-        _hostContext = new HostContext(Self, runtime, runtime.RequestLog, realms);
+        _hostContext = new HostContext(Self, realms, runtime.Time, runtime.Metrics, runtime.RequestLog, runtime.Caches,
+            runtime.JsonFor, runtime.CreateInvoker, () => runtime.Fleet.Members);
 
         // The declared origins' host actors exist from the start, so the facade can send to them directly from
         // its first request on (a request never overtakes an earlier one of the same sender through the gateway).
@@ -54,7 +56,7 @@ public sealed class NetGateway : ReceiveActor
             HostFor(origin, client);
         }
 
-        _router = new Gateway.RequestRouter(settings, runtime.Setup, new Dictionary<string, IActorRef>(_hosts, StringComparer.Ordinal));
+        _router = new Gateway.RequestRouter(settings, runtime.Setup, new Dictionary<string, HostEntry>(_hosts, StringComparer.Ordinal));
         runtime.PublishRouter(_router);
         Receive<Exchange>(Route);
         Receive<NetRequest>(request => Route(Exchange.ForActor(request, Sender)));
@@ -62,6 +64,8 @@ public sealed class NetGateway : ReceiveActor
         Receive<TerminateSession>(m => ToRealm(m.Realm, m));
         Receive<GetToken>(m => ToRealm(m.Realm, m));
         Receive<Drain>(_ => OnDrain());
+        Receive<OriginIdle>(OnOriginIdle);
+        Receive<Terminated>(t => OnHostStopped(t.ActorRef));
     }
 
     /// <summary>
@@ -72,14 +76,20 @@ public sealed class NetGateway : ReceiveActor
     {
         _draining = true;
         var timeout = _settings.DrainTimeout;
-        var hosts = _hosts.Values.ToList();
+        var hosts = _hosts.Values.Select(h => h.Actor).ToList();
         Task.WhenAll(hosts.Select(h => h.Ask<Drained>(Drain.Instance, timeout)))
-            .ContinueWith(_ => Drained.Instance, TaskScheduler.Default)
+            .ContinueWith(static t =>
+            {
+                // A host that has not drained in time fails its Ask: observed here (what is still on the wire is
+                // failed when its host stops), so no task exception is left unobserved.
+                _ = t.Exception;
+                return Drained.Instance;
+            }, TaskScheduler.Default)
             .PipeTo(Sender);
     }
 
     private readonly IReadOnlyDictionary<string, RealmRoute> _realms;
-    private readonly Gateway.RequestRouter _router;
+    private Gateway.RequestRouter _router;
 
     private IActorRef StartRealm(RealmSettings realm)
     {
@@ -123,9 +133,54 @@ public sealed class NetGateway : ReceiveActor
     internal static Props Props(NetActorsRuntime runtime, NetActorsSettings settings) =>
         ActorProps.Of(() => new NetGateway(runtime, settings));
 
-    /// <summary>Host actors that crash are restarted; the requests they held are failed, others go on.</summary>
+    /// <summary>
+    /// A host actor that crashes handling a message is restarted: the request in hand fails, the others go on. One
+    /// that cannot even be created (its services are gone: the host's service provider was disposed) is stopped
+    /// instead, since restarting it would fail the same way for ever; the requests it held fail with
+    /// <see cref="NetShutdownException"/>, and the origin is created again on its next request.
+    /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false);
+        new OneForOneStrategy(-1, -1, e => e is ActorInitializationException or ObjectDisposedException || _runtime.IsDisposed
+            ? Directive.Stop
+            : Directive.Restart, loggingEnabled: false);
+
+    /// <summary>An idle origin asks to be removed: only if nothing was admitted to it since it asked.</summary>
+    private void OnOriginIdle(OriginIdle idle)
+    {
+        if (!_hosts.TryGetValue(idle.Origin, out var host) || !ReferenceEquals(host.Ledger, idle.Ledger) ||
+            !host.Ledger.IsEmpty || _declaredOrigins.ContainsKey(idle.Origin))
+        {
+            return;
+        }
+
+        // Only this actor admits requests to an undeclared origin, so nothing can reach the host after this.
+        _hosts.Remove(idle.Origin);
+        Context.Unwatch(host.Actor);
+        Context.Stop(host.Actor);
+        _runtime.ForgetOrigin(idle.Origin);
+        _log.Debug("Host actor {0} for {1} removed after idle-origin-timeout", host.Actor.Path.Name, idle.Origin);
+    }
+
+    /// <summary>A host actor stopped by its supervisor: the next request for its origin creates a new one.</summary>
+    private void OnHostStopped(IActorRef actor)
+    {
+        foreach (var (origin, host) in _hosts)
+        {
+            if (host.Actor.Equals(actor))
+            {
+                _hosts.Remove(origin);
+                if (_declaredOrigins.ContainsKey(origin) && !_runtime.IsDisposed)
+                {
+                    // The facade sends straight to declared hosts: it must route this origin through here again.
+                    _router = _router.Without(origin);
+                    _runtime.PublishRouter(_router);
+                }
+
+                _log.Warning("Host actor for {0} stopped; its origin is created again on its next request", origin);
+                return;
+            }
+        }
+    }
 
     private void Route(Exchange ex)
     {
@@ -164,10 +219,18 @@ public sealed class NetGateway : ReceiveActor
             return;
         }
 
-        HostFor(ex.OriginKey, ex.Client!).Tell(ex); // resolved: by the facade, or just above
+        var host = HostFor(ex.OriginKey, ex.Client!); // resolved: by the facade, or just above
+        if (!host.Ledger.TryEnter(ex))
+        {
+            ex.TryFail(new OverloadedException(ex.Info(), ex.OriginKey, host.Ledger.QueueCapacity));
+            ex.Release();
+            return;
+        }
+
+        host.Actor.Tell(ex);
     }
 
-    private IActorRef HostFor(string origin, ClientSettings sender)
+    private HostEntry HostFor(string origin, ClientSettings sender)
     {
         if (_hosts.TryGetValue(origin, out var host))
         {
@@ -177,10 +240,14 @@ public sealed class NetGateway : ReceiveActor
         // The connection budget of an origin is the one of the client that declares it as its base address;
         // an origin no client declares (an absolute URL, a redirect) takes the sending client's.
         var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
-        host = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, new HostLedger()), $"host-{++_hostCounter}");
+        var ledger = new AdmissionLedger(connection.MaxConnections, connection.QueueCapacity, _runtime.Time);
+        var actor = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, ledger,
+            evictable: !_declaredOrigins.ContainsKey(origin)), $"host-{++_hostCounter}");
+        Context.Watch(actor);
+        host = new HostEntry(actor, ledger);
         _hosts[origin] = host;
         _log.Debug("Host actor {0} created for {1} (max-connections {2}, queue-capacity {3})",
-            host.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);
+            actor.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);
         return host;
     }
 

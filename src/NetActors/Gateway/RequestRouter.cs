@@ -12,7 +12,7 @@ namespace NetActors.Gateway;
 /// request. Immutable once built; safe from any thread.
 /// </summary>
 internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? setup,
-    IReadOnlyDictionary<string, IActorRef> declaredHosts)
+    IReadOnlyDictionary<string, HostEntry> declaredHosts)
 {
     /// <summary>
     /// Sets the exchange's client, redaction, hooks, origin key and (when absolute) target. Null when the
@@ -27,9 +27,9 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
         }
 
         ex.Redaction = settings.Redaction;
-        if (ex.Request.Method is null || ex.Request.Url is null)
+        if (Problem(ex.Request) is { } invalid)
         {
-            return "the request has no method or no URL.";
+            return invalid;
         }
 
         if (RequestTargets.TryAbsolute(ex.Request.Url, out var absolute, out var problem))
@@ -56,6 +56,45 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
         return null;
     }
 
-    /// <summary>The host actor of <paramref name="origin"/> when a client declares it, else null.</summary>
-    public IActorRef? DeclaredHost(string origin) => declaredHosts.GetValueOrDefault(origin);
+    /// <summary>This router without the host of <paramref name="origin"/> (it stopped): its requests go through the gateway.</summary>
+    public RequestRouter Without(string origin) =>
+        new(settings, setup, declaredHosts.Where(h => h.Key != origin).ToDictionary(h => h.Key, h => h.Value, StringComparer.Ordinal));
+
+    /// <summary>The host of <paramref name="origin"/> when a client declares it, else null.</summary>
+    public HostEntry? DeclaredHost(string origin) => declaredHosts.GetValueOrDefault(origin);
+
+    /// <summary>
+    /// What is wrong with the shape of a request (nulls a record's <c>init</c> lets through, a timeout no timer can
+    /// hold), or null. Checked before anything else, so no such request reaches an actor.
+    /// </summary>
+    internal static string? Problem(NetRequest request)
+    {
+        if (request.Method is null || request.Url is null)
+        {
+            return "the request has no method or no URL.";
+        }
+
+        if (request.Headers is not { } headers)
+        {
+            return "the request's header list is null.";
+        }
+
+        for (var i = 0; i < headers.Count; i++)
+        {
+            if (headers[i].Key is null || headers[i].Value is null)
+            {
+                return $"header {i + 1} of the request has a null name or value.";
+            }
+        }
+
+        if (request.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout > NetRequest.MaxTimeout))
+        {
+            return $"the request's timeout ({timeout}) must be more than zero and at most {NetRequest.MaxTimeout.TotalDays:0.#} days.";
+        }
+
+        return null;
+    }
 }
+
+/// <summary>An origin's host actor and the admission ledger that counts what it holds.</summary>
+internal sealed record HostEntry(IActorRef Actor, AdmissionLedger Ledger);

@@ -28,7 +28,11 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
         var connection = connections.For(origin)
             ?? throw new InvalidOperationException($"No connection settings are registered for origin {origin}.");
 
-        options.HandlerLifetime = Timeout.InfiniteTimeSpan;
+        // A finite lifetime lets the factory let go of the handler of an origin that was removed (idle); a live
+        // host actor keeps its handler for as long as it lives, and pooled-connection-lifetime rotates connections.
+        options.HandlerLifetime = connection.PooledConnectionLifetime > TimeSpan.Zero
+            ? connection.PooledConnectionLifetime
+            : TimeSpan.FromMinutes(2);
         options.ShouldRedactHeaderValue = static _ => true;
         options.HttpClientActions.Add(static client => client.Timeout = Timeout.InfiniteTimeSpan);
         options.HttpMessageHandlerBuilderActions.Add(builder => builder.PrimaryHandler = new SocketsHttpHandler

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Hosting;
+using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using NetActors.Configuration;
 using NetActors.Telemetry;
 
@@ -13,8 +15,31 @@ namespace NetActors.Hosting;
 /// origin's handler).
 /// </summary>
 internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory, ILoggerFactory loggerFactory,
-    OriginConnections connections, NetMetrics metrics, SessionStates sessions, Features.FeatureFlags? flags = null)
+    OriginConnections connections, NetMetrics metrics, SessionStates sessions, Features.FeatureFlags? flags = null,
+    IOptionsMonitorCache<HttpClientFactoryOptions>? factoryOptions = null) : IDisposable
 {
+    private volatile bool _disposed;
+
+    /// <summary>
+    /// True once the service provider that made the runtime was disposed (the host ended, with or without
+    /// <c>StopAsync</c>): its services are gone, so requests are refused and host actors are not restarted.
+    /// </summary>
+    public bool IsDisposed => _disposed;
+
+    /// <summary>Marks the runtime disposed; called by the service provider.</summary>
+    public void Dispose() => _disposed = true;
+
+    /// <summary>
+    /// Forgets what the runtime kept for an origin whose host actor was removed (idle): its connection settings,
+    /// its gauge series and the HTTP client factory's options for its handler. A later request makes them anew.
+    /// </summary>
+    public void ForgetOrigin(string origin)
+    {
+        connections.Remove(origin);
+        Metrics.ForgetOrigin(origin);
+        factoryOptions?.TryRemove(NetActorsHttpClientOptions.NamePrefix + origin);
+    }
+
     /// <summary>The backend's feature flags (fetched only when <c>feature-flags.enabled</c>).</summary>
     public Features.FeatureFlags Flags { get; } = flags ?? new Features.FeatureFlags();
 
@@ -144,6 +169,8 @@ internal sealed class OriginConnections
     private readonly ConcurrentDictionary<string, ClientSettings> _connections = new(StringComparer.Ordinal);
 
     public void Set(string origin, ClientSettings connection) => _connections[origin] = connection;
+
+    public void Remove(string origin) => _connections.TryRemove(origin, out _);
 
     public ClientSettings? For(string origin) => _connections.GetValueOrDefault(origin);
 }

@@ -13,13 +13,19 @@ namespace NetActors.Hosts;
 /// and grows with the number of deadlines it holds, so a slot's list stays short. It lives in the host's ledger,
 /// so it survives a restart of the actor; only the actor that owns it uses it.
 /// </summary>
-internal sealed class DeadlineWheel
+internal sealed class DeadlineWheel(TimeProvider? time = null)
 {
     private const int FirstSlotCount = 16;
     private const int MaxSlotCount = 1024;
 
-    /// <summary>The width of one slot in <see cref="Stopwatch"/> ticks (10 ms).</summary>
+    /// <summary>The width of one slot in <see cref="Stopwatch"/> ticks (10 ms), for the system clock.</summary>
     internal static readonly long SlotTicks = Stopwatch.Frequency / 100;
+
+    /// <summary>The clock whose timestamps the deadlines are in.</summary>
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    /// <summary>The width of one slot in the clock's timestamp ticks (10 ms).</summary>
+    private readonly long _slotTicks = (time ?? TimeProvider.System).TimestampFrequency / 100;
 
     /// <summary>Made on first use; a deadline later than one round waits in its slot for the rounds before it.</summary>
     private Exchange?[]? _slots;
@@ -39,7 +45,7 @@ internal sealed class DeadlineWheel
         Remove(ex);
         if (Count == 0)
         {
-            _cursor = Stopwatch.GetTimestamp() / SlotTicks; // nothing pending: no earlier slot needs a visit
+            _cursor = _time.GetTimestamp() / _slotTicks; // nothing pending: no earlier slot needs a visit
         }
 
         _slots ??= new Exchange?[FirstSlotCount];
@@ -82,7 +88,7 @@ internal sealed class DeadlineWheel
     /// <summary>Takes out every exchange whose total deadline is at or before <paramref name="now"/>.</summary>
     public void Expire(long now, List<Exchange> expired)
     {
-        var last = now / SlotTicks;
+        var last = now / _slotTicks;
         if (Count > 0)
         {
             var slots = _slots!;
@@ -123,9 +129,9 @@ internal sealed class DeadlineWheel
         {
             for (var ex = slots[(int)(number % slots.Length)]; ex is not null; ex = ex.WheelNext)
             {
-                if (ex.TotalDeadline / SlotTicks <= number)
+                if (ex.TotalDeadline / _slotTicks <= number)
                 {
-                    return (number + 1) * SlotTicks;
+                    return (number + 1) * _slotTicks;
                 }
             }
         }
@@ -139,13 +145,13 @@ internal sealed class DeadlineWheel
             }
         }
 
-        return (earliest / SlotTicks + 1) * SlotTicks;
+        return (earliest / _slotTicks + 1) * _slotTicks;
     }
 
     private long Link(Exchange ex)
     {
         var slots = _slots!;
-        var number = Math.Max(ex.TotalDeadline / SlotTicks, _cursor);
+        var number = Math.Max(ex.TotalDeadline / _slotTicks, _cursor);
         var slot = (int)(number % slots.Length);
         var head = slots[slot];
         ex.WheelNext = head;
@@ -158,7 +164,7 @@ internal sealed class DeadlineWheel
         slots[slot] = ex;
         ex.WheelSlot = slot;
         Count++;
-        return (number + 1) * SlotTicks;
+        return (number + 1) * _slotTicks;
     }
 
     /// <summary>Four times the slots, every deadline moved to its slot in the bigger wheel.</summary>

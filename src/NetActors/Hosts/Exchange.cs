@@ -47,10 +47,14 @@ internal sealed class Exchange : IThreadPoolWorkItem
     private CancellationTokenRegistration _callerRegistration;
     private bool _begun;
     private bool _deadlineIsTotal;
+    private readonly TimeProvider _clock;
+    private AdmissionLedger? _ledger;
+    private int _counted;
 
     private Exchange(NetRequest request, TaskCompletionSource<NetResponse>? tcs, IActorRef? replyTo,
-        CancellationToken callerToken, bool priority = false)
+        CancellationToken callerToken, bool priority, TimeProvider? clock)
     {
+        _clock = clock ?? TimeProvider.System;
         Priority = priority;
         Request = request;
         _tcs = tcs;
@@ -58,7 +62,7 @@ internal sealed class Exchange : IThreadPoolWorkItem
         _callerToken = callerToken;
         Method = request.Method;
         Content = request.Content;
-        StartedAt = Stopwatch.GetTimestamp();
+        StartedAt = _clock.GetTimestamp();
     }
 
     /// <summary>
@@ -66,12 +70,14 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// completed: outcomes decided on an actor are handed over through the thread pool (see <see cref="TryComplete"/>),
     /// a plain success is handed over by the thread that read it (see <see cref="CompleteClaimed"/>).
     /// </summary>
-    public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken, bool priority = false) =>
-        new(request, new TaskCompletionSource<NetResponse>(), null, cancellationToken, priority);
+    public static Exchange ForTask(NetRequest request, CancellationToken cancellationToken, bool priority = false,
+        TimeProvider? clock = null) =>
+        new(request, new TaskCompletionSource<NetResponse>(), null, cancellationToken, priority, clock);
 
     /// <summary>An exchange whose outcome is sent to an actor (the Tell/Ask path).</summary>
-    public static Exchange ForActor(NetRequest request, IActorRef replyTo) =>
-        new(request, null, replyTo, CancellationToken.None);
+    public static Exchange ForActor(NetRequest request, IActorRef replyTo, CancellationToken cancellationToken = default,
+        TimeProvider? clock = null) =>
+        new(request, null, replyTo, cancellationToken, false, clock);
 
     /// <summary>
     /// Compares exchanges by reference, hashing their start time: <see cref="ReferenceEqualityComparer"/> would
@@ -161,6 +167,32 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// <summary>The host actor that owns it now; cancellation notices go there.</summary>
     public IActorRef? Owner { get; set; }
 
+    /// <summary>The admission ledger of the origin that holds this exchange, from admission until it leaves.</summary>
+    public AdmissionLedger? Ledger => _ledger;
+
+    /// <summary>Counted by <paramref name="ledger"/> (see <see cref="AdmissionLedger.TryEnter"/>).</summary>
+    internal void CountIn(AdmissionLedger ledger)
+    {
+        _ledger = ledger;
+        Volatile.Write(ref _counted, 1);
+    }
+
+    /// <summary>Frees the exchange's place in its ledger's bound, once, from whichever thread gets here first.</summary>
+    private void Uncount()
+    {
+        if (Interlocked.Exchange(ref _counted, 0) == 1)
+        {
+            _ledger?.Uncount(Priority);
+        }
+    }
+
+    /// <summary>Leaves its ledger for good (its host is done with it, or it moves to another origin).</summary>
+    internal void LeaveLedger()
+    {
+        Uncount();
+        _ledger = null;
+    }
+
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
 
     public bool CallerCancelled => _callerToken.IsCancellationRequested;
@@ -173,10 +205,13 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     public TimeSpan TotalTimeout { get; private set; }
 
-    /// <summary>When the total timeout runs out, as a <see cref="Stopwatch"/> timestamp.</summary>
-    public long TotalDeadline => StartedAt + (long)(TotalTimeout.TotalSeconds * Stopwatch.Frequency);
+    /// <summary>When the total timeout runs out, as a timestamp of the exchange's clock.</summary>
+    public long TotalDeadline => StartedAt + (long)(TotalTimeout.TotalSeconds * _clock.TimestampFrequency);
 
-    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartedAt);
+    /// <summary>The clock the exchange's times are measured with (the system's, outside tests).</summary>
+    public TimeProvider Clock => _clock;
+
+    public TimeSpan Elapsed => _clock.GetElapsedTime(StartedAt);
 
     public TimeSpan Remaining => TotalTimeout - Elapsed;
 
@@ -242,6 +277,11 @@ internal sealed class Exchange : IThreadPoolWorkItem
         _attempt = source;
         AttemptCancelled = false;
         var remaining = Remaining;
+        if (remaining > NetRequest.MaxTimeout)
+        {
+            remaining = NetRequest.MaxTimeout; // what a CancellationTokenSource can hold; the request was checked
+        }
+
         if (attemptTimeout < remaining)
         {
             _deadlineIsTotal = false;
@@ -274,7 +314,7 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     /// <summary>What error messages say about this request; the URL is redacted.</summary>
     public NetRequestInfo Info() =>
-        new(Request.Client, Method?.Method ?? "(none)", Target is null ? Redaction.Url(Request.Url) : Redaction.Url(Target), Attempts);
+        new(Request.Client, Method?.Method ?? "(none)", Target is null ? Redaction.Url(Request.Url ?? string.Empty) : Redaction.Url(Target), Attempts);
 
     /// <summary>
     /// Delivers a response unless an outcome was delivered already. A waiting task is completed through the
@@ -285,8 +325,20 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// <summary>Delivers a failure (cancellation for an <see cref="OperationCanceledException"/>), like <see cref="TryComplete"/>.</summary>
     public bool TryFail(Exception error) => TryClaim() && Hand(error);
 
-    /// <summary>Claims the one outcome: true for the first caller only, who must then deliver it.</summary>
-    public bool TryClaim() => Interlocked.Exchange(ref _completed, 1) == 0;
+    /// <summary>
+    /// Claims the one outcome: true for the first caller only, who must then deliver it. From here on the request
+    /// no longer counts against its origin's bound (before the caller can see the outcome and send again).
+    /// </summary>
+    public bool TryClaim()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        Uncount();
+        return true;
+    }
 
     /// <summary>
     /// Delivers a claimed response on this thread, as a bare <see cref="HttpClient"/> does: the caller's

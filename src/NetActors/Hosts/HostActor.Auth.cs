@@ -65,7 +65,7 @@ internal sealed partial class HostActor
         var realm = ex.Client.AuthRealm!;
         var cache = RealmFor(realm, _context.Realms[realm]);
         cache.Rejected(ex.TokenVersion);
-        _context.Runtime.Metrics.Unauthorized.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        _context.Metrics.Unauthorized.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         if (ex.AuthRetried)
         {
             var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;

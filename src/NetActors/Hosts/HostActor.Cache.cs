@@ -7,21 +7,18 @@ namespace NetActors.Hosts;
 /// <summary>The HTTP cache's part of the host actor: lookups at admission, storage and revalidation at completion.</summary>
 internal sealed partial class HostActor
 {
-    private static readonly string[] ConditionalHeaders =
-        ["If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"];
-
     /// <summary>
     /// Looks the exchange up in its client's cache. A fresh entry answers it at once (no slot, no rate permit);
     /// a stale one is kept on the exchange for revalidation or a stale-if-error answer. True when answered.
     /// </summary>
     private bool TryAnswerFromCache(Exchange ex)
     {
-        if (!ex.Client.Cache.Enabled || ex.Redirects > 0 || !IsCacheable(ex) || _context.Runtime.Caches.For(ex.Client) is not { } cache)
+        if (!ex.Client.Cache.Enabled || ex.Redirects > 0 || !CacheRules.IsCacheable(ex) || _context.Caches.For(ex.Client) is not { } cache)
         {
             return false;
         }
 
-        var directives = RequestDirectives(ex);
+        var directives = CacheRules.RequestDirectives(ex);
         if (directives.NoStore)
         {
             return false;
@@ -29,7 +26,7 @@ internal sealed partial class HostActor
 
         ex.Cache = cache;
         ex.CacheEpoch = cache.Epoch;
-        var entry = cache.Find(ResponseCache.KeyOf(ex.Method, ex.Target!, ex.Request.Anonymous), RequestHeaderOf(ex));
+        var entry = cache.Find(ResponseCache.KeyOf(ex.Method, ex.Target!, ex.Request.Anonymous), CacheRules.RequestHeaderOf(ex));
         if (entry is null)
         {
             CountCache(ex, "miss");
@@ -47,49 +44,6 @@ internal sealed partial class HostActor
         ex.Cached = entry;
         return false;
     }
-
-    private static bool IsCacheable(Exchange ex)
-    {
-        if ((ex.Method != HttpMethod.Get && ex.Method != HttpMethod.Head) || ex.Request.Download is not null)
-        {
-            return false;
-        }
-
-        foreach (var name in ConditionalHeaders)
-        {
-            if (HeaderValue(ex.Request.Headers, name) is not null)
-            {
-                return false; // the caller runs its own conditional request: pass it through untouched
-            }
-        }
-
-        foreach (var (name, _) in ex.Request.Headers)
-        {
-            if (ex.Redaction.IsSecretHeader(name))
-            {
-                return false; // credentials set by hand (Authorization, Cookie, …) may be anyone's: never shared
-            }
-        }
-
-        return true;
-    }
-
-    private static (bool NoStore, bool NoCache) RequestDirectives(Exchange ex)
-    {
-        var value = HeaderValue(ex.Request.Headers, "Cache-Control");
-        if (value is null)
-        {
-            return (false, false);
-        }
-
-        return (value.Contains("no-store", StringComparison.OrdinalIgnoreCase),
-            value.Contains("no-cache", StringComparison.OrdinalIgnoreCase) ||
-            value.Contains("max-age=0", StringComparison.OrdinalIgnoreCase));
-    }
-
-    /// <summary>The value a request header has on the wire: the request's own, else the client's default.</summary>
-    private static Func<string, string?> RequestHeaderOf(Exchange ex) => name =>
-        HeaderValue(ex.Request.Headers, name) ?? HeaderValue(ex.Client.DefaultHeaders, name);
 
     /// <summary>A 304 to a revalidation: the stored body, with the 304's headers and renewed freshness.</summary>
     private bool TryCompleteNotModified(Exchange ex, HttpResponseMessage response)
@@ -113,7 +67,7 @@ internal sealed partial class HostActor
         {
             var key = ResponseCache.KeyOf(ex.Method, ex.Target!, ex.Request.Anonymous);
             if (CacheEntry.TryCreate(key, ex.Target!, response.StatusCode, response.Headers, response.Content.Headers,
-                    body, RequestHeaderOf(ex), cache.Settings, Now) is { } entry)
+                    body, CacheRules.RequestHeaderOf(ex), cache.Settings, Now) is { } entry)
             {
                 cache.Store(entry, ex.CacheEpoch, TokenVersionOf(ex));
             }
@@ -131,7 +85,7 @@ internal sealed partial class HostActor
     private void InvalidateAfterUnsafe(Exchange ex, HttpResponseMessage? response)
     {
         if (ex.Method == HttpMethod.Get || ex.Method == HttpMethod.Head || ex.Method == HttpMethod.Options ||
-            ex.Method == HttpMethod.Trace || _context.Runtime.Caches.Find(ex.Request.Client) is not { } cache)
+            ex.Method == HttpMethod.Trace || _context.Caches.Find(ex.Request.Client) is not { } cache)
         {
             return;
         }
@@ -168,7 +122,7 @@ internal sealed partial class HostActor
     private static long? TokenVersionOf(Exchange ex) => ex.Authorization is null ? null : ex.TokenVersion;
 
     private void CountCache(Exchange ex, string result) =>
-        _context.Runtime.Metrics.CacheRequests.Add(1,
+        _context.Metrics.CacheRequests.Add(1,
             new KeyValuePair<string, object?>("netactors.client", ex.Request.Client),
             new KeyValuePair<string, object?>("netactors.cache.result", result));
 }

@@ -1,6 +1,4 @@
 using Akka.Event;
-using NetActors.Errors;
-using NetActors.Resilience;
 using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 
 namespace NetActors.Hosts;
@@ -10,51 +8,30 @@ internal sealed partial class HostActor
 {
     // ---- retries -----------------------------------------------------------------------------------------
 
-    /// <summary>
-    /// Schedules a retry when it is safe and useful: the request is idempotent (or carries a key), the classifier
-    /// calls the failure transient, attempts remain, and the delay fits in the total timeout.
-    /// </summary>
+    /// <summary>Schedules a retry when <see cref="RetryPolicy"/> allows one; false when the failure is final.</summary>
     private bool TryRetry(Exchange ex, Exception failure, TimeSpan? retryAfter)
     {
-        var retry = ex.Client.Retry;
-        if (ex.Priority || failure is not NetException net || ex.Attempts >= retry.MaxAttempts ||
-            _drainReply is not null || (ex.IsCompleted && !ex.HasLiveFollowers))
+        if (_drainReply is not null)
         {
             return false;
         }
 
-        if (!RetryClassifier.IsIdempotent(ex.Method) && ex.IdempotencyKey is null)
+        var decision = RetryPolicy.Decide(ex, failure, retryAfter, _context.Random(), DeadlineTolerance);
+        if (decision.ClassifierError is { } error)
         {
-            return false; // invariant 5: a POST or PATCH without a key goes on the wire at most once
+            _log.Error(error, "The retry classifier of client {0} threw; not retrying", ex.Request.Client);
         }
 
-        bool transient;
-        try
-        {
-            transient = ex.Hooks.IsTransient(net);
-        }
-        catch (Exception e)
-        {
-            _log.Error(e, "The retry classifier of client {0} threw; not retrying", ex.Request.Client);
-            return false;
-        }
-
-        if (!transient)
+        if (decision.Delay is not { } delay)
         {
             return false;
-        }
-
-        var delay = retryAfter ?? retry.DelayFor(ex.Attempts, Random.Shared.NextDouble());
-        if (delay >= ex.Remaining - DeadlineTolerance)
-        {
-            return false; // it cannot happen within the total timeout: the caller gets the failure now
         }
 
         ex.State = ExchangeState.WaitingForRetry;
         ArmTotal(ex);
         _retrying.Add(ex);
         Timers.StartSingleTimer(ex, new RetryDue(ex), delay);
-        _context.Runtime.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        _context.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         if (_context.Log.IsEnabled(LogLevel.Information))
         {
             _context.Log.Retrying(ex.Method.Method, ex.Redaction.Url(ex.Target!), delay.TotalMilliseconds, ex.Attempts,

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Akka.Actor;
 using Akka.Event;
 using LogLevel = Microsoft.Extensions.Logging.LogLevel;
@@ -12,33 +9,40 @@ using NetActors.Resilience;
 namespace NetActors.Hosts;
 
 /// <summary>
-/// Owns one origin's connection budget and the failure handling of its requests. At most <c>max-connections</c>
-/// requests are on the wire at once; the rest wait in this actor's own bounded FIFO queue, and a request beyond
-/// <c>queue-capacity</c> fails at once with <see cref="OverloadedException"/> (never a silent drop). Priority
-/// requests (token refreshes) take the next free slot ahead of the queue. A request waiting for a token, a
-/// retry delay or a shared wire request holds no slot. Transient failures of safe requests are retried with
-/// backoff on actor timers; the origin's rate limit, <c>Retry-After</c> pauses and circuit breaker are applied
-/// here. HTTP calls run asynchronously and return through <c>PipeTo</c>; user hooks never run on this actor.
+/// Owns one origin: its slots, the <see cref="AdmissionLedger"/> of every request it holds, its timers, the wire and
+/// supervision. At most <c>max-connections</c> requests are on the wire at once; the others wait (queued, for a
+/// token, for a retry delay or a <c>Retry-After</c> pause, or following a shared call), at most
+/// <c>queue-capacity</c> of them in all; beyond that a request is answered <see cref="OverloadedException"/> at
+/// the edge, before it reaches this actor. Token refreshes take the next free slot ahead of the queue. The
+/// decisions that need no actor state are plain classes called synchronously, each tested on its own:
+/// <see cref="RequestMessageBuilder"/> (what goes on the wire), <see cref="FailureClassifier"/> (what a failure
+/// means and whether it counts against the origin), <see cref="RetryPolicy"/>, <see cref="DedupTable"/>,
+/// <see cref="CacheRules"/>, <see cref="CircuitBreaker"/>, <see cref="RateGate"/>. Attempts run off the actor
+/// (<see cref="AttemptRunner"/>) and report back as messages; user hooks never run on this actor.
 /// </summary>
 internal sealed partial class HostActor : ReceiveActor, IWithTimers
 {
     private static readonly TimeSpan DeadlineTolerance = TimeSpan.FromMilliseconds(20);
     private const string PumpTimer = "pump";
     private const string DeadlineTimer = "deadlines";
+    private const string IdleTimer = "idle";
 
     private readonly HostContext _context;
     private readonly string _origin;
-    private readonly int _maxConnections;
-    private readonly int _queueCapacity;
     private readonly HttpMessageInvoker _http;
-    private readonly HostLedger _ledger;
+    private readonly AdmissionLedger _ledger;
     private readonly LinkedList<Exchange> _queue = new();
     private readonly LinkedList<Exchange> _priority = new();
     private readonly HashSet<Exchange> _retrying = new(Exchange.Identity);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
-    private readonly Dictionary<SharedKey, Exchange> _shared = new();
+    private readonly DedupTable _shared = new();
     private readonly CircuitBreaker _breaker;
     private readonly RateGate _rate;
+    private readonly TimeSpan _maxRetryAfter;
+    private readonly TimeSpan _idleTimeout;
+    private readonly bool _evictable;
+    private DateTimeOffset _idleSince;
+    private DateTimeOffset _pausedUntil;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _drainReply;
     private Exchange? _probe;
@@ -47,17 +51,18 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly List<Exchange> _expired = [];
     private long _deadlinesDueAt = long.MaxValue;
 
-    private HostActor(HostContext context, string origin, ClientSettings connection, HostLedger ledger)
+    private HostActor(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger, bool evictable)
     {
         _context = context;
         _origin = origin;
         _ledger = ledger;
-        _maxConnections = connection.MaxConnections;
-        _queueCapacity = connection.QueueCapacity;
-        _http = context.Runtime.CreateInvoker(origin, connection);
+        _http = context.CreateInvoker(origin, connection);
         _breaker = new CircuitBreaker(connection.CircuitBreaker);
-        _rate = new RateGate(connection.RateLimit, () => context.Runtime.Fleet.Members);
-        _gauge = context.Runtime.Metrics.Origin(origin);
+        _rate = new RateGate(connection.RateLimit, context.FleetMembers);
+        _maxRetryAfter = connection.MaxRetryAfter;
+        _idleTimeout = connection.IdleOriginTimeout;
+        _evictable = evictable;
+        _gauge = context.Metrics.Origin(origin);
 
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
@@ -69,12 +74,17 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         Receive<Auth.TokenDenied>(OnTokenDenied);
         Receive<CircuitProbeDue>(_ => OnCircuitProbeDue());
         Receive<Drain>(OnDrain);
+        Receive<IdleCheck>(_ => OnIdleCheck());
         Receive<InjectFault>(f => throw new InvalidOperationException(f.Reason));
     }
 
-    /// <summary>Props for the host of <paramref name="origin"/>. The ledger outlives restarts of the actor.</summary>
-    public static Props Props(HostContext context, string origin, ClientSettings connection, HostLedger ledger) =>
-        Hosting.ActorProps.Of(() => new HostActor(context, origin, connection, ledger));
+    /// <summary>
+    /// Props for the host of <paramref name="origin"/>. The ledger outlives restarts of the actor. An
+    /// <paramref name="evictable"/> origin (one no client declares) asks to be removed once idle.
+    /// </summary>
+    public static Props Props(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger,
+        bool evictable = false) =>
+        Hosting.ActorProps.Of(() => new HostActor(context, origin, connection, ledger, evictable));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -95,6 +105,14 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
+        if (!_ledger.TryEnter(ex))
+        {
+            // Sent without passing the edge (the facade and the gateway count before they send): refused here.
+            Finish(ex, new OverloadedException(ex.Info(), _origin, _ledger.QueueCapacity));
+            return;
+        }
+
+        _ledger.Hold(ex);
         ex.Owner = Self;
         if (_drainReply is not null)
         {
@@ -106,7 +124,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             ex.Begin(ex.Request.Timeout ?? ex.Client.TotalTimeout);
             // Once per logical request: a redirected exchange keeps its first origin and its idempotency key.
-            var problem = ex.OriginalOrigin is null ? Prepare(ex, _context) : null;
+            var problem = ex.OriginalOrigin is null ? RequestMessageBuilder.Prepare(ex, _context.Json) : null;
             if (problem is not null)
             {
                 Finish(ex, new InvalidRequestException(ex.Info(), problem));
@@ -136,8 +154,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
         }
 
-        if (TryFollow(ex))
+        if (_shared.TryFollow(ex))
         {
+            ArmTotal(ex); // it waits for the call it shares
             return;
         }
 
@@ -149,70 +168,14 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Resolves a relative URL, checks headers, sets the idempotency key. Null when fine.</summary>
-    private static string? Prepare(Exchange ex, HostContext context)
-    {
-        if (ex.Target is null)
-        {
-            var (target, problem) = RequestTargets.Resolve(ex.Client, ex.Request.Url);
-            if (problem is not null)
-            {
-                return problem;
-            }
-
-            ex.Target = target;
-        }
-
-        ex.OriginalOrigin = ex.OriginKey; // the gateway's key of the first hop: the target's origin, not made again
-        var headers = ex.Request.Headers;
-        for (var i = 0; i < headers.Count; i++)
-        {
-            var (name, value) = headers[i];
-            var problem = HeaderRules.Check(name, value);
-            if (problem is not null)
-            {
-                return problem;
-            }
-        }
-
-        ex.JsonOptions = context.Runtime.JsonFor(ex.Client);
-        if (ex.Content is not null)
-        {
-            try
-            {
-                ex.Content = ex.Content.ForClient(ex.JsonOptions);
-            }
-            catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
-            {
-                return "the body could not be serialized as JSON: " + e.Message;
-            }
-        }
-
-        var retry = ex.Client.Retry;
-        ex.IdempotencyKey = ex.Request.IdempotencyKey ?? HeaderValue(ex.Request.Headers, retry.IdempotencyHeader);
-        if (ex.IdempotencyKey is null && retry.IdempotencyKeys && !RetryClassifier.IsIdempotent(ex.Method))
-        {
-            ex.IdempotencyKey = Guid.NewGuid().ToString("N"); // once per logical request, the same on every attempt
-        }
-
-        return ex.IdempotencyKey is not null ? HeaderRules.Check(retry.IdempotencyHeader, ex.IdempotencyKey) : null;
-    }
-
-    private static string? HeaderValue(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
-    {
-        for (var i = 0; i < headers.Count; i++)
-        {
-            if (string.Equals(headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
-            {
-                return headers[i].Value;
-            }
-        }
-
-        return null;
-    }
-
     private void Enqueue(Exchange ex, bool front, bool armDeadline = true)
     {
+        if (!ex.Priority && PauseLeft() is var pause && pause > TimeSpan.Zero && ex.Remaining - DeadlineTolerance <= pause)
+        {
+            FailPaused(ex, pause);
+            return;
+        }
+
         if (ex.Priority)
         {
             ex.State = ExchangeState.Queued;
@@ -225,12 +188,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (!front && _queue.Count >= _queueCapacity && InFlight.Count >= _maxConnections)
-        {
-            Finish(ex, new OverloadedException(ex.Info(), _origin, _queueCapacity));
-            return;
-        }
-
         ex.State = ExchangeState.Queued;
         if (armDeadline)
         {
@@ -239,6 +196,56 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         ex.QueueNode = front ? _queue.AddFirst(ex) : _queue.AddLast(ex);
     }
+
+    // ---- Retry-After pauses ----------------------------------------------------------------------------------
+
+    /// <summary>How long the origin is still paused by a <c>Retry-After</c>; zero when it is not.</summary>
+    private TimeSpan PauseLeft()
+    {
+        if (_pausedUntil == default)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var left = _pausedUntil - Now;
+        if (left <= TimeSpan.Zero)
+        {
+            _pausedUntil = default;
+            return TimeSpan.Zero;
+        }
+
+        return left;
+    }
+
+    /// <summary>
+    /// Pauses the origin for <paramref name="pause"/> (already capped at <c>max-retry-after</c>, so nothing a server
+    /// says can disable an origin for long). Queued requests whose budget ends before the pause does are answered
+    /// now, with the time to retry, instead of waiting out their timeout.
+    /// </summary>
+    private void PauseOrigin(TimeSpan pause)
+    {
+        var until = Now + pause;
+        if (until <= _pausedUntil)
+        {
+            return;
+        }
+
+        _pausedUntil = until;
+        for (var node = _queue.First; node is not null;)
+        {
+            var next = node.Next;
+            var ex = node.Value;
+            if (ex.Remaining - DeadlineTolerance <= pause && !ex.IsCompleted)
+            {
+                FailPaused(ex, pause);
+            }
+
+            node = next;
+        }
+    }
+
+    private void FailPaused(Exchange ex, TimeSpan pause) =>
+        FailOrServeStale(ex, new RateLimitedException(ex.Info(), null, pause));
 
     // ---- the pump ----------------------------------------------------------------------------------------
 
@@ -251,13 +258,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
         finally
         {
-            _gauge.Set(_queue.Count + _priority.Count, InFlight.Count);
+            _gauge.Set(_ledger.Waiting, InFlight.Count);
         }
     }
 
     private void PumpQueueCore()
     {
-        while (InFlight.Count < _maxConnections)
+        while (_ledger.HasFreeSlot)
         {
             var next = Peek(_priority) ?? Peek(_queue);
             if (next is null)
@@ -265,7 +272,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            if (!next.Priority && !_rate.TryAcquire(Now, out var wait))
+            var wait = next.Priority ? TimeSpan.Zero : PauseLeft();
+            if (!next.Priority && (wait > TimeSpan.Zero || !_rate.TryAcquire(Now, out wait)))
             {
                 // Over the rate (or paused by a Retry-After): the queue waits, nothing is rejected.
                 if (!Timers.IsTimerActive(PumpTimer))
@@ -314,169 +322,36 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         HttpRequestMessage message;
         try
         {
-            message = BuildMessage(ex);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
-        {
-            Finish(ex, new InvalidRequestException(ex.Info(), e.Message));
-            return;
+            message = RequestMessageBuilder.Build(ex);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Finish(ex, new InvalidRequestException(ex.Info(), "the body could not be opened: " + e.Message));
             return;
         }
+        catch (Exception e)
+        {
+            // Whatever building the message throws (a header .NET will not send, a body that cannot be made, a
+            // custom NetContent's own exception) is this request's problem: it fails typed, before anything was
+            // sent, and counts against nobody.
+            Finish(ex, new InvalidRequestException(ex.Info(), e is InvalidOperationException or FormatException or ArgumentException
+                ? e.Message
+                : "the request could not be built: " + e.GetType().Name + ": " + e.Message));
+            return;
+        }
 
+        // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
+        ex.ArmAttempt(_sources.TryPop(out var source) ? source : NewAttemptSource(),
+            ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
+
+        // Only now is it on the wire: nothing from here to the attempt's start can throw, so a slot is never held
+        // by an attempt that did not start (the ledger keeps it across a restart until the attempt reports back).
         ex.State = ExchangeState.InFlight;
         ex.Attempts++;
         InFlight.Add(ex);
-        _context.Runtime.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         Deadlines.Remove(ex);
-        // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
-        ex.ArmAttempt(_sources.TryPop(out var source) ? source : new CancellationTokenSource(),
-            ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
-        _ = RunAttemptAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
-    }
-
-    private static HttpRequestMessage BuildMessage(Exchange ex)
-    {
-        // After a redirect to another origin, no credential header of the original request goes along (the
-        // realm's bearer token is decided per hop by Authorize; these are hand-set ones such as Basic or Cookie).
-        var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
-        var message = new HttpRequestMessage(ex.Method, ex.Target);
-        var content = ex.Content?.CreateHttpContent();
-        if (content is not null && ex.Request.UploadProgress is { } progress)
-        {
-            content = new Content.ProgressContent(content, progress, ex.Attempts + 1);
-        }
-
-        message.Content = content;
-        var requestHeaders = ex.Request.Headers;
-        var defaultHeaders = ex.Client.DefaultHeaders;
-        for (var i = 0; i < defaultHeaders.Count; i++)
-        {
-            var (name, value) = defaultHeaders[i];
-            if (HeaderValue(requestHeaders, name) is null && !(crossed && ex.Redaction.IsSecretHeader(name)))
-            {
-                message.Headers.TryAddWithoutValidation(name, value);
-            }
-        }
-
-        if (ex.Authorization is { } authorization)
-        {
-            message.Headers.TryAddWithoutValidation("Authorization", authorization);
-        }
-
-        if (ex.Cached is { } cached)
-        {
-            // Revalidation of a stored response: a 304 answers with its body.
-            if (cached.ETag is { } etag)
-            {
-                message.Headers.TryAddWithoutValidation("If-None-Match", etag);
-            }
-            else if (cached.LastModified is { } modified)
-            {
-                message.Headers.IfModifiedSince = modified;
-            }
-        }
-
-        var idempotencyHeader = ex.Client.Retry.IdempotencyHeader;
-        if (ex.IdempotencyKey is { } key)
-        {
-            message.Headers.TryAddWithoutValidation(idempotencyHeader, key);
-        }
-
-        for (var i = 0; i < requestHeaders.Count; i++)
-        {
-            var (name, value) = requestHeaders[i];
-            if ((crossed && ex.Redaction.IsSecretHeader(name)) ||
-                (ex.Authorization is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
-                (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
-            {
-                continue; // the realm's token and the idempotency key are set above
-            }
-
-            if (!message.Headers.TryAddWithoutValidation(name, value) &&
-                (content is null || !content.Headers.TryAddWithoutValidation(name, value)))
-            {
-                message.Dispose();
-                throw new InvalidOperationException(content is null
-                    ? $"header '{name}' describes content, but the request has no body."
-                    : $"header '{name}' cannot be set on this request.");
-            }
-        }
-
-        ContentDecoding.Offer(message);
-        return message;
-    }
-
-    /// <summary>
-    /// One attempt, off the actor. It never throws: its outcome goes to <paramref name="self"/> as an
-    /// <see cref="AttemptCompleted"/> (what <c>PipeTo(Self)</c> would do, without another async layer per request).
-    /// </summary>
-    private static async Task RunAttemptAsync(HttpMessageInvoker http, Exchange ex,
-        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self)
-    {
-        HttpResponseMessage? response = null;
-        AttemptCompleted done;
-        try
-        {
-            if (ex.Hooks.Interceptors.Count > 0)
-            {
-                await RunRequestInterceptorsAsync(ex, message, token).ConfigureAwait(false);
-            }
-
-            response = await http.SendAsync(message, token).ConfigureAwait(false);
-            ContentDecoding.Apply(response, message.Method);
-            var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
-                ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
-                : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
-
-            var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
-            done = new AttemptCompleted(ex, response, body, null, delivered);
-        }
-        catch (Exception e)
-        {
-            done = new AttemptCompleted(ex, response, default, e);
-        }
-        finally
-        {
-            // The body is read (or abandoned): disposing releases the connection to the pool, or closes it.
-            response?.Dispose();
-            message.Dispose();
-        }
-
-        self.Tell(done, ActorRefs.NoSender);
-        if (done.Delivered is { } result)
-        {
-            ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
-        }
-    }
-
-    /// <summary>
-    /// A plain success needs no decision of the actor (no retry, redirect, token refresh or hook), so the attempt
-    /// hands it to the caller from its own thread, as a bare HttpClient would, one hop sooner; the actor still does
-    /// all the bookkeeping (slot, circuit, dedup followers, metrics, log) when the attempt's message arrives.
-    /// Anything that must happen on the actor before a caller sees a 2xx has to exclude the exchange here.
-    /// </summary>
-    private static bool IsPlainSuccess(Exchange ex, HttpResponseMessage response) =>
-        (int)response.StatusCode is >= 200 and <= 299 && ex.Hooks.Interceptors.Count == 0;
-
-    /// <summary>The OnRequest hooks, in order (their own method, so an attempt without them carries none of their state).</summary>
-    private static async Task RunRequestInterceptorsAsync(Exchange ex, HttpRequestMessage message, CancellationToken token)
-    {
-        foreach (var interceptor in ex.Hooks.Interceptors)
-        {
-            try
-            {
-                await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
-                    .ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
-            {
-                throw new InterceptorFailure(interceptor.Name, e);
-            }
-        }
+        _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        _ = AttemptRunner.RunAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
     }
 
     // ---- outcomes ----------------------------------------------------------------------------------------
@@ -503,7 +378,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
             if (done.Error is not null)
             {
-                var failure = Classify(ex, done.Error);
+                var failure = FailureClassifier.Classify(ex, done.Error);
                 if (failure is OperationCanceledException)
                 {
                     // Its own caller went away: followers did not, they get a wire request of their own.
@@ -511,7 +386,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                     return;
                 }
 
-                RecordOutcome(failure is NetworkException or NetTimeoutException);
+                RecordOutcome(FailureClassifier.CountsAgainstOrigin(ex, failure));
                 if (!TryRetry(ex, failure, null))
                 {
                     FailOrServeStale(ex, failure);
@@ -579,10 +454,10 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var retryAfter = RetryAfter.From(response.Headers.RetryAfter, Now);
+        var retryAfter = RetryAfter.From(response.Headers.RetryAfter, Now, _maxRetryAfter);
         if (retryAfter is { } pause && status is 429 or 503)
         {
-            _rate.PauseUntil(Now + pause); // the whole origin waits, not only this request
+            PauseOrigin(pause); // the whole origin waits, not only this request
         }
 
         var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
@@ -675,11 +550,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         // Another origin: its own host actor (and its own cap and realm check) takes over. Followers stay here
         // and get a wire request of their own: no list is shared between two actors.
         HandOffFollowers(ex);
-        LeaveShared(ex);
+        _shared.Leave(ex);
         ex.OriginKey = origin;
         ex.Owner = null;
         ex.State = ExchangeState.New;
         Deadlines.Remove(ex); // the next host keeps its deadline from its admission on
+        _ledger.Leave(ex); // and counts it against its own bounds
         _context.Gateway.Tell(ex);
     }
 
@@ -704,7 +580,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// </summary>
     private void CompleteShared(Exchange ex, NetResponse result, bool delivered = false)
     {
-        LeaveShared(ex);
+        _shared.Leave(ex);
         Deliver(ex, result, null, delivered);
         if (ex.Followers is { } followers)
         {
@@ -791,9 +667,23 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             leader.Followers?.Remove(ex);
             ex.Leader = null;
+            if (leader.IsCompleted && !leader.HasLiveFollowers)
+            {
+                // The last caller interested in the shared call is gone (the leader's own went first): the call
+                // is aborted and its slot freed, whatever the order in which they cancelled; a leader that only
+                // waited (for a token, a retry) for its followers leaves now.
+                if (InFlight.Contains(leader))
+                {
+                    leader.Abort();
+                }
+                else if (leader.State != ExchangeState.Done)
+                {
+                    Drop(leader);
+                }
+            }
         }
 
-        LeaveShared(ex);
+        _shared.Leave(ex);
     }
 
     /// <summary>
@@ -811,13 +701,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (!ex.IsCompleted || delivered)
         {
-            _context.Runtime.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null
+            _context.Metrics.RecordOutcome(ex.Request.Client, ex.Method, response is not null
                 ? (int)response.StatusCode
                 : (error as HttpStatusException)?.StatusCode is { } code ? (int)code : null, error,
                 delivered ? response!.Elapsed : ex.Elapsed);
             if (response?.Deduplicated == true)
             {
-                _context.Runtime.Metrics.Deduplicated.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+                _context.Metrics.Deduplicated.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
             }
         }
 
@@ -906,11 +796,19 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Frees the exchange: out of the deadline wheel, its caller registration disposed.</summary>
+    /// <summary>
+    /// Frees the exchange: out of the deadline wheel, its caller registration disposed, out of the ledger (its
+    /// place may be taken by the next request).
+    /// </summary>
     private void Release(Exchange ex)
     {
         Deadlines.Remove(ex);
         ex.Release();
+        _ledger.Leave(ex);
+        if (_evictable && _ledger.Members.Count == 0)
+        {
+            ArmIdle();
+        }
     }
 
     /// <summary>
@@ -951,50 +849,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Turns what an attempt threw into the typed error the caller gets.</summary>
-    private static Exception Classify(Exchange ex, Exception error)
-    {
-        switch (error)
-        {
-            case InterceptorFailure hook:
-                return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
-            case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.AttemptCancelled):
-                return new OperationCanceledException("The caller cancelled the request.", error, ex.CallerToken);
-            case OperationCanceledException when ex.AttemptCancelled:
-                return ex.DeadlineIsTotal
-                    ? new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total, error)
-                    : new NetTimeoutException(ex.Info(), ex.Client.ResponseTimeout, TimeoutKind.Attempt, error);
-            case OperationCanceledException { InnerException: TimeoutException } or
-                HttpRequestException { InnerException: TimeoutException }:
-                return new NetTimeoutException(ex.Info(), ex.Client.ConnectTimeout, TimeoutKind.Connect, error);
-            case BodyTooLargeException big:
-                return new ResponseTooLargeException(ex.Info(), big.Limit, big.Declared);
-            case HttpRequestException http:
-                return new NetworkException(ex.Info(), NetworkReason(http), error);
-            case IOException or SocketException:
-                return new NetworkException(ex.Info(), "the connection failed while the response was read", error);
-            case OperationCanceledException:
-                return new NetworkException(ex.Info(), "the request was aborted", error);
-            default:
-                return new NetRuntimeException(ex.Info(), error.GetType().Name + ": " + error.Message, error);
-        }
-    }
-
-    private static string NetworkReason(HttpRequestException e) => e.HttpRequestError switch
-    {
-        HttpRequestError.NameResolutionError => "the host name could not be resolved",
-        HttpRequestError.ConnectionError when e.InnerException is SocketException
-        {
-            SocketErrorCode: SocketError.ConnectionRefused,
-        } => "the connection was refused",
-        HttpRequestError.ConnectionError => "the connection could not be made",
-        HttpRequestError.SecureConnectionError => "the TLS handshake failed",
-        HttpRequestError.ResponseEnded => "the connection was closed before the response was complete",
-        HttpRequestError.InvalidResponse => "the response was not valid HTTP",
-        HttpRequestError.ProxyTunnelError => "the proxy tunnel could not be opened",
-        _ => "the request could not be sent",
-    };
-
     // ---- deadlines and cancellation ----------------------------------------------------------------------
 
     /// <summary>Keeps the exchange's total deadline while it waits here (not on the wire).</summary>
@@ -1007,10 +861,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>An attempt's cancellation source, on the host's clock (so a test's fake clock fires its deadline).</summary>
+    private CancellationTokenSource NewAttemptSource() => ReferenceEquals(_context.Time, TimeProvider.System)
+        ? new CancellationTokenSource()
+        : new CancellationTokenSource(Timeout.InfiniteTimeSpan, _context.Time);
+
     private void ScheduleDeadlines(long due)
     {
         _deadlinesDueAt = due;
-        var delay = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        var delay = _context.Time.GetElapsedTime(_context.Time.GetTimestamp(), due);
         Timers.StartSingleTimer(DeadlineTimer, DeadlinesDue.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
     }
 
@@ -1018,7 +877,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void OnDeadlinesDue()
     {
         _deadlinesDueAt = long.MaxValue;
-        Deadlines.Expire(Stopwatch.GetTimestamp(), _expired);
+        Deadlines.Expire(_context.Time.GetTimestamp(), _expired);
         try
         {
             foreach (var ex in _expired)
@@ -1101,9 +960,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void OnDrain(Drain drain)
     {
         _drainReply = Sender;
-        var waiting = _realms.Values.SelectMany(r => r.Waiting);
-        var followers = InFlight.Where(e => e.Followers is not null).SelectMany(e => e.Followers!);
-        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).Concat(followers).ToList())
+        foreach (var ex in _ledger.Members.Where(e => !InFlight.Contains(e) && e.State != ExchangeState.Done).ToList())
         {
             Finish(ex, new NetShutdownException(ex.Info()));
         }
@@ -1121,31 +978,36 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     protected override void PreRestart(Exception reason, object message)
     {
-        // The supervisor logs the failure. The message in hand fails; everything else this actor held is handed
-        // to the next incarnation (in order) and requests on the wire stay in the ledger, so the cap holds.
+        // The supervisor logs the failure. The request in hand fails; everything else the ledger holds and that
+        // is not on the wire is admitted again by the next incarnation (in order); requests on the wire stay in
+        // the ledger (the cap holds) and report to the next incarnation.
         _log.Warning("Host actor for {0} failed ({1}); restarting without losing its requests", _origin, reason.GetType().Name);
         var inHand = message switch
         {
             Exchange e => e,
             AttemptCompleted a => a.Exchange,
+            RetryDue r => r.Exchange,
+            ExchangeDeadline d => d.Exchange,
             _ => null,
         };
         if (inHand is not null)
         {
-            // Not removed from the ledger: if it is on the wire again (a retry dispatched in this very message),
-            // that attempt still counts against the cap and keeps its deadline.
-            Finish(inHand, new NetRuntimeException(inHand.Info(), "the host actor failed while handling it: " + reason.Message, reason));
+            FailInHand(inHand, reason);
         }
 
-        var waiting = _realms.Values.SelectMany(r => r.Waiting);
-        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).ToList())
+        foreach (var ex in _ledger.Members.ToList())
         {
-            if (ReferenceEquals(ex, inHand))
+            if (ReferenceEquals(ex, inHand) || InFlight.Contains(ex) || ex.State == ExchangeState.Done ||
+                (ex.State == ExchangeState.Following && ex.Leader is { } leader && InFlight.Contains(leader)))
             {
-                continue;
+                continue; // on the wire, or sharing a call that is: its attempt's report reaches the next incarnation
             }
 
+            // The lists, timers and dedup table that indexed it die with this incarnation.
             ex.QueueNode = null;
+            ex.Leader = null;
+            ex.Followers = null;
+            ex.DedupKey = null;
             ex.State = ExchangeState.Queued;
             Self.Tell(ex);
         }
@@ -1153,11 +1015,32 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         // No base call: the actor has no children, and PostStop must not fail what was handed over.
     }
 
+    /// <summary>The request whose message crashed the actor fails, typed; its slot (if it holds one) is freed.</summary>
+    private void FailInHand(Exchange ex, Exception reason)
+    {
+        var error = new NetRuntimeException(ex.Info(), "the host actor failed while handling it: " + reason.Message, reason);
+        try
+        {
+            // If it is on the wire again (a retry dispatched in this very message), that attempt still counts
+            // against the cap and keeps its deadline: it leaves the ledger when the attempt reports back.
+            Finish(ex, error);
+        }
+        catch (Exception)
+        {
+            // Failing it the usual way failed too: deliver the outcome and free its place directly.
+            ex.TryFail(error);
+            if (!InFlight.Contains(ex))
+            {
+                Deadlines.Remove(ex);
+                ex.Release();
+                _ledger.Leave(ex);
+            }
+        }
+    }
+
     protected override void PostStop()
     {
-        var waiting = _realms.Values.SelectMany(r => r.Waiting);
-        var followers = InFlight.Where(e => e.Followers is not null).SelectMany(e => e.Followers!);
-        foreach (var ex in _priority.Concat(_queue).Concat(waiting).Concat(_retrying).Concat(followers).Concat(InFlight).ToList())
+        foreach (var ex in _ledger.Members.ToList())
         {
             ex.Abort();
             if (ex.TryFail(new NetShutdownException(ex.Info())))
@@ -1170,4 +1053,32 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _http.Dispose();
     }
 
+    // ---- idle origins --------------------------------------------------------------------------------------
+
+    /// <summary>The origin holds nothing: after <c>idle-origin-timeout</c> of that, it asks the gateway to remove it.</summary>
+    private void ArmIdle()
+    {
+        _idleSince = Now;
+        if (!Timers.IsTimerActive(IdleTimer))
+        {
+            Timers.StartSingleTimer(IdleTimer, IdleCheck.Instance, _idleTimeout);
+        }
+    }
+
+    private void OnIdleCheck()
+    {
+        if (_ledger.Members.Count > 0 || !_ledger.IsEmpty)
+        {
+            return; // busy again; the timer is armed anew when it next holds nothing
+        }
+
+        var idleFor = Now - _idleSince;
+        if (idleFor < _idleTimeout)
+        {
+            Timers.StartSingleTimer(IdleTimer, IdleCheck.Instance, _idleTimeout - idleFor);
+            return;
+        }
+
+        _context.Gateway.Tell(new OriginIdle(_origin, _ledger));
+    }
 }

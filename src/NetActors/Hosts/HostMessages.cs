@@ -3,18 +3,6 @@ using Akka.Event;
 namespace NetActors.Hosts;
 
 /// <summary>
-/// What a host actor must not forget across a restart: the requests it has on the wire. (They finish on their
-/// own; forgetting them would let a restarted actor exceed the connection cap.)
-/// </summary>
-internal sealed class HostLedger
-{
-    public HashSet<Exchange> InFlight { get; } = new(Exchange.Identity);
-
-    /// <summary>The total deadlines of the exchanges that wait (kept here so a restart loses none).</summary>
-    public DeadlineWheel Deadlines { get; } = new();
-}
-
-/// <summary>
 /// An attempt ended: with a response and its body, or with an error. <paramref name="Delivered"/> is the response
 /// the attempt already handed to the caller (a plain success, see <c>HostActor.RunAttemptAsync</c>); the actor
 /// does the rest of the bookkeeping.
@@ -59,30 +47,44 @@ internal sealed class Drained
     public static readonly Drained Instance = new();
 }
 
+/// <summary>Look whether the origin has been idle for <c>idle-origin-timeout</c>.</summary>
+internal sealed class IdleCheck : IDeadLetterSuppression
+{
+    public static readonly IdleCheck Instance = new();
+}
+
+/// <summary>
+/// Told to the gateway by an idle origin's host: remove it, unless something was admitted to
+/// <paramref name="Ledger"/> meanwhile.
+/// </summary>
+internal sealed record OriginIdle(string Origin, AdmissionLedger Ledger) : IDeadLetterSuppression;
+
 /// <summary>Test-only: makes the host actor throw, to prove a crash loses no request.</summary>
 internal sealed record InjectFault(string Reason);
 
 /// <summary>Parses <c>Retry-After</c> in both its forms: delay-seconds and HTTP-date.</summary>
 internal static class RetryAfter
 {
-    public static TimeSpan? From(System.Net.Http.Headers.RetryConditionHeaderValue? value, DateTimeOffset now)
+    /// <summary>
+    /// The delay the header asks for, between zero and <paramref name="max"/> (a server that says ten years, or a
+    /// date in 9999, pauses an origin no longer than <c>max-retry-after</c>); null without a usable header.
+    /// </summary>
+    public static TimeSpan? From(System.Net.Http.Headers.RetryConditionHeaderValue? value, DateTimeOffset now, TimeSpan? max = null)
     {
-        if (value is null)
+        TimeSpan wait;
+        if (value?.Delta is { } delta)
+        {
+            wait = delta;
+        }
+        else if (value?.Date is { } date)
+        {
+            wait = date - now;
+        }
+        else
         {
             return null;
         }
 
-        if (value.Delta is { } delta)
-        {
-            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
-        }
-
-        if (value.Date is { } date)
-        {
-            var wait = date - now;
-            return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
-        }
-
-        return null;
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : max is { } cap && wait > cap ? cap : wait;
     }
 }

@@ -6,19 +6,16 @@ namespace NetActors.Hosts;
 internal static class RequestTargets
 {
     /// <summary>
-    /// True when <paramref name="url"/> is an absolute http(s) URL. (On Unix "/path" parses as an absolute
-    /// file URI, so a leading slash always means relative.)
+    /// True when <paramref name="url"/> is an absolute http(s) URL. A URL is absolute only when it starts with a
+    /// scheme (RFC 3986: a letter, then letters, digits, '+', '-' or '.', then ':'); anything else is relative, also
+    /// when its query holds a URL (<c>search?u=http://x</c>). (On Unix "/path" parses as an absolute file URI, so
+    /// that check is not left to <see cref="Uri"/>.)
     /// </summary>
     public static bool TryAbsolute(string url, out Uri? uri, out string? problem)
     {
         problem = null;
         uri = null;
-        if (url.Length > 0 && url[0] == '/')
-        {
-            return false;
-        }
-
-        if (!url.Contains("://", StringComparison.Ordinal))
+        if (!StartsWithScheme(url))
         {
             return false;
         }
@@ -37,6 +34,30 @@ internal static class RequestTargets
 
         uri = parsed;
         return true;
+    }
+
+    private static bool StartsWithScheme(string url)
+    {
+        if (url.Length == 0 || !char.IsAsciiLetter(url[0]))
+        {
+            return false;
+        }
+
+        for (var i = 1; i < url.Length; i++)
+        {
+            var ch = url[i];
+            if (ch == ':')
+            {
+                return true;
+            }
+
+            if (!char.IsAsciiLetterOrDigit(ch) && ch is not ('+' or '-' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -67,6 +67,9 @@ public sealed class NetMetrics : IDisposable
     /// <summary>The gauge values of <paramref name="origin"/>, written by its host actor.</summary>
     internal OriginGauge Origin(string origin) => _origins.GetOrAdd(origin, o => new OriginGauge(o));
 
+    /// <summary>Drops the gauge series of an origin whose host was removed: the <c>netactors.origin</c> tag stays bounded.</summary>
+    internal void ForgetOrigin(string origin) => _origins.TryRemove(origin, out _);
+
     internal void RecordOutcome(string client, HttpMethod method, int? status, Exception? error, TimeSpan elapsed)
     {
         if (!RequestDuration.Enabled)

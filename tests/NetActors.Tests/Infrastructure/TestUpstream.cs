@@ -51,21 +51,33 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>How many requests reached <paramref name="path"/>.</summary>
     public int Count(string path) => _seen.Count(r => r.Path == path);
 
-    public static async Task<TestUpstream> StartAsync()
+    /// <summary>Every base address, one per port (see <see cref="StartAsync(int)"/>); the first is <see cref="BaseAddress"/>.</summary>
+    public IReadOnlyList<Uri> BaseAddresses { get; private set; } = [];
+
+    public static Task<TestUpstream> StartAsync() => StartAsync(ports: 1);
+
+    /// <summary>One server listening on <paramref name="ports"/> free ports of 127.0.0.1: as many origins, one behaviour.</summary>
+    public static async Task<TestUpstream> StartAsync(int ports)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(o =>
         {
-            o.Listen(IPAddress.Loopback, 0);
+            for (var i = 0; i < ports; i++)
+            {
+                o.Listen(IPAddress.Loopback, 0);
+            }
+
             o.Limits.MaxRequestBodySize = null;
         });
         var app = builder.Build();
         var upstream = new TestUpstream(app);
         app.Run(upstream.HandleAsync);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        upstream.BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1") + "/");
+        upstream.BaseAddresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Select(address => new Uri(address.Replace("[::]", "127.0.0.1") + "/"))
+            .ToList();
+        upstream.BaseAddress = upstream.BaseAddresses[0];
         return upstream;
     }
 

@@ -56,7 +56,7 @@ public sealed class RateAndCircuitTests
 
         var states = events.Select(e => e.Current).ToList();
         Assert.Equal([CircuitState.Open, CircuitState.HalfOpen, CircuitState.Closed], states);
-        Assert.All(events, e => Assert.Equal(Configuration.Origins.KeyOf(upstream.BaseAddress), e.Origin));
+        Assert.All(events, e => Assert.Equal(NetActors.Configuration.Origins.KeyOf(upstream.BaseAddress), e.Origin));
     }
 
 }

@@ -30,7 +30,7 @@ public sealed class ShutdownAndCrashTests
         gate.Open();
         Assert.All(await Task.WhenAll(tasks.Take(2)), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         await stopping;
-        await Assert.ThrowsAnyAsync<Exception>(() => net.Client.SendAsync(NetRequest.Get("api", "/slow/late")));
+        await Assert.ThrowsAsync<NetShutdownException>(() => net.Client.SendAsync(NetRequest.Get("api", "/slow/late")));
         host.Dispose();
     }
 

@@ -4,7 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using NetActors.Errors;
 
-namespace NetActors.Tests.Foundation;
+namespace NetActors.Tests.Hosts;
 
 /// <summary>Responses compressed by the upstream reach the caller decoded (the runtime decodes them itself).</summary>
 public sealed class ContentDecodingTests

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http;
 using NetActors.Errors;
 using NetActors.Telemetry;
 
-namespace NetActors.Tests.Host;
+namespace NetActors.Tests.Telemetry;
 
 public sealed class MetricsTests
 {
@@ -64,7 +64,7 @@ public sealed class MetricsTests
         Assert.Contains(measurements, m => m.Instrument == "netactors.origin.active_requests" && m.Value == 1);
         Assert.Contains(measurements, m => m.Instrument == "netactors.origin.circuit_state" && m.Value == 0);
         var origins = measurements.Where(m => m.Instrument.StartsWith("netactors.origin.")).Select(m => (string?)m.Tags["netactors.origin"]).Distinct();
-        Assert.Equal([Configuration.Origins.KeyOf(upstream.BaseAddress)], origins);
+        Assert.Equal([NetActors.Configuration.Origins.KeyOf(upstream.BaseAddress)], origins);
         // No path, query, token or header value is ever a tag.
         Assert.All(measurements.SelectMany(m => m.Tags.Values), v => Assert.DoesNotContain("/api", v?.ToString() ?? ""));
         Assert.All(measurements.SelectMany(m => m.Tags.Values), v => Assert.DoesNotContain("access-", v?.ToString() ?? ""));

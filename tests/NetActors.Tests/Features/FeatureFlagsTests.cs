@@ -3,8 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using NetActors.Configuration;
 using NetActors.Errors;
 using NetActors.Features;
+using NetActors.Tests.Content;
 
-namespace NetActors.Tests.Content;
+namespace NetActors.Tests.Features;
 
 public sealed record Banner(string Text, int Priority);
 

@@ -1,7 +1,7 @@
 using NetActors.Configuration;
 using NetActors.Hosting;
 
-namespace NetActors.Tests.Foundation;
+namespace NetActors.Tests.Configuration;
 
 public sealed class StartupValidationTests
 {

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using NetActors.Errors;
 
-namespace NetActors.Tests.Foundation;
+namespace NetActors.Tests.Hosts;
 
 [Collection(TimingCollection.Name)]
 public sealed class CancellationAndTimeoutTests

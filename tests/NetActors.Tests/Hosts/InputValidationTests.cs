@@ -1,6 +1,6 @@
 using NetActors.Errors;
 
-namespace NetActors.Tests.Foundation;
+namespace NetActors.Tests.Hosts;
 
 public sealed class InputValidationTests
 {

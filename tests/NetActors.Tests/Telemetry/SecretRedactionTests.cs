@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http;
 using NetActors.Errors;
 using NetActors.Telemetry;
 
-namespace NetActors.Tests.Foundation;
+namespace NetActors.Tests.Telemetry;
 
 public sealed class SecretRedactionTests
 {

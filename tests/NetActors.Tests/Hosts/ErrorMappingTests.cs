@@ -3,31 +3,32 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using NetActors.Errors;
 
-namespace NetActors.Tests.Foundation;
+namespace NetActors.Tests.Hosts;
 
 public sealed class ErrorMappingTests
 {
-    public static TheoryData<int, Type> Statuses => new()
+    // The attempts: a GET is retried on a transient status (429, 5xx) up to max-attempts (3), never on another 4xx.
+    public static TheoryData<int, Type, int> Statuses => new()
     {
-        { 400, typeof(ValidationException) },
-        { 401, typeof(UnauthorizedException) },
-        { 403, typeof(ForbiddenException) },
-        { 404, typeof(NotFoundException) },
-        { 409, typeof(ConflictException) },
-        { 422, typeof(UnprocessableException) },
-        { 429, typeof(RateLimitedException) },
-        { 500, typeof(ServerException) },
-        { 503, typeof(ServerException) },
-        { 418, typeof(HttpStatusException) },
+        { 400, typeof(ValidationException), 1 },
+        { 401, typeof(UnauthorizedException), 1 },
+        { 403, typeof(ForbiddenException), 1 },
+        { 404, typeof(NotFoundException), 1 },
+        { 409, typeof(ConflictException), 1 },
+        { 422, typeof(UnprocessableException), 1 },
+        { 429, typeof(RateLimitedException), 3 },
+        { 500, typeof(ServerException), 3 },
+        { 503, typeof(ServerException), 3 },
+        { 418, typeof(HttpStatusException), 1 },
     };
 
     [Theory]
     [MemberData(nameof(Statuses))]
-    public async Task Each_error_status_maps_to_its_exception_with_method_url_status_and_attempts(int status, Type expected)
+    public async Task Each_error_status_maps_to_its_exception_with_method_url_status_and_attempts(int status, Type expected, int attempts)
     {
         await using var upstream = await TestUpstream.StartAsync();
         upstream.Respond("/fail", status, "{\"oops\":1}");
-        await using var net = await NetHost.StartAsync(upstream);
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithRetryDelays(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50)));
 
         var error = await Assert.ThrowsAnyAsync<HttpStatusException>(() =>
             net.Client.SendAsync(NetRequest.Get("api", "/fail?token=SECRET-T")));
@@ -37,7 +38,8 @@ public sealed class ErrorMappingTests
         Assert.Equal("GET", error.Method);
         Assert.Equal("api", error.Client);
         Assert.Equal(upstream.Origin + "/fail?token=***", error.Url);
-        Assert.True(error.Attempts >= 1);
+        Assert.Equal(attempts, error.Attempts);
+        Assert.Equal(attempts, upstream.Count("/fail"));
         Assert.DoesNotContain("SECRET-T", error.Message);
     }
 

@@ -5,7 +5,7 @@ using NetActors.Errors;
 using NetActors.Hosts;
 using NetActors.Resilience;
 
-namespace NetActors.Tests.Foundation;
+namespace NetActors.Tests.Hosts;
 
 /// <summary>
 /// Deadlines as the host actors keep them: a timing wheel per origin while a request waits, the attempt's own

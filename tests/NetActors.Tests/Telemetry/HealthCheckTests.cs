@@ -3,7 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using NetActors.Errors;
 using NetActors.Telemetry;
 
-namespace NetActors.Tests.Host;
+namespace NetActors.Tests.Telemetry;
 
 [Collection(TimingCollection.Name)]
 public sealed class HealthCheckTests

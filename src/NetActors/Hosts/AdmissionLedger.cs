@@ -1,0 +1,126 @@
+namespace NetActors.Hosts;
+
+/// <summary>
+/// The one book of what an origin holds. Every request the origin has accepted is in it, in exactly one state
+/// (<see cref="Exchange.State"/>: on the wire, queued, waiting for a token, waiting out a retry delay or a pause,
+/// following a shared call), from the moment it is admitted until it has its outcome and nothing of it is left on
+/// the wire. The ledger, not each path through the host actor, enforces the bounds:
+/// <list type="bullet">
+/// <item>at most <c>max-connections</c> requests on the wire (<see cref="InFlight"/>; the actor checks
+/// <see cref="HasFreeSlot"/> before it starts an attempt);</item>
+/// <item>at most <c>max-connections + queue-capacity</c> requests held in all (every waiting state counts); a
+/// request beyond that is refused by <see cref="TryEnter"/> before it is sent to the actor, so it is answered
+/// <see cref="Errors.OverloadedException"/> at once, without waiting behind other messages in the mailbox.</item>
+/// </list>
+/// A request stops counting against the bound the moment its outcome is decided (<see cref="Exchange.TryClaim"/>),
+/// before its caller can see it: a caller that sends again as soon as it has its answer finds its place free, even
+/// when the host actor has not yet done the bookkeeping of the attempt (the slot on the wire is still the actor's
+/// to free, so the cap holds). Token refreshes (priority exchanges) are never refused: the realm lets only one run at a time, and a refresh
+/// must not fail because callers filled the queue. The ledger outlives restarts of the host actor, so a restarted
+/// actor knows what is on the wire (the cap holds) and what waited (it is admitted again, nothing is lost).
+/// </summary>
+internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, TimeProvider? time = null)
+{
+    private readonly HashSet<Exchange> _members = new(Exchange.Identity);
+    private int _admitted;
+    private int _priority;
+
+    /// <summary>The most requests held at once (on the wire and waiting).</summary>
+    public int Capacity { get; } = maxConnections + queueCapacity;
+
+    public int MaxConnections { get; } = maxConnections;
+
+    public int QueueCapacity { get; } = queueCapacity;
+
+    /// <summary>The requests on the wire (each holds a slot).</summary>
+    public HashSet<Exchange> InFlight { get; } = new(Exchange.Identity);
+
+    /// <summary>The total deadlines of the exchanges that wait (kept here so a restart loses none).</summary>
+    public DeadlineWheel Deadlines { get; } = new(time);
+
+    /// <summary>True when another attempt may go on the wire.</summary>
+    public bool HasFreeSlot => InFlight.Count < MaxConnections;
+
+    /// <summary>Requests admitted whose outcome is not decided yet, priority ones excepted; safe to read from any thread.</summary>
+    public int Admitted => Volatile.Read(ref _admitted);
+
+    /// <summary>True when nothing at all is admitted (priority exchanges included); safe to read from any thread.</summary>
+    public bool IsEmpty => Volatile.Read(ref _admitted) == 0 && Volatile.Read(ref _priority) == 0;
+
+    /// <summary>The exchanges the actor holds (admitted, not finished). Only the host actor reads this.</summary>
+    public IReadOnlyCollection<Exchange> Members => _members;
+
+    /// <summary>Requests held off the wire: queued or in any waiting state.</summary>
+    public int Waiting => _members.Count - InFlight.Count;
+
+    /// <summary>
+    /// Counts <paramref name="ex"/> against this origin, from any thread (the facade, the gateway), before it is
+    /// sent to the host actor. False when the origin holds all it may: the caller answers the request
+    /// <see cref="Errors.OverloadedException"/> itself. An exchange already counted here is not counted again.
+    /// </summary>
+    public bool TryEnter(Exchange ex)
+    {
+        if (ReferenceEquals(ex.Ledger, this))
+        {
+            return true;
+        }
+
+        if (ex.Priority)
+        {
+            Interlocked.Increment(ref _priority);
+        }
+        else
+        {
+            var current = Volatile.Read(ref _admitted);
+            while (true)
+            {
+                if (current >= Capacity)
+                {
+                    return false;
+                }
+
+                var seen = Interlocked.CompareExchange(ref _admitted, current + 1, current);
+                if (seen == current)
+                {
+                    break;
+                }
+
+                current = seen;
+            }
+        }
+
+        ex.CountIn(this);
+        return true;
+    }
+
+    /// <summary>An exchange counted here has its outcome, or moved away: its place is free. Any thread; once per count.</summary>
+    internal void Uncount(bool priority)
+    {
+        if (priority)
+        {
+            Interlocked.Decrement(ref _priority);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _admitted);
+        }
+    }
+
+    /// <summary>The host actor takes an exchange counted by <see cref="TryEnter"/> into its books.</summary>
+    public void Hold(Exchange ex) => _members.Add(ex);
+
+    /// <summary>
+    /// The exchange leaves the origin: its outcome is delivered and nothing of it is on the wire, or it moved to
+    /// another origin (a redirect). Idempotent. Only the host actor calls it.
+    /// </summary>
+    public void Leave(Exchange ex)
+    {
+        if (!ReferenceEquals(ex.Ledger, this))
+        {
+            return;
+        }
+
+        _members.Remove(ex);
+        ex.LeaveLedger();
+    }
+}

@@ -1,0 +1,77 @@
+using Akka.Actor;
+using NetActors.Resilience;
+
+namespace NetActors.Hosts;
+
+/// <summary>The wire: one attempt of an exchange, run off the actor, its outcome told back to the host actor.</summary>
+internal static class AttemptRunner
+{
+    /// <summary>
+    /// One attempt, off the actor. It never throws: its outcome goes to <paramref name="self"/> as an
+    /// <see cref="AttemptCompleted"/> (what <c>PipeTo(Self)</c> would do, without another async layer per request).
+    /// </summary>
+    public static async Task RunAsync(HttpMessageInvoker http, Exchange ex,
+        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self)
+    {
+        HttpResponseMessage? response = null;
+        AttemptCompleted done;
+        try
+        {
+            if (ex.Hooks.Interceptors.Count > 0)
+            {
+                await RunRequestInterceptorsAsync(ex, message, token).ConfigureAwait(false);
+            }
+
+            response = await http.SendAsync(message, token).ConfigureAwait(false);
+            ContentDecoding.Apply(response, message.Method);
+            var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
+                ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
+                : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
+
+            var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+            done = new AttemptCompleted(ex, response, body, null, delivered);
+        }
+        catch (Exception e)
+        {
+            done = new AttemptCompleted(ex, response, default, e);
+        }
+        finally
+        {
+            // The body is read (or abandoned): disposing releases the connection to the pool, or closes it.
+            response?.Dispose();
+            message.Dispose();
+        }
+
+        self.Tell(done, ActorRefs.NoSender);
+        if (done.Delivered is { } result)
+        {
+            ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
+        }
+    }
+
+    /// <summary>
+    /// A plain success needs no decision of the actor (no retry, redirect, token refresh or hook), so the attempt
+    /// hands it to the caller from its own thread, as a bare HttpClient would, one hop sooner; the actor still does
+    /// all the bookkeeping (slot, circuit, dedup followers, metrics, log) when the attempt's message arrives.
+    /// Anything that must happen on the actor before a caller sees a 2xx has to exclude the exchange here.
+    /// </summary>
+    public static bool IsPlainSuccess(Exchange ex, HttpResponseMessage response) =>
+        (int)response.StatusCode is >= 200 and <= 299 && ex.Hooks.Interceptors.Count == 0;
+
+    /// <summary>The OnRequest hooks, in order (their own method, so an attempt without them carries none of their state).</summary>
+    private static async Task RunRequestInterceptorsAsync(Exchange ex, HttpRequestMessage message, CancellationToken token)
+    {
+        foreach (var interceptor in ex.Hooks.Interceptors)
+        {
+            try
+            {
+                await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                throw new InterceptorFailure(interceptor.Name, e);
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using System.Text;
+
+namespace NetActors.Hosts;
+
+/// <summary>
+/// In-flight deduplication of identical GET/HEAD requests, without actor state of its own beyond the table: the
+/// first request of a key leads (it goes on the wire), later identical ones follow it and share its response.
+/// Owned by one host actor; not thread-safe.
+/// </summary>
+internal sealed class DedupTable
+{
+    private readonly Dictionary<SharedKey, Exchange> _leaders = new();
+
+    /// <summary>How many shared calls are open.</summary>
+    public int Count => _leaders.Count;
+
+    /// <summary>
+    /// Attaches <paramref name="ex"/> to an identical exchange that leads a live shared call and returns true; or
+    /// makes it the leader of its key and returns false. An exchange that may not share (a body, not GET/HEAD, a
+    /// token refresh, opted out) is left alone, and false is returned.
+    /// </summary>
+    public bool TryFollow(Exchange ex)
+    {
+        if (ex.Leader is not null || ex.DedupKey is not null || !CanShare(ex))
+        {
+            return false;
+        }
+
+        var key = KeyOf(ex);
+        if (_leaders.TryGetValue(key, out var leader) && leader.State != ExchangeState.Done && !leader.Aborted)
+        {
+            (leader.Followers ??= []).Add(ex);
+            ex.Leader = leader;
+            ex.State = ExchangeState.Following;
+            return true;
+        }
+
+        ex.DedupKey = key;
+        _leaders[key] = ex;
+        return false;
+    }
+
+    /// <summary>No later request follows <paramref name="ex"/> any more (it ended, moved or lost its call).</summary>
+    public void Leave(Exchange ex)
+    {
+        if (ex.DedupKey is { } key && _leaders.TryGetValue(key, out var current) && ReferenceEquals(current, ex))
+        {
+            _leaders.Remove(key);
+        }
+
+        ex.DedupKey = null;
+    }
+
+    /// <summary>Whether the exchange may share a wire call at all.</summary>
+    public static bool CanShare(Exchange ex) =>
+        ex.Client.Deduplicate && !ex.Request.NoDeduplication && !ex.Priority && ex.Content is null &&
+        (ex.Method == HttpMethod.Get || ex.Method == HttpMethod.Head);
+
+    /// <summary>
+    /// What makes two requests identical: client, anonymity, error-status handling, method, URL and request
+    /// headers. A value tuple, so the common case (no request headers) allocates nothing. The URL is the text the
+    /// target was made from (the same text always makes the same target; two spellings of one URL are simply not
+    /// shared), which costs nothing, where the normalised form would be built per request.
+    /// </summary>
+    public static SharedKey KeyOf(Exchange ex)
+    {
+        string? headers = null;
+        if (ex.Request.Headers.Count > 0)
+        {
+            var sb = new StringBuilder(128);
+            foreach (var (name, value) in ex.Request.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                sb.Append(name.ToLowerInvariant()).Append(':').Append(value).Append('\n');
+            }
+
+            headers = sb.ToString();
+        }
+
+        return new SharedKey(ex.Request.Client, ex.Request.Anonymous, ex.Request.AllowErrorStatus, ex.Method,
+            ex.Target!.OriginalString, headers);
+    }
+}

@@ -1,0 +1,162 @@
+using NetActors.Configuration;
+using NetActors.Resilience;
+
+namespace NetActors.Hosts;
+
+/// <summary>
+/// Builds what goes on the wire, synchronously and without actor state: the checks and preparation a request gets
+/// once, and the <see cref="HttpRequestMessage"/> of each attempt. The host actor calls it; tests call it directly.
+/// </summary>
+internal static class RequestMessageBuilder
+{
+    /// <summary>
+    /// Once per logical request, when its host first admits it: resolves a relative URL, checks the caller's
+    /// headers, serializes a JSON body with the client's options and sets the idempotency key. Null when the
+    /// request can go; otherwise what is wrong with it (never a header's value).
+    /// </summary>
+    public static string? Prepare(Exchange ex, Func<ClientSettings, System.Text.Json.JsonSerializerOptions> json)
+    {
+        if (ex.Target is null)
+        {
+            var (target, problem) = RequestTargets.Resolve(ex.Client, ex.Request.Url);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            ex.Target = target;
+        }
+
+        ex.OriginalOrigin = ex.OriginKey; // the gateway's key of the first hop: the target's origin, not made again
+        var headers = ex.Request.Headers;
+        for (var i = 0; i < headers.Count; i++)
+        {
+            var (name, value) = headers[i];
+            var problem = HeaderRules.Check(name, value) ?? HeaderRules.CheckRequestOnly(name);
+            if (problem is not null)
+            {
+                return problem;
+            }
+        }
+
+        ex.JsonOptions = json(ex.Client);
+        if (ex.Content is not null)
+        {
+            try
+            {
+                ex.Content = ex.Content.ForClient(ex.JsonOptions);
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+            {
+                return "the body could not be serialized as JSON: " + e.Message;
+            }
+        }
+
+        var retry = ex.Client.Retry;
+        ex.IdempotencyKey = ex.Request.IdempotencyKey ?? HeaderValue(ex.Request.Headers, retry.IdempotencyHeader);
+        if (ex.IdempotencyKey is null && retry.IdempotencyKeys && !RetryClassifier.IsIdempotent(ex.Method))
+        {
+            ex.IdempotencyKey = Guid.NewGuid().ToString("N"); // once per logical request, the same on every attempt
+        }
+
+        return ex.IdempotencyKey is not null ? HeaderRules.Check(retry.IdempotencyHeader, ex.IdempotencyKey) : null;
+    }
+
+    /// <summary>The value of header <paramref name="name"/> in <paramref name="headers"/> (any case), or null.</summary>
+    public static string? HeaderValue(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
+    {
+        for (var i = 0; i < headers.Count; i++)
+        {
+            if (string.Equals(headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return headers[i].Value;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The message of the exchange's next attempt: its method, target and body (guarded, with upload progress),
+    /// the client's default headers, the realm's token when it carries one, the validators of a revalidation, the
+    /// idempotency key, the caller's headers. Throws when .NET refuses a header (the caller fails the request
+    /// typed, before anything was sent).
+    /// </summary>
+    public static HttpRequestMessage Build(Exchange ex)
+    {
+        // After a redirect to another origin, no credential header of the original request goes along (the
+        // realm's bearer token is decided per hop by Authorize; these are hand-set ones such as Basic or Cookie).
+        var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
+        var message = new HttpRequestMessage(ex.Method, ex.Target);
+        var content = ex.Content?.CreateHttpContent();
+        if (content is not null)
+        {
+            // What the caller's body does wrong (a stream that throws, a length that lies) is told apart from
+            // what the connection does wrong: the first is the request's problem, never the origin's.
+            content = new BodyGuardContent(content);
+            if (ex.Request.UploadProgress is { } progress)
+            {
+                content = new Content.ProgressContent(content, progress, ex.Attempts + 1);
+            }
+        }
+
+        message.Content = content;
+        var requestHeaders = ex.Request.Headers;
+        var defaultHeaders = ex.Client.DefaultHeaders;
+        for (var i = 0; i < defaultHeaders.Count; i++)
+        {
+            var (name, value) = defaultHeaders[i];
+            if (HeaderValue(requestHeaders, name) is null && !(crossed && ex.Redaction.IsSecretHeader(name)))
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        if (ex.Authorization is { } authorization)
+        {
+            message.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        if (ex.Cached is { } cached)
+        {
+            // Revalidation of a stored response: a 304 answers with its body.
+            if (cached.ETag is { } etag)
+            {
+                message.Headers.TryAddWithoutValidation("If-None-Match", etag);
+            }
+            else if (cached.LastModified is { } modified)
+            {
+                message.Headers.IfModifiedSince = modified;
+            }
+        }
+
+        var idempotencyHeader = ex.Client.Retry.IdempotencyHeader;
+        if (ex.IdempotencyKey is { } key)
+        {
+            message.Headers.TryAddWithoutValidation(idempotencyHeader, key);
+        }
+
+        for (var i = 0; i < requestHeaders.Count; i++)
+        {
+            var (name, value) = requestHeaders[i];
+            if ((crossed && ex.Redaction.IsSecretHeader(name)) ||
+                (ex.Authorization is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
+                (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
+            {
+                continue; // the realm's token and the idempotency key are set above
+            }
+
+            if (!message.Headers.TryAddWithoutValidation(name, value) &&
+                (content is null || !content.Headers.TryAddWithoutValidation(name, value)))
+            {
+                message.Dispose();
+                throw new InvalidOperationException(content is null
+                    ? $"header '{name}' describes content, but the request has no body."
+                    : $"header '{name}' cannot be set on this request.");
+            }
+        }
+
+        ContentDecoding.Offer(message);
+        return message;
+    }
+}

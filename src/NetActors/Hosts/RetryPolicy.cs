@@ -1,0 +1,58 @@
+using NetActors.Errors;
+using NetActors.Resilience;
+
+namespace NetActors.Hosts;
+
+/// <summary>What <see cref="RetryPolicy.Decide"/> says about a failed attempt.</summary>
+/// <param name="Delay">The wait before the next attempt, or null: the failure is final.</param>
+/// <param name="ClassifierError">The exception the client's retry classifier threw, if it did (then no retry).</param>
+internal readonly record struct RetryDecision(TimeSpan? Delay, Exception? ClassifierError = null)
+{
+    public static RetryDecision Final { get; } = new(null);
+}
+
+/// <summary>
+/// Whether and when a failed attempt is retried, decided without actor state: only when it is safe (the method is
+/// idempotent or the request carries an idempotency key: a POST or PATCH without one goes on the wire at most once),
+/// the client's classifier calls the failure transient, attempts remain, and the wait (the server's
+/// <c>Retry-After</c>, already capped, or exponential backoff with jitter) ends within the total timeout.
+/// </summary>
+internal static class RetryPolicy
+{
+    /// <param name="ex">The exchange whose attempt failed.</param>
+    /// <param name="failure">The typed failure, as its caller would see it.</param>
+    /// <param name="retryAfter">The response's <c>Retry-After</c>, capped at <c>max-retry-after</c>, if any.</param>
+    /// <param name="random">A number in [0, 1) for the jitter.</param>
+    /// <param name="tolerance">How close to the total deadline a retry may still start.</param>
+    public static RetryDecision Decide(Exchange ex, Exception failure, TimeSpan? retryAfter, double random, TimeSpan tolerance)
+    {
+        var retry = ex.Client.Retry;
+        if (ex.Priority || failure is not NetException net || ex.Attempts >= retry.MaxAttempts ||
+            (ex.IsCompleted && !ex.HasLiveFollowers))
+        {
+            return RetryDecision.Final;
+        }
+
+        if (!RetryClassifier.IsIdempotent(ex.Method) && ex.IdempotencyKey is null)
+        {
+            return RetryDecision.Final;
+        }
+
+        try
+        {
+            if (!ex.Hooks.IsTransient(net))
+            {
+                return RetryDecision.Final;
+            }
+        }
+        catch (Exception e)
+        {
+            return new RetryDecision(null, e);
+        }
+
+        var delay = retryAfter ?? retry.DelayFor(ex.Attempts, random);
+        return delay >= ex.Remaining - tolerance
+            ? RetryDecision.Final // it cannot happen within the total timeout: the caller gets the failure now
+            : new RetryDecision(delay);
+    }
+}
