@@ -30,10 +30,10 @@ public sealed class SessionFenceTests : TestKit, IDisposable
         }
     }
 
-    private IActorRef StartSingleton(ITokenStore store, CountingRefresher refresher)
+    private IActorRef StartSingleton(ITokenStore store, CountingRefresher refresher, Func<Task<TokenSet>>? refresh = null)
     {
         var settings = new RealmSettings { Name = "r", Strategy = RefreshStrategy.Delegate };
-        var services = new RealmServices(new DelegateRefresher(refresher.Refresh), store,
+        var services = new RealmServices(new DelegateRefresher(refresh is null ? refresher.Refresh : (_, _) => refresh()), store,
             (_, _) => throw new InvalidOperationException("not used"), [], [], TimeProvider.System);
         return Sys.ActorOf(TokenActor.Props(settings, ClusterMode.SingletonServices(services, Logging.GetLogger(Sys, "fence"))));
     }
@@ -78,6 +78,32 @@ public sealed class SessionFenceTests : TestKit, IDisposable
         // The live singleton carries on.
         live.Tell(new GetToken("r", 2), TestActor);
         Assert.Equal("live-access-2", Granted(newerThan: 2).AccessToken);
+    }
+
+    [Fact]
+    public async Task A_stale_singleton_whose_refresh_is_rejected_because_a_newer_one_rotated_meanwhile_steps_down_instead_of_ending_the_session()
+    {
+        // The stale singleton's check passes, then the newer singleton claims and rotates before the stale refresh
+        // reaches the token endpoint, which rejects it (invalid_grant).
+        var live = new FencedTokenStore(new FileTokenStore(_directory), Logging.GetLogger(Sys, "fence"));
+        var stale = StartSingleton(new FileTokenStore(_directory), new CountingRefresher("unused"), async () =>
+        {
+            await live.LoadAsync("r", default);
+            await live.SaveAsync("r", new StoredTokens(new TokenSet("rotated", "rt-rotated"), 2), default);
+            throw new TokenRejectedException("invalid_grant");
+        });
+        Sys.EventStream.Subscribe(TestActor, typeof(SessionExpired));
+        stale.Tell(new SignIn("r", new TokenSet("t1", "rt1")), TestActor);
+        FishForMessage(m => m is SignedIn, Wait);
+
+        var probe = CreateTestProbe();
+        stale.Tell(new GetToken("r", 1), probe.Ref);
+
+        Assert.Equal(TokenDenial.Failed, probe.ExpectMsg<TokenDenied>(Wait).Denial); // stepped down, not SessionExpired
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // no SessionExpired event, no denial pushed to the subscriber
+        var stored = await Stored();
+        Assert.Equal("rotated", stored.Tokens?.Tokens.AccessToken);
+        Assert.Equal(2, stored.Fence.Incarnation);
     }
 
     [Fact]
