@@ -12,7 +12,9 @@ namespace NetActors.Tests.Cluster;
 /// </summary>
 public sealed class SecondClusterTests : IDisposable
 {
-    private readonly string _store = Path.Combine(Path.GetTempPath(), "netactors-second-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
+
+    private string Store => _temp.Path;
 
     [Fact]
     public async Task A_second_cluster_on_the_same_store_takes_the_session_and_the_first_clusters_singleton_steps_down_without_reusing_the_refresh_token()
@@ -20,7 +22,7 @@ public sealed class SecondClusterTests : IDisposable
         await using var upstream = await TestUpstream.StartAsync();
         var tokens = new TokenServer { Rotate = true, RevokeFamilyOnReuse = true }.Install(upstream);
         var logs = new LogCapture();
-        void Api(NetActorsBuilder net) => ClusterAuthTests.Api(net, upstream, realm => realm.WithFileTokenStore(_store));
+        void Api(NetActorsBuilder net) => ClusterAuthTests.Api(net, upstream, realm => realm.WithFileTokenStore(Store));
         await using var first = await TestCluster.StartAsync(1, Api, logs: logs);
         await first[0].Client.SignInAsync("api", tokens.SignIn());
         Assert.Equal(HttpStatusCode.OK, (await first[0].Client.SendAsync(NetRequest.Get("api", "/api/first"))).StatusCode);
@@ -28,7 +30,7 @@ public sealed class SecondClusterTests : IDisposable
         // The second cluster's singleton loads the session and claims the next incarnation.
         await using var second = await TestCluster.StartAsync(1, Api);
         await Eventually.Assert(() => Assert.Equal(2,
-            new FileTokenStore(_store).LoadFencedAsync("api", default).GetAwaiter().GetResult().Fence.Incarnation));
+            new FileTokenStore(Store).LoadFencedAsync("api", default).GetAwaiter().GetResult().Fence.Incarnation));
 
         tokens.ExpireNow();
         Assert.Equal(HttpStatusCode.OK, (await second[0].Client.SendAsync(NetRequest.Get("api", "/api/second"))).StatusCode);
@@ -45,9 +47,6 @@ public sealed class SecondClusterTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_store))
-        {
-            Directory.Delete(_store, recursive: true);
-        }
+        _temp.Dispose();
     }
 }

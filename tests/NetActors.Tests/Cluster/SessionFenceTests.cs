@@ -15,7 +15,9 @@ namespace NetActors.Tests.Cluster;
 public sealed class SessionFenceTests : TestKit, IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "netactors-fence-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
+
+    private string StoreDirectory => _temp.Path;
 
     private sealed class CountingRefresher(string prefix)
     {
@@ -42,20 +44,20 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     private TokenGranted Granted(long newerThan = 0) =>
         (TokenGranted)FishForMessage(m => m is TokenGranted granted && granted.Version > newerThan, Wait);
 
-    private Task<FencedTokens> Stored() => new FileTokenStore(_directory).LoadFencedAsync("r", default);
+    private Task<FencedTokens> Stored() => new FileTokenStore(StoreDirectory).LoadFencedAsync("r", default);
 
     [Fact]
     public async Task A_stale_singleton_whose_refresh_comes_due_steps_down_without_calling_the_token_endpoint()
     {
         var staleRefresher = new CountingRefresher("stale");
         var liveRefresher = new CountingRefresher("live");
-        var stale = StartSingleton(new FileTokenStore(_directory), staleRefresher);
+        var stale = StartSingleton(new FileTokenStore(StoreDirectory), staleRefresher);
         stale.Tell(new SignIn("r", new TokenSet("t1", "rt1")), TestActor);
         Assert.Equal(1, ExpectMsg<SignedIn>(Wait).Version);
         await AwaitAssertAsync(async () => Assert.Equal(new FenceToken(1, 1), (await Stored()).Fence), Wait);
 
         // A new singleton starts elsewhere (the stale one is frozen): it claims the next incarnation and refreshes.
-        var live = StartSingleton(new FileTokenStore(_directory), liveRefresher);
+        var live = StartSingleton(new FileTokenStore(StoreDirectory), liveRefresher);
         live.Tell(new GetToken("r", 1), TestActor);
         Assert.Equal("live-access-1", Granted().AccessToken);
         await AwaitAssertAsync(async () => Assert.Equal(new FenceToken(2, 2), (await Stored()).Fence), Wait);
@@ -85,8 +87,8 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     {
         // The stale singleton's check passes, then the newer singleton claims and rotates before the stale refresh
         // reaches the token endpoint, which rejects it (invalid_grant).
-        var live = new FencedTokenStore(new FileTokenStore(_directory), Logging.GetLogger(Sys, "fence"));
-        var stale = StartSingleton(new FileTokenStore(_directory), new CountingRefresher("unused"), async () =>
+        var live = new FencedTokenStore(new FileTokenStore(StoreDirectory), Logging.GetLogger(Sys, "fence"));
+        var stale = StartSingleton(new FileTokenStore(StoreDirectory), new CountingRefresher("unused"), async () =>
         {
             await live.LoadAsync("r", default);
             await live.SaveAsync("r", new StoredTokens(new TokenSet("rotated", "rt-rotated"), 2), default);
@@ -110,8 +112,8 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     public async Task A_stale_singletons_save_and_clear_are_rejected_and_leave_the_newer_session_alone()
     {
         var log = Logging.GetLogger(Sys, "fence");
-        var stale = new FencedTokenStore(new FileTokenStore(_directory), log);
-        var live = new FencedTokenStore(new FileTokenStore(_directory), log);
+        var stale = new FencedTokenStore(new FileTokenStore(StoreDirectory), log);
+        var live = new FencedTokenStore(new FileTokenStore(StoreDirectory), log);
         Assert.Null(await stale.LoadAsync("r", default));
         await stale.SaveAsync("r", new StoredTokens(new TokenSet("old"), 1), default);
         Assert.Equal("old", (await live.LoadAsync("r", default))?.Tokens.AccessToken);   // the live one claims: incarnation 2
@@ -130,7 +132,7 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     [Fact]
     public async Task A_singletons_own_writes_landing_out_of_order_keep_the_newest_and_do_not_step_it_down()
     {
-        var fenced = new FencedTokenStore(new FileTokenStore(_directory), Logging.GetLogger(Sys, "fence"));
+        var fenced = new FencedTokenStore(new FileTokenStore(StoreDirectory), Logging.GetLogger(Sys, "fence"));
         await fenced.LoadAsync("r", default);
         await fenced.SaveAsync("r", new StoredTokens(new TokenSet("v3"), 3), default);
         await fenced.SaveAsync("r", new StoredTokens(new TokenSet("v2"), 2), default); // overtaken: not applied, not an error
@@ -147,7 +149,7 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     [Fact]
     public void A_call_past_its_deadline_is_dropped_by_the_singleton_and_one_within_it_is_applied()
     {
-        var singleton = StartSingleton(new FileTokenStore(_directory), new CountingRefresher("x"));
+        var singleton = StartSingleton(new FileTokenStore(StoreDirectory), new CountingRefresher("x"));
         singleton.Tell(new SignIn("r", new TokenSet("late")) { CallId = Guid.NewGuid(), Deadline = DateTimeOffset.UtcNow.AddSeconds(-1) }, TestActor);
         singleton.Tell(new TerminateSession("r", "late") { CallId = Guid.NewGuid(), Deadline = DateTimeOffset.UtcNow.AddSeconds(-1) }, TestActor);
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
@@ -161,9 +163,6 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     public new void Dispose()
     {
         base.Dispose();
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
+        _temp.Dispose();
     }
 }

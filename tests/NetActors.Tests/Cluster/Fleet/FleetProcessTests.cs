@@ -15,14 +15,16 @@ namespace NetActors.Tests.Cluster.Fleet;
 [Collection(TimingCollection.Name)]
 public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _store = Path.Combine(Path.GetTempPath(), "netactors-fleet-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
+
+    private string Store => _temp.Path;
 
     [SignalFact]
     public async Task A_synchronised_burst_on_three_member_processes_with_an_expired_token_costs_the_fleet_one_refresh_and_the_fleet_stops_in_seconds()
     {
         await using var upstream = await TestUpstream.StartAsync();
         var tokens = new TokenServer { Rotate = true }.Install(upstream);
-        await using var fleet = await FleetOf.StartAsync(3, upstream, _store);
+        await using var fleet = await FleetOf.StartAsync(3, upstream, Store);
         var session = tokens.SignIn(expired: true, tellExpiry: false);
         await SignInAsync(fleet[1], session);
 
@@ -44,7 +46,7 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
     {
         await using var upstream = await TestUpstream.StartAsync();
         var tokens = new TokenServer { Rotate = true }.Install(upstream);
-        await using var fleet = await FleetOf.StartAsync(3, upstream, _store); // the default handover settings
+        await using var fleet = await FleetOf.StartAsync(3, upstream, Store); // the default handover settings
         var session = tokens.SignIn();
         await SignInAsync(fleet[1], session);
         await Task.WhenAll(fleet.Members.Select(m => m.SendAsync("burst 5 /api/warm")));
@@ -89,7 +91,7 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
         // The provider revokes the whole token family when a used refresh token is presented again.
         var tokens = new TokenServer { Rotate = true, RevokeFamilyOnReuse = true, Lifetime = TimeSpan.FromSeconds(10) }.Install(upstream);
         var quick = new Dictionary<string, string> { ["stable-after"] = "3000", ["removal-margin"] = "1000" };
-        await using var fleet = await FleetOf.StartAsync(3, upstream, _store, quick);
+        await using var fleet = await FleetOf.StartAsync(3, upstream, Store, quick);
         var session = tokens.SignIn(); // expires in 10 s: the singleton will refresh it ahead of expiry, at about 9 s
         await SignInAsync(fleet[1], session);
         await Task.WhenAll(fleet.Members.Select(m => m.SendAsync("burst 3 /api/warm")));
@@ -112,7 +114,7 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, tokens.FamilyRevocations);
         Assert.Equal(1, tokens.RefreshCalls);
         Assert.All(burst, b => Assert.Equal(0, FleetMemberProcess.Counts(b).Failed));
-        var stored = await new FileTokenStore(_store).LoadFencedAsync("api", default);
+        var stored = await new FileTokenStore(Store).LoadFencedAsync("api", default);
         Assert.NotNull(stored.Tokens);
         Assert.True(stored.Fence.Incarnation >= 2, $"the store's fence is {stored.Fence}");
 
@@ -129,13 +131,13 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
         var tokens = new TokenServer { Rotate = true }.Install(upstream);
         var seedPort = FleetMemberProcess.FreePort();
         var seed = $"akka.tcp://fleet@127.0.0.1:{seedPort}";
-        await using var early = await FleetMemberProcess.StartAsync("early", FleetMemberProcess.FreePort(), [seed], upstream.BaseAddress, _store);
+        await using var early = await FleetMemberProcess.StartAsync("early", FleetMemberProcess.FreePort(), [seed], upstream.BaseAddress, Store);
 
         var stale = tokens.SignIn();
         var failed = await early.SendAsync($"signin {stale.AccessToken} {stale.RefreshToken} {stale.ExpiresAt!.Value.ToUnixTimeSeconds()}");
         Assert.StartsWith("error ClusterUnavailableException", failed);
 
-        await using var first = await FleetMemberProcess.StartAsync("seed", seedPort, [seed], upstream.BaseAddress, _store);
+        await using var first = await FleetMemberProcess.StartAsync("seed", seedPort, [seed], upstream.BaseAddress, Store);
         await Task.WhenAll(first.WaitUpAsync(2), early.WaitUpAsync(2));
         var current = tokens.SignIn(); // the server now accepts only this session's refresh token
         await SignInAsync(first, current);
@@ -163,7 +165,7 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
                 return TestUpstream.Write(ctx, 200, "{}");
             },
         }.Install(upstream);
-        await using var fleet = await FleetOf.StartAsync(3, upstream, _store, new Dictionary<string, string> { ["rate"] = "30" });
+        await using var fleet = await FleetOf.StartAsync(3, upstream, Store, new Dictionary<string, string> { ["rate"] = "30" });
         await WaitForShares(fleet.Members, 3);
         var session = tokens.SignIn();
         await SignInAsync(fleet[0], session);
@@ -221,10 +223,7 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_store))
-        {
-            Directory.Delete(_store, recursive: true);
-        }
+        _temp.Dispose();
     }
 
     /// <summary>N member processes; the first is the seed (and so the oldest, running the singletons).</summary>
