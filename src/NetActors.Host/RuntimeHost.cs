@@ -58,10 +58,15 @@ internal sealed class RuntimeHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Trace);   // levels are the provider's (Program.cs sets Serilog's)
         logging?.Invoke(builder.Logging);
 
-        var bridge = HoconBridge.From(configuration);
-        builder.Services.AddNetActors(configure, "netactors-host", (akka, _) =>
+        // The NetActors section goes through the library's reader: unknown keys and unit-less durations stop
+        // startup naming the key, and .NET precedence decides between sources.
+        var section = configuration.GetSection("NetActors");
+        builder.Services.AddNetActors(net =>
         {
-            akka.AddHocon("akka.stdout-loglevel = OFF", HoconAddMode.Append);
+            net.WithConfiguration(section);
+            configure(net);
+        }, "netactors-host", (akka, _) =>
+        {
             if (fallbackHocon is not null)
             {
                 akka.AddHocon(fallbackHocon, HoconAddMode.Append);
@@ -70,11 +75,6 @@ internal sealed class RuntimeHost : IAsyncDisposable
             if (options.HoconPath is { } path && File.Exists(path))
             {
                 akka.AddHoconFile(path, HoconAddMode.Prepend);
-            }
-
-            if (bridge.Length > 0)
-            {
-                akka.AddHocon(bridge, HoconAddMode.Prepend);
             }
         });
 

@@ -35,8 +35,8 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <summary>When true this request never shares a wire request with identical concurrent ones.</summary>
     public bool NoDeduplication { get; init; }
 
-    /// <summary>Set by <see cref="NetClientExtensions.DownloadAsync"/>: the body goes to a file, not to memory.</summary>
-    internal Hosts.DownloadTarget? Download { get; init; }
+    /// <summary>Set by <see cref="NetClientExtensions.DownloadAsync"/>: the body goes to a file, not to memory; null otherwise.</summary>
+    public DownloadTarget? Download { get; internal init; }
 
     /// <summary>Receives the progress of sending the body, per attempt.</summary>
     public IProgress<TransferProgress>? UploadProgress { get; init; }

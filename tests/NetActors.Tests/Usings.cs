@@ -1,2 +1,3 @@
 global using Xunit;
 global using NetActors.Tests.Infrastructure;
+global using NetActors.Content;

@@ -106,8 +106,13 @@ internal sealed class LiveProgress : IAsyncDisposable
         return sb.ToString();
     }
 
-    private static string ShortName(string instrument) =>
-        instrument.StartsWith("netactors.", StringComparison.Ordinal) ? instrument["netactors.".Length..] : instrument;
+    /// <summary>A readable name for a counter of the meter: the known ones by what they count, others without the prefix.</summary>
+    private static string ShortName(string instrument) => instrument switch
+    {
+        "netactors.client.cache.requests" => "cache lookups",   // the runtime's: hits, revalidations, misses, stale
+        _ when instrument.StartsWith("netactors.", StringComparison.Ordinal) => instrument["netactors.".Length..],
+        _ => instrument,
+    };
 
     /// <summary>Stops the view after one last sample.</summary>
     public async ValueTask DisposeAsync()

@@ -169,9 +169,13 @@ internal sealed partial class HostOptionsReader
         }
 
         var contentType = section["ContentType"] is { Length: > 0 } ct ? ct : "application/json";
-        if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || media.Parameters.Count > 0 || media.MediaType != contentType)
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || media.MediaType is null)
         {
-            Problem<object>(key + ":ContentType", $"'{contentType}' is not a media type such as application/json (no parameters).");
+            Problem<object>(key + ":ContentType", $"'{contentType}' is not a media type such as application/json or text/csv; charset=utf-8.");
+        }
+        else if (media.CharSet is { } charset && !charset.Trim('"').Replace("-", "").Equals("utf8", StringComparison.OrdinalIgnoreCase))
+        {
+            Problem<object>(key + ":ContentType", $"the body is sent as UTF-8, but '{contentType}' names charset {charset}.");
         }
 
         var headers = new List<KeyValuePair<string, string>>();

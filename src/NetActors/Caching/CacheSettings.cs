@@ -10,10 +10,10 @@ public sealed record CacheSettings
     public bool Enabled { get; init; }
 
     /// <summary>Most bytes (bodies and headers) the client's cache holds; the least recently used go first.</summary>
-    public long MaxBytes { get; init; } = 32 * 1024 * 1024;
+    public long MaxBytes { get; init; } = Configuration.ReferenceDefaults.Size("client-defaults.cache.max-bytes");
 
     /// <summary>Largest single response that is stored.</summary>
-    public long MaxEntryBytes { get; init; } = 4 * 1024 * 1024;
+    public long MaxEntryBytes { get; init; } = Configuration.ReferenceDefaults.Size("client-defaults.cache.max-entry-bytes");
 
     /// <summary>
     /// How long past its freshness a stored response may still be served, marked stale, when the origin cannot

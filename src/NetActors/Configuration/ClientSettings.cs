@@ -25,19 +25,19 @@ public sealed record ClientSettings
     }
 
     /// <summary>Most requests in flight at once to one origin.</summary>
-    public int MaxConnections { get; init; } = 6;
+    public int MaxConnections { get; init; } = ReferenceDefaults.Int("client-defaults.max-connections");
 
     /// <summary>How many requests may wait for a slot per origin before new ones are rejected.</summary>
-    public int QueueCapacity { get; init; } = 1024;
+    public int QueueCapacity { get; init; } = ReferenceDefaults.Int("client-defaults.queue-capacity");
 
     /// <summary>Time allowed to open a connection.</summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ConnectTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.connect-timeout");
 
     /// <summary>Time allowed for one attempt, from sending to the end of the response body.</summary>
-    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ResponseTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.response-timeout");
 
     /// <summary>Time allowed for the whole request, queue wait and retries included.</summary>
-    public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan TotalTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.total-timeout");
 
     /// <summary>
     /// The longest pause a <c>Retry-After</c> (on a 429 or 503) may put on an origin; a longer one is cut to this,
@@ -52,16 +52,16 @@ public sealed record ClientSettings
     public TimeSpan IdleOriginTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Largest response body accepted, in bytes.</summary>
-    public long MaxResponseSize { get; init; } = 16 * 1024 * 1024;
+    public long MaxResponseSize { get; init; } = ReferenceDefaults.Size("client-defaults.max-response-size");
 
     /// <summary>Redirects followed per request; 0 disables following.</summary>
-    public int MaxRedirects { get; init; } = 5;
+    public int MaxRedirects { get; init; } = ReferenceDefaults.Int("client-defaults.max-redirects");
 
     /// <summary>How long a pooled connection is reused before it is replaced.</summary>
-    public TimeSpan PooledConnectionLifetime { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan PooledConnectionLifetime { get; init; } = ReferenceDefaults.Duration("client-defaults.pooled-connection-lifetime");
 
     /// <summary>How long an idle pooled connection is kept.</summary>
-    public TimeSpan PooledConnectionIdleTimeout { get; init; } = TimeSpan.FromMinutes(1);
+    public TimeSpan PooledConnectionIdleTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.pooled-connection-idle-timeout");
 
     /// <summary>Headers sent with every request of this client, the app headers included.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> DefaultHeaders { get; init; } = [];
@@ -70,7 +70,7 @@ public sealed record ClientSettings
     public Resilience.RetrySettings Retry { get; init; } = new();
 
     /// <summary>Whether identical overlapping GET/HEAD requests share one wire request.</summary>
-    public bool Deduplicate { get; init; } = true;
+    public bool Deduplicate { get; init; } = ReferenceDefaults.Bool("client-defaults.deduplicate");
 
     /// <summary>The origin's rate limit (from the client that declares the origin).</summary>
     public Resilience.RateLimitSettings RateLimit { get; init; } = new();
@@ -86,6 +86,12 @@ public sealed record ClientSettings
 
     /// <summary>How the client reads and writes JSON.</summary>
     public JsonSettings Json { get; init; } = new();
+
+    /// <summary>
+    /// What this client's log lines and exception messages mask: the built-in lists, the runtime's
+    /// <c>netactors.logging</c> lists and the client's own <c>logging</c> lists.
+    /// </summary>
+    public Telemetry.RedactionSettings Redaction { get; init; } = Telemetry.RedactionSettings.Default;
 
     /// <summary>The origin key (<c>scheme://host:port</c>) of <see cref="BaseAddress"/>, or null.</summary>
     /// <remarks>Computed once, when <see cref="BaseAddress"/> is set: every relative request reads it.</remarks>
@@ -147,6 +153,8 @@ public sealed record ClientSettings
             CircuitBreaker = Resilience.CircuitBreakerSettings.Create(r),
             Cache = Caching.CacheSettings.Create(r, c),
             Json = JsonSettings.Create(r),
+            Redaction = Telemetry.RedactionSettings.Create(
+                r.StringList("logging.redacted-query-parameters"), r.StringList("logging.redacted-headers")),
         };
 
         if (settings.Retry.MaxAttempts > 1 && settings.Retry.BaseDelay >= settings.TotalTimeout)

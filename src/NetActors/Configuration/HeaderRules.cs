@@ -29,11 +29,11 @@ internal static class HeaderRules
                 return $"the value of header '{name}' contains a line break or NUL (header injection).";
             }
 
-            if (ch > '\x7f')
+            if (ch > '\u007e' || (ch < ' ' && ch != '\t'))
             {
-                // .NET sends header values as ASCII and refuses others when it writes them; refused here, before
-                // anything is sent, it is the request's problem and not a network failure of the origin.
-                return $"the value of header '{name}' contains a character outside ASCII; percent-encode it " +
+                // HTTP/1.1 sends header values as ASCII and .NET refuses others when it writes them; refused here,
+                // before anything is sent, it is the request's problem and not a network failure of the origin.
+                return $"the value of header '{name}' contains a character that is not printable ASCII; percent-encode it " +
                        "(or use RFC 8187 encoding) before sending.";
             }
         }

@@ -24,10 +24,10 @@ public enum JsonReadPolicy
 public sealed record JsonSettings
 {
     /// <summary>Property naming: <c>camel-case</c>, <c>snake-case-lower</c>, <c>snake-case-upper</c>, <c>kebab-case-lower</c>, <c>kebab-case-upper</c> or <c>none</c>.</summary>
-    public string NamingPolicy { get; init; } = "camel-case";
+    public string NamingPolicy { get; init; } = ReferenceDefaults.String("client-defaults.json.naming-policy");
 
     /// <summary>How strictly responses are read.</summary>
-    public JsonReadPolicy ReadPolicy { get; init; } = JsonReadPolicy.Defensive;
+    public JsonReadPolicy ReadPolicy { get; init; } = Enum.Parse<JsonReadPolicy>(ReferenceDefaults.String("client-defaults.json.read-policy"), ignoreCase: true);
 
     /// <summary>The serializer options these settings describe (a new, read-only instance).</summary>
     public JsonSerializerOptions CreateOptions()

@@ -17,7 +17,7 @@ public sealed record NetActorsSettings
     public required IReadOnlyDictionary<string, Auth.RealmSettings> Realms { get; init; }
 
     /// <summary>How long in-flight requests may finish when the host stops.</summary>
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan DrainTimeout { get; init; } = ReferenceDefaults.Duration("shutdown.drain-timeout");
 
     /// <summary>Where the backend's feature flags come from.</summary>
     public Features.FeatureFlagsSettings FeatureFlags { get; init; } = new();
@@ -57,6 +57,7 @@ public sealed record NetActorsSettings
     {
         var netactors = root.WithFallback(Reference).GetConfig("netactors")
             ?? throw new NetActorsConfigurationException("netactors", "the section is missing.");
+        SettingsSchema.Check(netactors);
 
         var clients = new Dictionary<string, ClientSettings>(StringComparer.Ordinal);
         var clientSection = netactors.GetConfig("clients");
@@ -91,15 +92,19 @@ public sealed record NetActorsSettings
         }
 
         var logging = new HoconReader(netactors.GetConfig("logging") ?? Config.Empty, "netactors.logging.");
+        var redaction = RedactionSettings.Create(logging.StringList("redacted-query-parameters"), logging.StringList("redacted-headers"));
+        foreach (var name in clients.Keys.ToList())
+        {
+            clients[name] = clients[name] with { Redaction = redaction.With(clients[name].Redaction) };
+        }
+
         return new NetActorsSettings
         {
             Clients = clients,
             Realms = realms,
             DrainTimeout = new HoconReader(netactors, "netactors.").Duration("shutdown.drain-timeout"),
             FeatureFlags = Features.FeatureFlagsSettings.Create(netactors, clients),
-            Redaction = RedactionSettings.Create(
-                logging.StringList("redacted-query-parameters"),
-                logging.StringList("redacted-headers")),
+            Redaction = redaction,
             Cluster = NetActors.Cluster.ClusterSettings.Create(netactors),
         };
     }

@@ -1,6 +1,6 @@
 using System.Net.Http.Headers;
 
-namespace NetActors;
+namespace NetActors.Content;
 
 /// <summary>
 /// Describes a <c>multipart/form-data</c> body: text fields and files, one or many per field name. Files are

@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 
-namespace NetActors;
+namespace NetActors.Content;
 
 /// <summary>
 /// A request body that can be sent more than once: every attempt (a retry, a retry after a token refresh)
@@ -21,15 +21,38 @@ public abstract class NetContent
 
     /// <summary>A body of bytes.</summary>
     /// <param name="bytes">The bytes; not copied, do not change them afterwards.</param>
-    /// <param name="mediaType">The media type.</param>
+    /// <param name="mediaType">The media type, parameters included if any (<c>application/json; charset=utf-8</c>).</param>
+    /// <exception cref="ArgumentException"><paramref name="mediaType"/> is not a media type.</exception>
     public static NetContent Bytes(ReadOnlyMemory<byte> bytes, string mediaType = "application/octet-stream") =>
-        new BytesContent(bytes, mediaType, charset: null);
+        new BytesContent(bytes, ParseMediaType(mediaType, charset: null));
 
-    /// <summary>A text body, UTF-8 encoded.</summary>
+    /// <summary>A text body, UTF-8 encoded (the media type says <c>charset=utf-8</c>).</summary>
     /// <param name="text">The text.</param>
-    /// <param name="mediaType">The media type.</param>
+    /// <param name="mediaType">The media type, parameters included if any (<c>text/csv; charset=utf-8</c>).</param>
+    /// <exception cref="ArgumentException"><paramref name="mediaType"/> is not a media type, or names a charset other than UTF-8.</exception>
     public static NetContent Text(string text, string mediaType = "text/plain") =>
-        new BytesContent(Encoding.UTF8.GetBytes(text), mediaType, "utf-8");
+        new BytesContent(Encoding.UTF8.GetBytes(text), ParseMediaType(mediaType, charset: "utf-8"));
+
+    /// <summary>
+    /// Parses a media type with its parameters; <paramref name="charset"/>, when given, is set (and a different
+    /// one in <paramref name="mediaType"/> refused, since the bytes are in <paramref name="charset"/>).
+    /// </summary>
+    private static MediaTypeHeaderValue ParseMediaType(string mediaType, string? charset)
+    {
+        var parsed = Content.ReopenedStreamContent.ParseMediaType(mediaType);
+        if (charset is not null)
+        {
+            if (parsed.CharSet is { } given && !given.Trim('"').Equals(charset, StringComparison.OrdinalIgnoreCase) &&
+                !given.Trim('"').Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ArgumentException($"the text is sent as {charset}, but '{mediaType}' names charset {given}.", nameof(mediaType));
+            }
+
+            parsed.CharSet = charset;
+        }
+
+        return parsed;
+    }
 
     /// <summary>
     /// A JSON body, serialized once with System.Text.Json: with <paramref name="options"/>, or, when null, with
@@ -41,8 +64,10 @@ public abstract class NetContent
     public static NetContent Json<T>(T value, JsonSerializerOptions? options = null) =>
         options is null ? new ClientJsonContent<T>(value) : JsonBytes(value, options);
 
+    private static readonly MediaTypeHeaderValue JsonMediaType = new("application/json") { CharSet = "utf-8" };
+
     private static BytesContent JsonBytes<T>(T value, JsonSerializerOptions options) =>
-        new(JsonSerializer.SerializeToUtf8Bytes(value, options), "application/json", "utf-8");
+        new(JsonSerializer.SerializeToUtf8Bytes(value, options), JsonMediaType);
 
     /// <summary>This content as the client that sends it has it (JSON bodies take the client's options).</summary>
     internal virtual NetContent ForClient(JsonSerializerOptions clientOptions) => this;
@@ -74,7 +99,7 @@ public abstract class NetContent
             sb.Append(Uri.EscapeDataString(k)).Append('=').Append(Uri.EscapeDataString(v));
         }
 
-        return new BytesContent(Encoding.ASCII.GetBytes(sb.ToString()), "application/x-www-form-urlencoded", null);
+        return new BytesContent(Encoding.ASCII.GetBytes(sb.ToString()), FormMediaType);
     }
 
     /// <summary>
@@ -112,24 +137,20 @@ public abstract class NetContent
         return builder.Build();
     }
 
-    private sealed class BytesContent(ReadOnlyMemory<byte> bytes, string mediaType, string? charset) : NetContent
+    private static readonly MediaTypeHeaderValue FormMediaType = new("application/x-www-form-urlencoded");
+
+    /// <summary>Bytes with a media type parsed once; each attempt gets its own copy of the header value.</summary>
+    private sealed class BytesContent(ReadOnlyMemory<byte> bytes, MediaTypeHeaderValue mediaType) : NetContent
     {
         public override long? Length => bytes.Length;
 
-        public override string? MediaType => mediaType;
+        public override string? MediaType { get; } = mediaType.ToString();
 
         public override HttpContent CreateHttpContent()
         {
             var content = new ReadOnlyMemoryContent(bytes);
-            content.Headers.ContentType = new MediaTypeHeaderValue(mediaType) { CharSet = charset };
+            content.Headers.ContentType = (MediaTypeHeaderValue)((ICloneable)mediaType).Clone();
             return content;
         }
     }
-}
-
-/// <summary>The JSON defaults NetActors uses when a client sets none.</summary>
-public static class NetJson
-{
-    /// <summary>System.Text.Json's web defaults (camelCase, case-insensitive reads), numbers as strings allowed.</summary>
-    public static JsonSerializerOptions Default { get; } = new(JsonSerializerDefaults.Web);
 }

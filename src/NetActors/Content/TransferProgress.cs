@@ -1,4 +1,4 @@
-namespace NetActors;
+namespace NetActors.Content;
 
 /// <summary>
 /// How far a body transfer has come: an upload (<see cref="NetRequest.WithUploadProgress"/>) or a download

@@ -79,7 +79,7 @@ internal sealed class FeatureFlagsActor : ReceiveActor, IWithTimers
         if (error is not null)
         {
             // NetException messages carry no secrets (URLs are redacted); the last good set stays.
-            _log.Warning("Feature flags could not be fetched, keeping the last good set: {0}", error.Message);
+            _log.Warning("Feature flags could not be fetched, keeping the last good set: {Error}", error.Message);
         }
 
         foreach (var done in _waiting)

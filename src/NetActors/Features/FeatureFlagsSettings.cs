@@ -13,13 +13,13 @@ public sealed record FeatureFlagsSettings
     public string Client { get; init; } = string.Empty;
 
     /// <summary>The flags endpoint, relative to the client's base address.</summary>
-    public string Path { get; init; } = "/flags";
+    public string Path { get; init; } = Configuration.ReferenceDefaults.String("feature-flags.path");
 
     /// <summary>Where the flags object is in the JSON (dotted); empty when the body is the object.</summary>
     public string FlagsPath { get; init; } = string.Empty;
 
     /// <summary>How often the flags are fetched again.</summary>
-    public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan RefreshInterval { get; init; } = Configuration.ReferenceDefaults.Duration("feature-flags.refresh-interval");
 
     internal static FeatureFlagsSettings Create(Config netactors, IReadOnlyDictionary<string, ClientSettings> clients)
     {

@@ -158,7 +158,7 @@ public sealed class NetGateway : ReceiveActor
         Context.Unwatch(host.Actor);
         Context.Stop(host.Actor);
         _runtime.ForgetOrigin(idle.Origin);
-        _log.Debug("Host actor {0} for {1} removed after idle-origin-timeout", host.Actor.Path.Name, idle.Origin);
+        _log.Debug("Host actor {Actor} for {Origin} removed after idle-origin-timeout", host.Actor.Path.Name, idle.Origin);
     }
 
     /// <summary>A host actor stopped by its supervisor: the next request for its origin creates a new one.</summary>
@@ -176,7 +176,7 @@ public sealed class NetGateway : ReceiveActor
                     _runtime.PublishRouter(_router);
                 }
 
-                _log.Warning("Host actor for {0} stopped; its origin is created again on its next request", origin);
+                _log.Warning("Host actor for {Origin} stopped; its origin is created again on its next request", origin);
                 return;
             }
         }
@@ -246,7 +246,7 @@ public sealed class NetGateway : ReceiveActor
         Context.Watch(actor);
         host = new HostEntry(actor, ledger);
         _hosts[origin] = host;
-        _log.Debug("Host actor {0} created for {1} (max-connections {2}, queue-capacity {3})",
+        _log.Debug("Host actor {Actor} created for {Origin} (max-connections {MaxConnections}, queue-capacity {QueueCapacity})",
             actor.Path.Name, origin, connection.MaxConnections, connection.QueueCapacity);
         return host;
     }

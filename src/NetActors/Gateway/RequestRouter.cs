@@ -26,7 +26,7 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
             return $"no client named '{ex.Request?.Client}' is configured (configured: {string.Join(", ", settings.Clients.Keys.Order())}).";
         }
 
-        ex.Redaction = settings.Redaction;
+        ex.Redaction = client.Redaction;  // the client's redaction (the runtime's lists plus its own)
         if (Problem(ex.Request) is { } invalid)
         {
             return invalid;
@@ -48,7 +48,7 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
         }
         else
         {
-            return $"the URL '{settings.Redaction.Url(ex.Request.Url)}' is relative but client '{client.Name}' has no base-address.";
+            return $"the URL '{client.Redaction.Url(ex.Request.Url)}' is relative but client '{client.Name}' has no base-address.";
         }
 
         ex.Client = client;

@@ -198,6 +198,20 @@ public sealed class ClientBuilder
     public ClientBuilder WithJson(System.Text.Json.Serialization.JsonSerializerContext context) =>
         WithJson((context ?? throw new ArgumentNullException(nameof(context))).Options);
 
+    /// <summary>
+    /// Masks the values of further query and path parameters (and headers) in this client's log lines and
+    /// exception messages, on top of the built-in lists and <c>netactors.logging</c>'s
+    /// (<c>logging.redacted-query-parameters</c>, <c>logging.redacted-headers</c>).
+    /// </summary>
+    /// <param name="queryParameters">Parameter names, matched without case and after percent-decoding.</param>
+    /// <param name="headers">Header names.</param>
+    public ClientBuilder WithRedaction(IEnumerable<string> queryParameters, IEnumerable<string>? headers = null)
+    {
+        ArgumentNullException.ThrowIfNull(queryParameters);
+        Set("logging.redacted-query-parameters", HoconText.List(queryParameters));
+        return headers is null ? this : Set("logging.redacted-headers", HoconText.List(headers));
+    }
+
     /// <summary>Sets any key of the client's HOCON section to a raw HOCON value.</summary>
     /// <param name="key">The key under <c>netactors.clients.&lt;name&gt;</c>, for example <c>max-connections</c>.</param>
     /// <param name="hoconValue">The value as HOCON text, for example <c>6</c> or <c>"text"</c>.</param>

@@ -17,4 +17,6 @@ internal static class HoconText
     public static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     public static string Bool(bool value) => value ? "on" : "off";
+
+    public static string List(IEnumerable<string> values) => "[" + string.Join(", ", values.Select(Quote)) + "]";
 }

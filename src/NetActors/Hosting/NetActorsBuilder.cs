@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Configuration;
 
 namespace NetActors.Hosting;
 
@@ -7,7 +8,7 @@ public sealed class NetActorsBuilder
 {
     private readonly Dictionary<string, ClientBuilder> _clients = new(StringComparer.Ordinal);
     private readonly Dictionary<string, AuthRealmBuilder> _realms = new(StringComparer.Ordinal);
-    private readonly List<string> _hocon = [];
+    private readonly List<Func<string>> _hocon = [];
 
     /// <summary>Adds (or further configures) the named client <c>netactors.clients.&lt;name&gt;</c>.</summary>
     /// <param name="name">The client name used in requests.</param>
@@ -51,7 +52,25 @@ public sealed class NetActorsBuilder
     /// <param name="hocon">HOCON text with a <c>netactors</c> section.</param>
     public NetActorsBuilder WithHocon(string hocon)
     {
-        _hocon.Add(hocon);
+        ArgumentNullException.ThrowIfNull(hocon);
+        _hocon.Add(() => hocon);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds the settings of a .NET configuration section (for example <c>configuration.GetSection("NetActors")</c>
+    /// from appsettings.json, environment variables and the command line) above the defaults and any HOCON added
+    /// before. The section holds the same keys as the HOCON <c>netactors</c> section, spelled as HOCON has them
+    /// (<c>max-connections</c>), in PascalCase or with underscores; client and realm names keep their case; a later
+    /// configuration source replaces a value of an earlier one. It is read when the runtime starts: an unknown key
+    /// or a duration without a unit stops startup with a <see cref="Configuration.NetActorsConfigurationException"/>
+    /// naming the key.
+    /// </summary>
+    /// <param name="section">The configuration section that holds the NetActors settings.</param>
+    public NetActorsBuilder WithConfiguration(IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        _hocon.Add(() => Configuration.ConfigurationReader.ToHocon(section));
         return this;
     }
 
@@ -60,7 +79,7 @@ public sealed class NetActorsBuilder
         var sb = new StringBuilder();
         foreach (var text in _hocon)
         {
-            sb.AppendLine(text);
+            sb.AppendLine(text());
         }
 
         foreach (var client in _clients.Values)

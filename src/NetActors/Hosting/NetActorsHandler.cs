@@ -7,9 +7,19 @@ namespace NetActors.Hosting;
 /// The primary handler of an <see cref="HttpClient"/> that sends through the NetActors runtime as client
 /// <see cref="Client"/>: existing <c>HttpClient</c> code and typed clients (Refit included) get its connection
 /// caps, auth, retries, rate limits, deduplication and metrics. Error statuses come back as responses, as
-/// <c>HttpClient</c> code expects; failures without a response throw <see cref="HttpRequestException"/> (or
-/// <see cref="TaskCanceledException"/> for timeouts) with the typed <see cref="NetException"/> inside.
+/// <c>HttpClient</c> code expects; failures without a response throw <see cref="HttpRequestException"/> with the
+/// typed <see cref="NetException"/> inside, and timeouts throw <see cref="TaskCanceledException"/> whose inner
+/// exception is a <see cref="TimeoutException"/> carrying the <see cref="NetTimeoutException"/> (as
+/// <c>HttpClient</c>'s own timeout does).
 /// </summary>
+/// <remarks>
+/// The request's content is sent as the caller built it: its bytes and every content header, parameters included
+/// (a charset, a multipart boundary). A retry sends the same bytes: byte, string, form, JSON and multipart content
+/// and streams that can seek are written again for each attempt; a stream that cannot seek (or a custom content
+/// type) is read into memory once before the first attempt. Header values with CR, LF, NUL or non-ASCII
+/// characters are refused with an <see cref="HttpRequestException"/> around an
+/// <see cref="InvalidRequestException"/>; nothing is sent.
+/// </remarks>
 public sealed class NetActorsHandler(INetClient net, string client) : HttpMessageHandler
 {
     /// <summary>The NetActors client requests are sent as.</summary>
@@ -19,8 +29,9 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var uri = request.RequestUri ?? throw new InvalidOperationException("The request has no URI.");
+        var url = uri.IsAbsoluteUri ? uri.AbsoluteUri : uri.OriginalString;
         var headers = new List<KeyValuePair<string, string>>();
-        foreach (var (name, values) in request.Headers)
+        foreach (var (name, values) in request.Headers.NonValidated)
         {
             headers.Add(new(name, string.Join(name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values)));
         }
@@ -28,19 +39,19 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
         NetContent? content = null;
         if (request.Content is { } body)
         {
-            var bytes = await body.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-            content = NetContent.Bytes(bytes, body.Headers.ContentType?.ToString() ?? "application/octet-stream");
-            foreach (var (name, values) in body.Headers)
+            // The caller's content goes as it is, content headers included; the runtime checks the other headers.
+            var (callerContent, problem) = await CallerContent.FromAsync(body, cancellationToken).ConfigureAwait(false);
+            if (problem is not null)
             {
-                if (!name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) &&
-                    !name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-                {
-                    headers.Add(new(name, string.Join(", ", values)));
-                }
+                var info = new NetRequestInfo(Client, request.Method.Method, Telemetry.RedactionSettings.Default.Url(url), 0);
+                var invalid = new InvalidRequestException(info, problem);
+                throw new HttpRequestException(invalid.Message, invalid);
             }
+
+            content = callerContent;
         }
 
-        var netRequest = new NetRequest(Client, request.Method, uri.IsAbsoluteUri ? uri.AbsoluteUri : uri.OriginalString)
+        var netRequest = new NetRequest(Client, request.Method, url)
         {
             Headers = headers,
             Content = content,
@@ -54,7 +65,8 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
         }
         catch (NetTimeoutException e)
         {
-            throw new TaskCanceledException(e.Message, e);
+            // As HttpClient's own timeout: a TaskCanceledException whose inner TimeoutException says so.
+            throw new TaskCanceledException(e.Message, new TimeoutException(e.Message, e));
         }
         catch (HttpStatusException e)
         {

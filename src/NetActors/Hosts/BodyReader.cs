@@ -123,8 +123,7 @@ internal static class BodyReader
     }
 }
 
-/// <summary>Where a download's body goes: a temporary file beside the target, and who hears of progress.</summary>
-internal sealed record DownloadTarget(string TempPath, IProgress<TransferProgress>? Progress);
+// ecosystem: DownloadTarget moved to Content/DownloadTarget.cs (a public type: NetRequest exposes only public types)
 
 /// <summary>Internal signal: the body is over the limit. Mapped to ResponseTooLargeException by the host.</summary>
 internal sealed class BodyTooLargeException(long limit, long? declared) : Exception("Response body over the limit.")

@@ -19,7 +19,7 @@ internal sealed partial class HostActor
         var decision = RetryPolicy.Decide(ex, failure, retryAfter, _context.Random(), DeadlineTolerance);
         if (decision.ClassifierError is { } error)
         {
-            _log.Error(error, "The retry classifier of client {0} threw; not retrying", ex.Request.Client);
+            _log.Error(error, "The retry classifier of client {Client} threw; not retrying", ex.Request.Client);
         }
 
         if (decision.Delay is not { } delay)

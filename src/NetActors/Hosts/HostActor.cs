@@ -448,7 +448,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (status is >= 200 and <= 399 || ex.Request.AllowErrorStatus)
+        if (status is >= 200 and <= 399)  // AllowErrorStatus moved below, so error statuses are retried first
         {
             Complete(ex, response, body, delivered);
             return;
@@ -464,6 +464,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         var failure = HttpStatusException.For(response.StatusCode, ex.Info(), problem, retryAfter);
         if (!TryRetry(ex, failure, retryAfter))
         {
+            if (ex.Request.AllowErrorStatus)  // the last error status is the response (HttpClient handler)
+            {
+                Complete(ex, response, body, delivered);
+                return;
+            }
+
             FailOrServeStale(ex, failure);
         }
     }
@@ -488,7 +494,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         var @event = changed with { Origin = _origin };
         _gauge.SetCircuit(@event.Current);
-        _log.Info("Circuit for {0}: {1} -> {2}", _origin, @event.Previous, @event.Current);
+        _log.Info("Circuit for {Origin}: {Previous} -> {Current}", _origin, @event.Previous, @event.Current);
         Context.System.EventStream.Publish(@event);
         if (@event.Current == CircuitState.Open)
         {
@@ -845,7 +851,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         if (_context.Log.IsEnabled(LogLevel.Warning))
         {
             _context.Log.Failed(ex.Method.Method, url, ex.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client,
-                error.Message);
+                error);  // the exception, so repeated failures of one kind are logged once per interval
         }
     }
 
@@ -981,7 +987,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         // The supervisor logs the failure. The request in hand fails; everything else the ledger holds and that
         // is not on the wire is admitted again by the next incarnation (in order); requests on the wire stay in
         // the ledger (the cap holds) and report to the next incarnation.
-        _log.Warning("Host actor for {0} failed ({1}); restarting without losing its requests", _origin, reason.GetType().Name);
+        _log.Warning("Host actor for {Origin} failed ({Error}); restarting without losing its requests", _origin, reason.GetType().Name);
         var inHand = message switch
         {
             Exchange e => e,

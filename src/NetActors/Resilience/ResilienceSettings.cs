@@ -7,25 +7,25 @@ namespace NetActors.Resilience;
 public sealed record RetrySettings
 {
     /// <summary>Attempts in all, the first included.</summary>
-    public int MaxAttempts { get; init; } = 3;
+    public int MaxAttempts { get; init; } = Configuration.ReferenceDefaults.Int("client-defaults.retry.max-attempts");
 
     /// <summary>Delay before the first retry.</summary>
-    public TimeSpan BaseDelay { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan BaseDelay { get; init; } = Configuration.ReferenceDefaults.Duration("client-defaults.retry.base-delay");
 
     /// <summary>Growth of the delay per retry.</summary>
-    public double Factor { get; init; } = 2.0;
+    public double Factor { get; init; } = Configuration.ReferenceDefaults.Double("client-defaults.retry.factor");
 
     /// <summary>Largest delay.</summary>
-    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan MaxDelay { get; init; } = Configuration.ReferenceDefaults.Duration("client-defaults.retry.max-delay");
 
     /// <summary>Up to this fraction of a delay is removed at random.</summary>
-    public double Jitter { get; init; } = 0.5;
+    public double Jitter { get; init; } = Configuration.ReferenceDefaults.Double("client-defaults.retry.jitter");
 
     /// <summary>Generate idempotency keys for POST and PATCH.</summary>
     public bool IdempotencyKeys { get; init; }
 
     /// <summary>The idempotency key header.</summary>
-    public string IdempotencyHeader { get; init; } = "Idempotency-Key";
+    public string IdempotencyHeader { get; init; } = Configuration.ReferenceDefaults.String("client-defaults.retry.idempotency-header");
 
     /// <summary>The delay before retry number <paramref name="retry"/> (1 for the first retry).</summary>
     /// <param name="retry">1-based retry number.</param>
@@ -53,10 +53,10 @@ public sealed record RetrySettings
 public sealed record RateLimitSettings
 {
     /// <summary>Permits per second; 0 disables the limit.</summary>
-    public double PermitsPerSecond { get; init; }
+    public double PermitsPerSecond { get; init; } = Configuration.ReferenceDefaults.Double("client-defaults.rate-limit.permits-per-second");
 
-    /// <summary>Permits available at once after a quiet period.</summary>
-    public int Burst { get; init; }
+    /// <summary>Permits available at once after a quiet period (reference.conf's 0 means a tenth of a second's worth, at least 1).</summary>
+    public int Burst { get; init; } = 1;
 
     internal static RateLimitSettings Create(HoconReader r)
     {
@@ -74,19 +74,19 @@ public sealed record RateLimitSettings
 public sealed record CircuitBreakerSettings
 {
     /// <summary>Whether the breaker is on.</summary>
-    public bool Enabled { get; init; } = true;
+    public bool Enabled { get; init; } = Configuration.ReferenceDefaults.Bool("client-defaults.circuit-breaker.enabled");
 
     /// <summary>Failure ratio in the window that opens the circuit.</summary>
-    public double FailureRatio { get; init; } = 0.5;
+    public double FailureRatio { get; init; } = Configuration.ReferenceDefaults.Double("client-defaults.circuit-breaker.failure-ratio");
 
     /// <summary>Attempts the window must hold before it can open.</summary>
-    public int MinimumThroughput { get; init; } = 20;
+    public int MinimumThroughput { get; init; } = Configuration.ReferenceDefaults.Int("client-defaults.circuit-breaker.minimum-throughput");
 
     /// <summary>The sampling window.</summary>
-    public TimeSpan SamplingDuration { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan SamplingDuration { get; init; } = Configuration.ReferenceDefaults.Duration("client-defaults.circuit-breaker.sampling-duration");
 
     /// <summary>How long the circuit stays open before a probe.</summary>
-    public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan BreakDuration { get; init; } = Configuration.ReferenceDefaults.Duration("client-defaults.circuit-breaker.break-duration");
 
     internal static CircuitBreakerSettings Create(HoconReader r) => new()
     {

@@ -3,46 +3,74 @@ using System.Text;
 namespace NetActors.Telemetry;
 
 /// <summary>
-/// Which query parameters and headers hold secrets. Their values never reach a log line, an exception
-/// message or a metric tag: they are replaced by <see cref="Mask"/>.
+/// Which query parameters, path parameters and headers hold secrets. Their values never reach a log line, an
+/// exception message or a metric tag: they are replaced by <see cref="Mask"/>. Parameter names are compared
+/// without case and after percent-decoding (<c>Access%5FToken</c> is <c>access_token</c>); path parameters
+/// (<c>/cart;jsessionid=…</c>) are treated like query parameters; a parameter with an empty name (<c>?=…</c>) is
+/// always masked, since nothing says what it holds.
 /// </summary>
 public sealed class RedactionSettings
 {
     /// <summary>What a redacted value is replaced with.</summary>
     public const string Mask = "***";
 
-    private static readonly string[] BuiltInQuery =
+    /// <summary>
+    /// The parameters masked by default: OAuth's and OpenID Connect's secrets and codes, passwords and API keys,
+    /// signatures, and the usual session identifiers.
+    /// </summary>
+    public static IReadOnlyList<string> BuiltInParameters { get; } =
     [
         "access_token", "token", "refresh_token", "id_token", "password", "passwd", "pwd", "secret",
-        "client_secret", "api_key", "apikey", "api-key", "key", "signature", "sig", "code", "assertion",
+        "client_secret", "client_assertion", "assertion", "code", "api_key", "apikey", "api-key", "key",
+        "signature", "sig", "session", "session_id", "sessionid", "sid", "jsessionid", "phpsessid", "asp.net_sessionid",
     ];
 
-    private static readonly string[] BuiltInHeaders =
+    /// <summary>The headers masked by default.</summary>
+    public static IReadOnlyList<string> BuiltInHeaders { get; } =
     [
         "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "Api-Key",
     ];
 
     private readonly HashSet<string> _query;
     private readonly HashSet<string> _headers;
+    private readonly string[] _extraQuery;
+    private readonly string[] _extraHeaders;
 
     private RedactionSettings(IEnumerable<string> query, IEnumerable<string> headers)
     {
-        _query = new HashSet<string>(BuiltInQuery.Concat(query), StringComparer.OrdinalIgnoreCase);
-        _headers = new HashSet<string>(BuiltInHeaders.Concat(headers), StringComparer.OrdinalIgnoreCase);
+        _extraQuery = [.. query.Select(Normalize).Where(q => q.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase)];
+        _extraHeaders = [.. headers.Distinct(StringComparer.OrdinalIgnoreCase)];
+        _query = new HashSet<string>(BuiltInParameters.Concat(_extraQuery), StringComparer.OrdinalIgnoreCase);
+        _headers = new HashSet<string>(BuiltInHeaders.Concat(_extraHeaders), StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>The built-in lists only.</summary>
     public static RedactionSettings Default { get; } = new([], []);
 
     /// <summary>The built-in lists plus the given names.</summary>
-    /// <param name="queryParameters">Further query parameter names to redact.</param>
+    /// <param name="queryParameters">Further query and path parameter names to redact.</param>
     /// <param name="headers">Further header names to redact.</param>
     public static RedactionSettings Create(IEnumerable<string> queryParameters, IEnumerable<string> headers) =>
         new(queryParameters, headers);
 
+    /// <summary>These settings with the names of <paramref name="other"/> added (a client's on top of the runtime's).</summary>
+    /// <param name="other">Further names.</param>
+    public RedactionSettings With(RedactionSettings other) =>
+        other._extraQuery.Length == 0 && other._extraHeaders.Length == 0
+            ? this
+            : new(_extraQuery.Concat(other._extraQuery), _extraHeaders.Concat(other._extraHeaders));
+
     /// <summary>True when the header's value must never be shown.</summary>
     /// <param name="name">A header name.</param>
     public bool IsSecretHeader(string name) => _headers.Contains(name);
+
+    /// <summary>True when the value of the query or path parameter <paramref name="name"/> must never be shown.</summary>
+    /// <param name="name">The parameter's name as it appears in the URL (percent-encoded or not).</param>
+    public bool IsSecretParameter(string name)
+    {
+        var decoded = Normalize(name);
+        return decoded.Length == 0 || _query.Contains(decoded);
+    }
 
     /// <summary>The header value as it may be shown: itself, or the mask.</summary>
     /// <param name="name">The header name.</param>
@@ -50,7 +78,7 @@ public sealed class RedactionSettings
     public string HeaderForDisplay(string name, string value) => IsSecretHeader(name) ? Mask : value;
 
     /// <summary>
-    /// The URL as it may be shown: user info removed, the values of secret query parameters masked,
+    /// The URL as it may be shown: user info removed, the values of secret query and path parameters masked,
     /// the fragment dropped.
     /// </summary>
     /// <param name="uri">An absolute or relative URL.</param>
@@ -62,14 +90,16 @@ public sealed class RedactionSettings
         }
 
         var query = uri.Query;
+        var path = uri.AbsolutePath;
         var hasUserInfo = uri.UserInfo.Length > 0;
-        if (query.Length == 0 && !hasUserInfo && uri.Fragment.Length == 0)
+        if (query.Length == 0 && !hasUserInfo && uri.Fragment.Length == 0 && !path.Contains(';'))
         {
             return uri.AbsoluteUri;
         }
 
         var sb = new StringBuilder(uri.AbsoluteUri.Length);
-        sb.Append(uri.Scheme).Append("://").Append(uri.Authority).Append(uri.AbsolutePath);
+        sb.Append(uri.Scheme).Append("://").Append(uri.Authority);
+        AppendPath(sb, path);
         AppendQuery(sb, query);
         return sb.ToString();
     }
@@ -88,7 +118,7 @@ public sealed class RedactionSettings
         var hash = text.IndexOf('#');
         var pathEnd = q >= 0 ? q : hash >= 0 ? hash : text.Length;
         var sb = new StringBuilder(text.Length);
-        sb.Append(text, 0, pathEnd);
+        AppendPath(sb, text[..pathEnd]);
         if (q >= 0)
         {
             var queryEnd = hash > q ? hash : text.Length;
@@ -96,6 +126,33 @@ public sealed class RedactionSettings
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>The path, with the values of secret path parameters (<c>;name=value</c> in a segment) masked.</summary>
+    private void AppendPath(StringBuilder sb, string path)
+    {
+        if (!path.Contains(';'))
+        {
+            sb.Append(path);
+            return;
+        }
+
+        var segments = path.Split('/');
+        for (var i = 0; i < segments.Length; i++)
+        {
+            if (i > 0)
+            {
+                sb.Append('/');
+            }
+
+            var parts = segments[i].Split(';');
+            sb.Append(parts[0]);
+            for (var p = 1; p < parts.Length; p++)
+            {
+                sb.Append(';');
+                AppendParameter(sb, parts[p]);
+            }
+        }
     }
 
     private void AppendQuery(StringBuilder sb, string query)
@@ -115,16 +172,32 @@ public sealed class RedactionSettings
             }
 
             first = false;
-            var eq = part.IndexOf('=');
-            var name = eq >= 0 ? part[..eq] : part;
-            if (eq >= 0 && _query.Contains(Uri.UnescapeDataString(name)))
-            {
-                sb.Append(name).Append('=').Append(Mask);
-            }
-            else
-            {
-                sb.Append(part);
-            }
+            AppendParameter(sb, part);
         }
+    }
+
+    private void AppendParameter(StringBuilder sb, string part)
+    {
+        var eq = part.IndexOf('=');
+        if (eq >= 0 && IsSecretParameter(part[..eq]))
+        {
+            sb.Append(part, 0, eq).Append('=').Append(Mask);
+        }
+        else
+        {
+            sb.Append(part);
+        }
+    }
+
+    /// <summary>A parameter name as compared: percent-decoded (twice, for doubly encoded names), '+' as space, trimmed.</summary>
+    private static string Normalize(string name)
+    {
+        var decoded = name.Replace('+', ' ');
+        for (var i = 0; i < 2 && decoded.Contains('%'); i++)
+        {
+            decoded = Uri.UnescapeDataString(decoded);
+        }
+
+        return decoded.Trim();
     }
 }

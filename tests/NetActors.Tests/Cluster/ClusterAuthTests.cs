@@ -154,10 +154,10 @@ public sealed class ClusterAuthTests
         foreach (var member in cluster.Members)
         {
             // Each member learns of the session by push; once it has, its answer is Alice's and then cached.
-            await Eventually.Assert(() => Assert.Equal("Bearer alice-token",
-                member.Client.SendAsync(NetRequest.Get("api", "/me")).GetAwaiter().GetResult().ReadAsString()));
-            await Eventually.Assert(() => Assert.True(
-                member.Client.SendAsync(NetRequest.Get("api", "/me")).GetAwaiter().GetResult().FromCache));
+            await Eventually.AssertAsync(async () => Assert.Equal("Bearer alice-token",
+                (await member.Client.SendAsync(NetRequest.Get("api", "/me"))).ReadAsString()));
+            await Eventually.AssertAsync(async () => Assert.True(
+                (await member.Client.SendAsync(NetRequest.Get("api", "/me"))).FromCache));
         }
 
         await cluster[1].Client.SignInAsync("api", new TokenSet("bob-token", "bob-refresh", later));
@@ -166,8 +166,8 @@ public sealed class ClusterAuthTests
         Assert.Equal("Bearer bob-token", here.ReadAsString());
         foreach (var member in cluster.Members)
         {
-            await Eventually.Assert(() => Assert.Equal("Bearer bob-token",
-                member.Client.SendAsync(NetRequest.Get("api", "/me")).GetAwaiter().GetResult().ReadAsString()));
+            await Eventually.AssertAsync(async () => Assert.Equal("Bearer bob-token",
+                (await member.Client.SendAsync(NetRequest.Get("api", "/me"))).ReadAsString()));
         }
     }
 

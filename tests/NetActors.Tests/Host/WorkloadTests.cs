@@ -100,7 +100,7 @@ public sealed class WorkloadTests
             ["Workload__Endpoints__2__Weight"] = "0",
             ["Workload__Endpoints__3__Path"] = "users",
             ["Workload__Endpoints__3__Method"] = "POST",
-            ["Workload__Endpoints__3__ContentType"] = "application/json; charset=utf-8",
+            ["Workload__Endpoints__3__ContentType"] = "application/json; charset=latin1",
             ["Workload__Endpoints__3__Headers__Bad Header"] = "x",
             ["Workload__SignIn__RefreshToken"] = "r",
         };
@@ -184,7 +184,7 @@ public sealed class WorkloadTests
             ["NetActors:auth:realms:api:origins:1"] = "https://cdn.example",
         }).Build();
 
-        var hocon = Akka.Configuration.ConfigurationFactory.ParseString(HoconBridge.From(config))
+        var hocon = Akka.Configuration.ConfigurationFactory.ParseString(NetActors.Configuration.ConfigurationReader.ToHocon(config.GetSection("NetActors")))
             .WithFallback(NetActors.Configuration.NetActorsSettings.Reference);
         var settings = NetActors.Configuration.NetActorsSettings.Create(hocon);
 

@@ -101,7 +101,7 @@ public sealed class RequestMessageBuilderTests
     }
 
     [Theory]
-    [InlineData("X-Name", "José", "outside ASCII")]
+    [InlineData("X-Name", "José", "not printable ASCII")]
     [InlineData("X-Name", "a\r\nInjected: 1", "line break")]
     [InlineData("Transfer-Encoding", "chunked", "frames the message")]
     [InlineData("Content-Length", "10", "frames the message")]

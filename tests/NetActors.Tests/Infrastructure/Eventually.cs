@@ -22,6 +22,28 @@ public static class Eventually
             }
         }
     }
+
+    /// <summary>
+    /// Polls an assertion that awaits (a request, a health check) until it holds or a deadline passes. Each try
+    /// is awaited with the time left: a try that never ends fails the test instead of blocking a test thread.
+    /// </summary>
+    public static async Task AssertAsync(Func<Task> assertion, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            try
+            {
+                var left = deadline - DateTime.UtcNow;
+                await assertion().WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1));
+                return;
+            }
+            catch (Xunit.Sdk.XunitException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);   // polling interval
+            }
+        }
+    }
 }
 
 /// <summary>Collects the events of type <typeparamref name="T"/> published on an actor system's event stream.</summary>

@@ -55,4 +55,24 @@ public sealed class HealthCheckTests
         await net.Client.SignInAsync("api", tokens.SignIn());
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
     }
+
+    [Fact]
+    public async Task A_realm_never_signed_in_is_healthy_and_one_logged_out_is_unhealthy_until_the_next_sign_in()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c
+                .WithBaseAddress(upstream.BaseAddress).WithBearerAuth(a => a.WithRefreshEndpoint("/auth/refresh"))),
+            services: s => s.AddHealthChecks().AddNetActors());
+        var health = net.Services.GetRequiredService<HealthCheckService>();
+
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);   // never signed in: nothing has failed
+
+        await net.Client.SignInAsync("api", tokens.SignIn());
+        await net.Client.TerminateSessionAsync("api");
+        Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync()).Status);  // logged out: requests fail
+
+        await net.Client.SignInAsync("api", tokens.SignIn());
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
+    }
 }

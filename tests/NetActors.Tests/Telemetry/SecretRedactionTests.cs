@@ -48,6 +48,15 @@ public sealed class SecretRedactionTests
     [InlineData("/p?refresh_token=a&client_secret=b&ok=c", "/p?refresh_token=***&client_secret=***&ok=c")]
     [InlineData("https://api.example.com/p#frag", "https://api.example.com/p")]
     [InlineData("https://api.example.com/p?flag", "https://api.example.com/p?flag")]
+    [InlineData("/token?Client_Assertion=eyJhbGciOi&grant_type=x", "/token?Client_Assertion=***&grant_type=x")]
+    [InlineData("/token?client%5Fsecret=s3cr3t&CODE=abc", "/token?client%5Fsecret=***&CODE=***")]
+    [InlineData("/cb?%2561ccess_token=x&state=1", "/cb?%2561ccess_token=***&state=1")]
+    [InlineData("/cb?id_token=a&refresh_token=b&assertion=c", "/cb?id_token=***&refresh_token=***&assertion=***")]
+    [InlineData("/p?session=a&sid=b&PHPSESSID=c&JSessionId=d", "/p?session=***&sid=***&PHPSESSID=***&JSessionId=***")]
+    [InlineData("/p?=leaked&ok=1", "/p?=***&ok=1")]
+    [InlineData("https://shop.example.com/cart;jsessionid=ABC123/items?x=1", "https://shop.example.com/cart;jsessionid=***/items?x=1")]
+    [InlineData("/cart;JSESSIONID=ABC123;lang=en", "/cart;JSESSIONID=***;lang=en")]
+    [InlineData("https://api.example.com/a;v=2/b", "https://api.example.com/a;v=2/b")]
     public void Urls_are_redacted(string url, string expected)
     {
         Assert.Equal(expected, RedactionSettings.Default.Url(url));
@@ -63,4 +72,33 @@ public sealed class SecretRedactionTests
         Assert.Equal(RedactionSettings.Mask, redaction.HeaderForDisplay("authorization", "Bearer x"));
         Assert.Equal("v", redaction.HeaderForDisplay("Accept", "v"));
     }
+
+    [Fact]
+    public async Task A_clients_own_redaction_list_masks_its_parameters_in_logs_and_exceptions_and_only_for_that_client()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/missing", 404, "{}");
+        var logs = new LogCapture();
+        await using (var net = await NetHost.StartAsync(n => n
+            .AddClient("tenant", c => c.WithBaseAddress(upstream.BaseAddress).WithRedaction(["tenant_key"], ["X-Tenant-Auth"]))
+            .AddClient("other", c => c.WithBaseAddress(upstream.BaseAddress)), logs))
+        {
+            var error = await Assert.ThrowsAsync<NotFoundException>(() =>
+                net.Client.SendAsync(NetRequest.Get("tenant", "/missing?tenant_key=SECRET-TENANT&page=1")));
+            await Assert.ThrowsAsync<NotFoundException>(() =>
+                net.Client.SendAsync(NetRequest.Get("other", "/missing?tenant_key=visible&page=1")));
+
+            Assert.Contains("tenant_key=***&page=1", error.Message);
+            Assert.DoesNotContain("SECRET-TENANT", error.Message);
+            Assert.Equal(RedactionSettings.Mask, NetActorsSettingsOf(net).Clients["tenant"].Redaction.HeaderForDisplay("x-tenant-auth", "v"));
+            Assert.Equal("v", NetActorsSettingsOf(net).Clients["other"].Redaction.HeaderForDisplay("x-tenant-auth", "v"));
+        }
+
+        Assert.DoesNotContain("SECRET-TENANT", logs.All);
+        Assert.Contains("tenant_key=***&page=1", logs.All);
+        Assert.Contains("tenant_key=visible", logs.All);   // the other client has no such rule
+    }
+
+    private static NetActors.Configuration.NetActorsSettings NetActorsSettingsOf(NetHost net) =>
+        NetActors.Configuration.NetActorsSettings.Create(net.System);
 }

@@ -1,0 +1,21 @@
+namespace NetActors.Content;
+
+/// <summary>
+/// Where <see cref="NetClientExtensions.DownloadAsync"/> writes a response body: a temporary file next to the
+/// destination, moved into place when the body is complete. Set on a request by <c>DownloadAsync</c> only; it has
+/// no public members.
+/// </summary>
+public sealed class DownloadTarget
+{
+    internal DownloadTarget(string tempPath, IProgress<TransferProgress>? progress)
+    {
+        TempPath = tempPath;
+        Progress = progress;
+    }
+
+    /// <summary>The temporary file the body is written to.</summary>
+    internal string TempPath { get; }
+
+    /// <summary>Receives the progress of the download, if anyone asked.</summary>
+    internal IProgress<TransferProgress>? Progress { get; }
+}
