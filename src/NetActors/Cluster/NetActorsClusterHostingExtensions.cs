@@ -107,7 +107,11 @@ public static class NetActorsClusterHostingExtensions
             .Append("netactors.cluster.shared-rate-limits = ").AppendLine(HoconText.Bool(options.SharedRateLimits))
             // Stated rather than inherited: a downed member shuts down, so it stops sending. (A stopping host
             // leaves the cluster gracefully: Akka.Hosting runs the coordinated shutdown when the host stops.)
-            .AppendLine("akka.cluster.run-coordinated-shutdown-when-down = on");
+            .AppendLine("akka.cluster.run-coordinated-shutdown-when-down = on")
+            // When the whole fleet stops at once, the last oldest member offers its singletons to a member that
+            // has already left, once per hand-over-retry-interval: Akka's 15 retries held its shutdown for about
+            // 13 s. Five are plenty for a live member to answer, and the stop then ends in a few seconds.
+            .AppendLine("akka.cluster.singleton.min-number-of-hand-over-retries = 5");
         if (options.SplitBrainStableAfter is { } stable)
         {
             hocon.Append("akka.cluster.split-brain-resolver.stable-after = ").AppendLine(HoconText.Duration(stable));

@@ -45,7 +45,8 @@ public sealed class NetActorsClusterStatus : IExtension
 
     /// <summary>
     /// The member that runs the realms' singletons (every realm's TokenActor runs on the oldest member taking
-    /// part), or null while none is known (this member has not joined, or the only candidates are leaving).
+    /// part), or null while none is known (this member has not joined). A member that crashed stays the answer
+    /// until it is downed and removed; the next one then starts the singletons after the removal margin.
     /// </summary>
     public Address? SingletonMember
     {
@@ -55,7 +56,6 @@ public sealed class NetActorsClusterStatus : IExtension
             var role = _role.Value;
             return cluster.State.Members
                 .Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving && (role.Length == 0 || m.HasRole(role)))
-                .Where(m => !cluster.State.Unreachable.Contains(m))
                 .OrderBy(m => m, Member.AgeOrdering)
                 .FirstOrDefault()?.Address;
         }

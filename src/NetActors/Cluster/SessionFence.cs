@@ -255,6 +255,13 @@ internal sealed class FencedRefresher(ITokenRefresher inner, FencedTokenStore fe
         {
             throw new SingletonStoppingException();
         }
+        catch (TokenRejectedException)
+        {
+            // Rejected: maybe because a newer singleton rotated the refresh token after the check above. Then this
+            // one must step down, not end the newer session for every member.
+            await fence.EnsureHeldAsync(context.Realm, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
     }
 }
 

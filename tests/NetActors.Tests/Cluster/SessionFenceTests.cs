@@ -15,7 +15,9 @@ namespace NetActors.Tests.Cluster;
 public sealed class SessionFenceTests : TestKit, IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "netactors-fence-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
+
+    private string StoreDirectory => _temp.Path;
 
     private sealed class CountingRefresher(string prefix)
     {
@@ -30,10 +32,10 @@ public sealed class SessionFenceTests : TestKit, IDisposable
         }
     }
 
-    private IActorRef StartSingleton(ITokenStore store, CountingRefresher refresher)
+    private IActorRef StartSingleton(ITokenStore store, CountingRefresher refresher, Func<Task<TokenSet>>? refresh = null)
     {
         var settings = new RealmSettings { Name = "r", Strategy = RefreshStrategy.Delegate };
-        var services = new RealmServices(new DelegateRefresher(refresher.Refresh), store,
+        var services = new RealmServices(new DelegateRefresher(refresh is null ? refresher.Refresh : (_, _) => refresh()), store,
             (_, _) => throw new InvalidOperationException("not used"), [], [], TimeProvider.System);
         return Sys.ActorOf(TokenActor.Props(settings, ClusterMode.SingletonServices(services, Logging.GetLogger(Sys, "fence"))));
     }
@@ -42,20 +44,20 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     private TokenGranted Granted(long newerThan = 0) =>
         (TokenGranted)FishForMessage(m => m is TokenGranted granted && granted.Version > newerThan, Wait);
 
-    private Task<FencedTokens> Stored() => new FileTokenStore(_directory).LoadFencedAsync("r", default);
+    private Task<FencedTokens> Stored() => new FileTokenStore(StoreDirectory).LoadFencedAsync("r", default);
 
     [Fact]
     public async Task A_stale_singleton_whose_refresh_comes_due_steps_down_without_calling_the_token_endpoint()
     {
         var staleRefresher = new CountingRefresher("stale");
         var liveRefresher = new CountingRefresher("live");
-        var stale = StartSingleton(new FileTokenStore(_directory), staleRefresher);
+        var stale = StartSingleton(new FileTokenStore(StoreDirectory), staleRefresher);
         stale.Tell(new SignIn("r", new TokenSet("t1", "rt1")), TestActor);
         Assert.Equal(1, ExpectMsg<SignedIn>(Wait).Version);
         await AwaitAssertAsync(async () => Assert.Equal(new FenceToken(1, 1), (await Stored()).Fence), Wait);
 
         // A new singleton starts elsewhere (the stale one is frozen): it claims the next incarnation and refreshes.
-        var live = StartSingleton(new FileTokenStore(_directory), liveRefresher);
+        var live = StartSingleton(new FileTokenStore(StoreDirectory), liveRefresher);
         live.Tell(new GetToken("r", 1), TestActor);
         Assert.Equal("live-access-1", Granted().AccessToken);
         await AwaitAssertAsync(async () => Assert.Equal(new FenceToken(2, 2), (await Stored()).Fence), Wait);
@@ -81,11 +83,37 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     }
 
     [Fact]
+    public async Task A_stale_singleton_whose_refresh_is_rejected_because_a_newer_one_rotated_meanwhile_steps_down_instead_of_ending_the_session()
+    {
+        // The stale singleton's check passes, then the newer singleton claims and rotates before the stale refresh
+        // reaches the token endpoint, which rejects it (invalid_grant).
+        var live = new FencedTokenStore(new FileTokenStore(StoreDirectory), Logging.GetLogger(Sys, "fence"));
+        var stale = StartSingleton(new FileTokenStore(StoreDirectory), new CountingRefresher("unused"), async () =>
+        {
+            await live.LoadAsync("r", default);
+            await live.SaveAsync("r", new StoredTokens(new TokenSet("rotated", "rt-rotated"), 2), default);
+            throw new TokenRejectedException("invalid_grant");
+        });
+        Sys.EventStream.Subscribe(TestActor, typeof(SessionExpired));
+        stale.Tell(new SignIn("r", new TokenSet("t1", "rt1")), TestActor);
+        FishForMessage(m => m is SignedIn, Wait);
+
+        var probe = CreateTestProbe();
+        stale.Tell(new GetToken("r", 1), probe.Ref);
+
+        Assert.Equal(TokenDenial.Failed, probe.ExpectMsg<TokenDenied>(Wait).Denial); // stepped down, not SessionExpired
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // no SessionExpired event, no denial pushed to the subscriber
+        var stored = await Stored();
+        Assert.Equal("rotated", stored.Tokens?.Tokens.AccessToken);
+        Assert.Equal(2, stored.Fence.Incarnation);
+    }
+
+    [Fact]
     public async Task A_stale_singletons_save_and_clear_are_rejected_and_leave_the_newer_session_alone()
     {
         var log = Logging.GetLogger(Sys, "fence");
-        var stale = new FencedTokenStore(new FileTokenStore(_directory), log);
-        var live = new FencedTokenStore(new FileTokenStore(_directory), log);
+        var stale = new FencedTokenStore(new FileTokenStore(StoreDirectory), log);
+        var live = new FencedTokenStore(new FileTokenStore(StoreDirectory), log);
         Assert.Null(await stale.LoadAsync("r", default));
         await stale.SaveAsync("r", new StoredTokens(new TokenSet("old"), 1), default);
         Assert.Equal("old", (await live.LoadAsync("r", default))?.Tokens.AccessToken);   // the live one claims: incarnation 2
@@ -104,7 +132,7 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     [Fact]
     public async Task A_singletons_own_writes_landing_out_of_order_keep_the_newest_and_do_not_step_it_down()
     {
-        var fenced = new FencedTokenStore(new FileTokenStore(_directory), Logging.GetLogger(Sys, "fence"));
+        var fenced = new FencedTokenStore(new FileTokenStore(StoreDirectory), Logging.GetLogger(Sys, "fence"));
         await fenced.LoadAsync("r", default);
         await fenced.SaveAsync("r", new StoredTokens(new TokenSet("v3"), 3), default);
         await fenced.SaveAsync("r", new StoredTokens(new TokenSet("v2"), 2), default); // overtaken: not applied, not an error
@@ -121,7 +149,7 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     [Fact]
     public void A_call_past_its_deadline_is_dropped_by_the_singleton_and_one_within_it_is_applied()
     {
-        var singleton = StartSingleton(new FileTokenStore(_directory), new CountingRefresher("x"));
+        var singleton = StartSingleton(new FileTokenStore(StoreDirectory), new CountingRefresher("x"));
         singleton.Tell(new SignIn("r", new TokenSet("late")) { CallId = Guid.NewGuid(), Deadline = DateTimeOffset.UtcNow.AddSeconds(-1) }, TestActor);
         singleton.Tell(new TerminateSession("r", "late") { CallId = Guid.NewGuid(), Deadline = DateTimeOffset.UtcNow.AddSeconds(-1) }, TestActor);
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
@@ -135,9 +163,6 @@ public sealed class SessionFenceTests : TestKit, IDisposable
     public new void Dispose()
     {
         base.Dispose();
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
+        _temp.Dispose();
     }
 }

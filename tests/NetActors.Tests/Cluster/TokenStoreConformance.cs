@@ -140,11 +140,13 @@ public sealed class MemoryTokenStoreConformanceTests : TokenStoreConformance
 /// </summary>
 public sealed class FileTokenStoreConformanceTests : TokenStoreConformance, IDisposable
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "netactors-store-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
 
-    protected override ITokenStore CreateStore() => new FileTokenStore(_directory);
+    private string StoreDirectory => _temp.Path;
 
-    protected override ITokenStore SecondHandle(ITokenStore store) => new FileTokenStore(_directory);
+    protected override ITokenStore CreateStore() => new FileTokenStore(StoreDirectory);
+
+    protected override ITokenStore SecondHandle(ITokenStore store) => new FileTokenStore(StoreDirectory);
 
     [UnixFact]
     public async Task The_token_file_and_its_lock_file_are_readable_by_the_owner_only()
@@ -154,20 +156,17 @@ public sealed class FileTokenStoreConformanceTests : TokenStoreConformance, IDis
             return; // [UnixFact] reports the test as skipped there
         }
 
-        var store = new FileTokenStore(_directory);
+        var store = new FileTokenStore(StoreDirectory);
         Assert.True(await store.TryWriteAsync("api", new FencedTokens(new StoredTokens(new TokenSet("a"), 1), new FenceToken(1, 1)), default));
 
         var owner = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         Assert.Equal(owner, File.GetUnixFileMode(store.PathFor("api")));
         Assert.Equal(owner, File.GetUnixFileMode(store.PathFor("api") + ".lock"));
-        Assert.Empty(Directory.GetFiles(_directory, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(StoreDirectory, "*.tmp"));
     }
 
     public void Dispose()
     {
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
+        _temp.Dispose();
     }
 }

@@ -22,6 +22,7 @@ public sealed class TokenServer
     private int _refreshCalls;
     private int _unauthorized;
     private int _authorized;
+    private int _familyRevocations;
 
     /// <summary>Lifetime of issued access tokens (server side).</summary>
     public TimeSpan Lifetime { get; set; } = TimeSpan.FromHours(1);
@@ -34,6 +35,15 @@ public sealed class TokenServer
 
     /// <summary>Whether each refresh issues a new refresh token and rejects the used one.</summary>
     public bool Rotate { get; set; } = true;
+
+    /// <summary>
+    /// With <see cref="Rotate"/>: a used refresh token presented again revokes the whole token family (RFC 9700
+    /// §4.14.2): the current refresh token is rejected from then on too.
+    /// </summary>
+    public bool RevokeFamilyOnReuse { get; set; }
+
+    /// <summary>How many times a reused refresh token revoked the family.</summary>
+    public int FamilyRevocations => Volatile.Read(ref _familyRevocations);
 
     /// <summary>Awaited by the refresh endpoint before it answers (a slow token endpoint).</summary>
     public Func<HttpContext, Task>? BeforeRefresh { get; set; }
@@ -164,6 +174,12 @@ public sealed class TokenServer
         {
             if (presented is null || presented != _refresh || (Rotate && _usedRefreshTokens.Contains(presented)))
             {
+                if (Rotate && RevokeFamilyOnReuse && presented is not null && _usedRefreshTokens.Contains(presented))
+                {
+                    _familyRevocations++;
+                    _refresh = "revoked-" + Guid.NewGuid().ToString("N");
+                }
+
                 ctx.Response.StatusCode = 400;
                 body = "{\"error\":\"invalid_grant\"}";
             }
