@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NetActors.Auth;
 using NetActors.Hosting;
+using NetActors.Gateway;
 
 namespace NetActors.Benchmarks;
 

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using NetActors.Hosting;
 using NetActors.Hosts;
+using NetActors.Gateway;
 
 namespace NetActors;
 

@@ -1,6 +1,8 @@
 namespace NetActors.Auth;
 
-// Messages of the TokenActor. They carry only strings, numbers and times, so they can cross nodes.
+// Messages of the TokenActor. They carry only strings, numbers and times, so they can cross nodes. The token
+// protocol (GetToken and its answers) is internal: only the runtime's own actors ask a realm for its token, and the
+// gateway forwards nothing of it, so no application code can read a bearer token through the actor system.
 
 /// <summary>
 /// Asks for a usable token of <paramref name="Realm"/> newer than <paramref name="StaleVersion"/> (the version
@@ -9,14 +11,14 @@ namespace NetActors.Auth;
 /// </summary>
 /// <param name="Realm">The auth realm.</param>
 /// <param name="StaleVersion">The version the asker cannot use.</param>
-public sealed record GetToken(string Realm, long StaleVersion);
+internal sealed record GetToken(string Realm, long StaleVersion);
 
 /// <summary>A usable token. Sent in reply to <see cref="GetToken"/> and pushed to subscribers on every change.</summary>
 /// <param name="Realm">The auth realm.</param>
 /// <param name="AccessToken">The bearer token.</param>
 /// <param name="Version">Its version.</param>
 /// <param name="ExpiresAt">Its expiry, if known.</param>
-public sealed record TokenGranted(string Realm, string AccessToken, long Version, DateTimeOffset? ExpiresAt)
+internal sealed record TokenGranted(string Realm, string AccessToken, long Version, DateTimeOffset? ExpiresAt)
 {
     /// <summary>
     /// True when this token starts a session (a sign-in), not a refresh of the current one: whatever was cached
@@ -29,7 +31,7 @@ public sealed record TokenGranted(string Realm, string AccessToken, long Version
 }
 
 /// <summary>Why a token could not be granted.</summary>
-public enum TokenDenial
+internal enum TokenDenial
 {
     /// <summary>The session has ended (or never started): sign in again.</summary>
     SessionExpired,
@@ -51,7 +53,7 @@ public enum TokenDenial
 /// <param name="Realm">The auth realm.</param>
 /// <param name="Denial">Why.</param>
 /// <param name="Reason">In words, without secrets.</param>
-public sealed record TokenDenied(string Realm, TokenDenial Denial, string Reason);
+internal sealed record TokenDenied(string Realm, TokenDenial Denial, string Reason);
 
 /// <summary>
 /// The token endpoint cannot be reached (network error, timeout, 5xx): the realm retries its refresh at
@@ -62,7 +64,7 @@ public sealed record TokenDenied(string Realm, TokenDenial Denial, string Reason
 /// <param name="Realm">The auth realm.</param>
 /// <param name="Reason">The last attempt's failure, in words, without secrets.</param>
 /// <param name="RetryAt">When the next attempt is due.</param>
-public sealed record TokenUnavailable(string Realm, string Reason, DateTimeOffset RetryAt);
+internal sealed record TokenUnavailable(string Realm, string Reason, DateTimeOffset RetryAt);
 
 /// <summary>
 /// A host actor used the realm's token (sent at most a few times per <c>idle-refresh-after</c>, and only when that is

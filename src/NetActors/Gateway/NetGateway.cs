@@ -3,12 +3,11 @@ using Akka.Event;
 using NetActors.Auth;
 using NetActors.Configuration;
 using NetActors.Errors;
-using NetActors.Gateway;
 using NetActors.Hosting;
 using NetActors.Hosts;
 using NetActors.Telemetry;
 
-namespace NetActors;
+namespace NetActors.Gateway;
 
 /// <summary>
 /// The entry actor of the runtime, registered in the <c>ActorRegistry</c> under this type. Tell or Ask it a
@@ -62,7 +61,6 @@ public sealed class NetGateway : ReceiveActor
         Receive<NetRequest>(request => Route(Exchange.ForActor(request, Sender)));
         Receive<SignIn>(m => ToRealm(m.Realm, m));
         Receive<TerminateSession>(m => ToRealm(m.Realm, m));
-        Receive<GetToken>(m => ToRealm(m.Realm, m));
         Receive<Drain>(_ => OnDrain());
         Receive<OriginIdle>(OnOriginIdle);
         Receive<Terminated>(t => OnHostStopped(t.ActorRef));

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Options;
 using NetActors.Configuration;
+using NetActors.Gateway;
 
 namespace NetActors.Hosting;
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NetActors.Configuration;
 using NetActors.Telemetry;
+using NetActors.Gateway;
 
 namespace NetActors.Hosting;
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NetActors.Hosting;
+using NetActors.Gateway;
 
 namespace NetActors.Tests.Infrastructure;
 
