@@ -80,6 +80,12 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private bool _handingOver;
     private readonly Resilience.RetrySettings _refreshBackoff;
     private readonly HashSet<IActorRef> _waiters = [];
+
+    /// <summary>
+    /// Askers whose stashed token request the push of the adopted token already answered: when the stash is served,
+    /// they get no second copy of the same token (one TokenGranted per asker and token).
+    /// </summary>
+    private readonly HashSet<IActorRef> _answeredByPush = [];
     private DateTimeOffset? _lastRefreshAt;
     private FailedAttempt? _lastFailure;
     private DateTimeOffset _retryAt;
@@ -277,12 +283,17 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     private void OnGetTokenReady(GetToken request)
     {
+        var answeredByPush = _answeredByPush.Remove(Sender); // the first request of a pushed waiter is its stashed one
         Subscribe();
         _lastUse = Now;
         _idlePaused = false;
         if (UsableNewerThan(request.StaleVersion) is { } token)
         {
-            Sender.Tell(Grant(token));
+            if (!answeredByPush || token.Version != _version)
+            {
+                Sender.Tell(Grant(token));
+            }
+
             return;
         }
 
@@ -672,9 +683,14 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         LogStoreFailure(_lastWrite, "save tokens to");
         ScheduleProactive();
         var granted = Grant(stored) with { NewSession = newSession };
+        _answeredByPush.Clear();
         foreach (var subscriber in _subscribers)
         {
             subscriber.Tell(granted);
+            if (_waiters.Contains(subscriber))
+            {
+                _answeredByPush.Add(subscriber);
+            }
         }
     }
 

@@ -96,6 +96,27 @@ public sealed class TokenActorTests : TestKit
     }
 
     [Fact]
+    public async Task A_host_that_waited_for_a_refresh_gets_the_new_token_once_not_a_second_copy_when_the_stash_is_served()
+    {
+        var refresher = new ControlledRefresher();
+        var actor = Start(refresher, new MemoryTokenStore());
+        actor.Tell(new SignIn("r", new TokenSet("t1", "rt1")), TestActor);
+        ExpectMsg<SignedIn>(Wait);
+        var host = CreateTestProbe();
+        actor.Tell(new GetToken("r", 1), host.Ref);
+        await AwaitAssertAsync(() => Assert.Equal(1, refresher.Count), Wait);
+
+        refresher.Next().SetResult(new TokenSet("t2", "rt2"));
+
+        Assert.Equal(2, host.ExpectMsg<TokenGranted>(Wait).Version);
+        host.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+
+        // A later request of the same host (a restarted host actor asks again) is answered as usual.
+        actor.Tell(new GetToken("r", 0), host.Ref);
+        Assert.Equal(2, host.ExpectMsg<TokenGranted>(Wait).Version);
+    }
+
+    [Fact]
     public void A_request_reporting_an_old_version_gets_the_current_token_without_a_refresh()
     {
         var refresher = new ControlledRefresher();
