@@ -105,7 +105,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     }
 
     public static Props Props(RealmSettings settings, RealmServices services) =>
-        Hosting.ActorProps.Of(() => new TokenActor(settings, services));
+        ActorProps.Of(() => new TokenActor(settings, services));
 
     public IStash Stash { get; set; } = null!;
 

@@ -94,7 +94,7 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
 
     public static Props Props(RealmSettings realm, RealmServices services, ClusterSettings settings,
         string singletonManagerPath, Counter<long> remoteRequests) =>
-        Hosting.ActorProps.Of(() => new ClusterRealmClient(realm, services, settings, singletonManagerPath, remoteRequests));
+        ActorProps.Of(() => new ClusterRealmClient(realm, services, settings, singletonManagerPath, remoteRequests));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

@@ -27,7 +27,7 @@ internal sealed class FleetMembership : ReceiveActor
     }
 
     public static Props Props(string role, FleetShare share) =>
-        Hosting.ActorProps.Of(() => new FleetMembership(role, share));
+        ActorProps.Of(() => new FleetMembership(role, share));
 
     protected override void PreStart() =>
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));

@@ -32,7 +32,7 @@ internal sealed class FeatureFlagsActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(FeatureFlags flags, FeatureFlagsSettings settings, IActorRef gateway, TimeProvider time) =>
-        Hosting.ActorProps.Of(() => new FeatureFlagsActor(flags, settings, gateway, time));
+        ActorProps.Of(() => new FeatureFlagsActor(flags, settings, gateway, time));
 
     protected override void PreStart()
     {

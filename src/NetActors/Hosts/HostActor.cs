@@ -85,7 +85,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// </summary>
     public static Props Props(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger,
         bool evictable = false) =>
-        Hosting.ActorProps.Of(() => new HostActor(context, origin, connection, ledger, evictable));
+        ActorProps.Of(() => new HostActor(context, origin, connection, ledger, evictable));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

@@ -1,6 +1,6 @@
 using Akka.Actor;
 
-namespace NetActors.Hosting;
+namespace NetActors;
 
 /// <summary>
 /// Props from a factory delegate, so actors can keep private constructors with internal dependencies
