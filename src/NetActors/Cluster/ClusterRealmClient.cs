@@ -81,6 +81,8 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
         });
         Receive<TokenGranted>(OnGranted);
         Receive<TokenDenied>(OnDenied);
+        Receive<TokenUnavailable>(OnUnavailable);
+        Receive<TokenInUse>(inUse => _proxy.Tell(inUse)); // the realm is in use on this member: the singleton's idle check
         Receive<SignedIn>(signedIn => Answered<SignIn>(signedIn with { Version = signedIn.Version + _offset }));
         Receive<SessionTerminated>(Answered<TerminateSession>);
         Receive<Status.Failure>(Answered<object>);
@@ -299,6 +301,19 @@ internal sealed class ClusterRealmClient : ReceiveActor, IWithTimers
         if (_waiting.Count > 0)
         {
             AskFor(_waiting.Max(w => w.StaleVersion));
+        }
+    }
+
+    /// <summary>
+    /// The singleton's token endpoint cannot be reached: this member's waiting host actors hear it as they would from
+    /// a TokenActor in their own process, so a request whose budget cannot cover the next retry fails with
+    /// <see cref="Errors.TokenUnavailableException"/> instead of a bare timeout. They keep waiting for the token.
+    /// </summary>
+    private void OnUnavailable(TokenUnavailable notice)
+    {
+        foreach (var asker in _waiting.Select(w => w.Asker).Distinct())
+        {
+            asker.Tell(notice);
         }
     }
 

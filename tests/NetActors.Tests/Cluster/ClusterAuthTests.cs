@@ -33,6 +33,32 @@ public sealed class ClusterAuthTests
     }
 
     [Fact]
+    public async Task While_the_token_endpoint_is_down_a_member_that_did_not_refresh_fails_its_requests_with_TokenUnavailable_not_a_timeout()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        tokens.RefreshOverride = ctx =>
+        {
+            ctx.Response.StatusCode = 503;
+            return Task.FromResult(true);
+        };
+        await using var cluster = await TestCluster.StartAsync(3, net => Api(net, upstream,
+            realm: r => r.WithRefreshBackoff(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(4))));
+        await cluster[1].Client.SignInAsync("api", tokens.SignIn(expired: true, tellExpiry: true));
+
+        // Every member hears from the realm's singleton, wherever it runs, that the endpoint fails and when it tries
+        // again: a request whose budget cannot cover that retry fails with the cause, well before its own timeout.
+        foreach (var member in cluster.Members)
+        {
+            var error = await Assert.ThrowsAsync<NetActors.Errors.TokenUnavailableException>(() =>
+                member.Client.SendAsync(NetRequest.Get("api", "/api/x").WithTimeout(TimeSpan.FromSeconds(2))));
+            Assert.Contains("503", error.LastCause);
+        }
+
+        Assert.Equal(0, upstream.Count("/api/x"));
+    }
+
+    [Fact]
     public async Task Rotating_refresh_tokens_under_bursts_on_all_members_never_end_the_session()
     {
         await using var upstream = await TestUpstream.StartAsync();
