@@ -12,6 +12,7 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
     private const int Cap = 6;
     private const int Concurrency = 64;
     private static readonly TimeSpan CloseLimit = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan IdleOriginTimeout = TimeSpan.FromSeconds(5);
 
     public async Task RunAsync(Report report)
     {
@@ -48,12 +49,19 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
             {
                 var openBefore = server.OpenConnections;
                 IBenchClient client = name == BenchClients.NetActors
-                    ? await NetActorsClient.StartAsync(server, Cap, configureAuth: a => a.WithOrigins(origins))
+                    ? await NetActorsClient.StartAsync(server, Cap, c => c
+                            .Set("idle-origin-timeout", $"{IdleOriginTimeout.TotalSeconds:0}s")
+                            .Set("pooled-connection-idle-timeout", "1s"),
+                        configureAuth: a => a.WithOrigins(origins))
                     : new RawClient(server, Cap);
                 OriginsRun result;
                 try
                 {
                     result = await MeasureAsync(client, urls, ports.Count);
+                    if (client is NetActorsClient)
+                    {
+                        result = result with { AfterIdle = await AfterIdleAsync(result.Before, ports.Count) };
+                    }
                 }
                 finally
                 {
@@ -70,7 +78,8 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
 
         var section = new Section(
             $"Many origins: {ports.Count:N0} origins × {settings.RequestsPerOrigin} GET /small, concurrency {Concurrency}, cap {Cap} per origin",
-            "client", "managed B/origin", "×raw", "req/s", "×raw", "connections opened", "still open 2 s after dispose");
+            "client", "managed B/origin", "×raw", "req/s", "×raw", "connections opened", "still open 2 s after dispose",
+            "B/origin after idle");
         var raw = results[$"{BenchClients.Raw} (reference)"];
         foreach (var (name, runs) in results)
         {
@@ -79,7 +88,8 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
             section.Row(name, bytes.Format(0), Stats.Ratio(bytes.Median, Summary.Of(raw.Select(r => r.BytesPerOrigin)).Median),
                 rps.Format(0), Stats.Ratio(rps.Median, Summary.Of(raw.Select(r => r.Rps)).Median),
                 Summary.Of(runs.Select(r => (double)r.Connections)).Format(0),
-                Summary.Of(runs.Select(r => (double)r.LeftOpen)).Format(0));
+                Summary.Of(runs.Select(r => (double)r.LeftOpen)).Format(0),
+                runs.All(r => r.AfterIdle is null) ? "" : Summary.Of(runs.Select(r => r.AfterIdle ?? double.NaN)).Format(0));
             Report.AddProblems(section, name, runs.Select(r => r.Run));
         }
 
@@ -88,6 +98,10 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
                   "to the main origin; bytes are GC.GetTotalMemory(true) after minus before, divided by the origins.")
             .Note("The server runs in this process, so its side of every open connection is in the figure too; " +
                   "the raw reference pays that as well.")
+            .Note($"after idle: netactors with idle-origin-timeout {IdleOriginTimeout.TotalSeconds:0} s; the managed heap is " +
+                  "measured again (full GCs, polled up to 60 s) until it is back within 10 % of the figure before the " +
+                  "run, as (after minus before) / origins; the idle origins' host actors, handlers, settings and gauge " +
+                  "series are gone by then.")
             .Note("still open: server-side connections of the client left open 2 s after it was disposed (full GCs " +
                   "run while waiting); such leftovers can close during a later round and blur its memory figure."));
     }
@@ -103,7 +117,26 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
         var connections = server.AcceptedConnections - accepted;
         Stats.FullGc();
         var after = GC.GetTotalMemory(true);
-        return new OriginsRun((double)(after - before) / origins, run.RequestsPerSecond, connections, 0, run);
+        return new OriginsRun((double)(after - before) / origins, run.RequestsPerSecond, connections, 0, run, before);
+    }
+
+    /// <summary>
+    /// After the run, waits for the idle origins to be removed and for the heap to come back within 10 % of
+    /// <paramref name="before"/> (bounded), and returns what is left per origin.
+    /// </summary>
+    private static async Task<double> AfterIdleAsync(long before, int origins)
+    {
+        var deadline = DateTime.UtcNow + IdleOriginTimeout + TimeSpan.FromSeconds(60);
+        long now;
+        do
+        {
+            await Task.Delay(500);
+            Stats.FullGc();
+            now = GC.GetTotalMemory(true);
+        }
+        while (now > before * 1.1 && DateTime.UtcNow < deadline);
+
+        return (double)(now - before) / origins;
     }
 
     /// <summary>
@@ -129,5 +162,6 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
     }
 
     /// <summary>One client's round: memory per origin, throughput, connections opened and left open.</summary>
-    private sealed record OriginsRun(double BytesPerOrigin, double Rps, long Connections, int LeftOpen, Measurement Run);
+    private sealed record OriginsRun(double BytesPerOrigin, double Rps, long Connections, int LeftOpen, Measurement Run,
+        long Before, double? AfterIdle = null);
 }

@@ -28,11 +28,11 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
         var connection = connections.For(origin)
             ?? throw new InvalidOperationException($"No connection settings are registered for origin {origin}.");
 
-        // A finite lifetime lets the factory let go of the handler of an origin that was removed (idle); a live
-        // host actor keeps its handler for as long as it lives, and pooled-connection-lifetime rotates connections.
-        options.HandlerLifetime = connection.PooledConnectionLifetime > TimeSpan.Zero
-            ? connection.PooledConnectionLifetime
-            : TimeSpan.FromMinutes(2);
+        // A lifetime no longer than idle-origin-timeout: by the time an idle origin is removed, the factory's entry for
+        // its handler has expired, and the factory disposes the handler once the removed host actor let go of it. A
+        // live host actor keeps its handler for as long as it lives; pooled-connection-lifetime rotates connections.
+        var lifetime = connection.PooledConnectionLifetime > TimeSpan.Zero ? connection.PooledConnectionLifetime : TimeSpan.FromMinutes(2);
+        options.HandlerLifetime = connection.IdleOriginTimeout < lifetime ? connection.IdleOriginTimeout : lifetime;
         options.ShouldRedactHeaderValue = static _ => true;
         options.HttpClientActions.Add(static client => client.Timeout = Timeout.InfiniteTimeSpan);
         options.HttpMessageHandlerBuilderActions.Add(builder => builder.PrimaryHandler = new SocketsHttpHandler
