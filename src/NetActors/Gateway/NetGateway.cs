@@ -238,7 +238,7 @@ public sealed class NetGateway : ReceiveActor
         // The connection budget of an origin is the one of the client that declares it as its base address;
         // an origin no client declares (an absolute URL, a redirect) takes the sending client's.
         var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
-        var ledger = new AdmissionLedger(connection.MaxConnections, connection.QueueCapacity, _runtime.Time);
+        var ledger = new AdmissionLedger(connection.MaxConnections, connection.QueueCapacity, _runtime.Time, connection.CircuitBreaker);
         var actor = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, ledger,
             evictable: !_declaredOrigins.ContainsKey(origin)), $"host-{++_hostCounter}");
         Context.Watch(actor);

@@ -17,6 +17,9 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
 {
     public const string NamePrefix = "NetActors:";
 
+    /// <summary>The shortest handler lifetime the HTTP client factory accepts.</summary>
+    private static readonly TimeSpan MinHandlerLifetime = TimeSpan.FromSeconds(1);
+
     public void Configure(string? name, HttpClientFactoryOptions options)
     {
         if (name is null || !name.StartsWith(NamePrefix, StringComparison.Ordinal))
@@ -32,7 +35,8 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
         // its handler has expired, and the factory disposes the handler once the removed host actor let go of it. A
         // live host actor keeps its handler for as long as it lives; pooled-connection-lifetime rotates connections.
         var lifetime = connection.PooledConnectionLifetime > TimeSpan.Zero ? connection.PooledConnectionLifetime : TimeSpan.FromMinutes(2);
-        options.HandlerLifetime = connection.IdleOriginTimeout < lifetime ? connection.IdleOriginTimeout : lifetime;
+        lifetime = connection.IdleOriginTimeout < lifetime ? connection.IdleOriginTimeout : lifetime;
+        options.HandlerLifetime = lifetime < MinHandlerLifetime ? MinHandlerLifetime : lifetime; // the factory's minimum
         options.ShouldRedactHeaderValue = static _ => true;
         options.HttpClientActions.Add(static client => client.Timeout = Timeout.InfiniteTimeSpan);
         options.HttpMessageHandlerBuilderActions.Add(builder => builder.PrimaryHandler = new SocketsHttpHandler

@@ -19,7 +19,8 @@ namespace NetActors.Hosts;
 /// must not fail because callers filled the queue. The ledger outlives restarts of the host actor, so a restarted
 /// actor knows what is on the wire (the cap holds) and what waited (it is admitted again, nothing is lost).
 /// </summary>
-internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, TimeProvider? time = null)
+internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, TimeProvider? time = null,
+    Resilience.CircuitBreakerSettings? circuitBreaker = null)
 {
     private readonly HashSet<Exchange> _members = new(Exchange.Identity);
     private int _admitted;
@@ -34,6 +35,12 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
 
     /// <summary>The requests on the wire (each holds a slot).</summary>
     public HashSet<Exchange> InFlight { get; } = new(Exchange.Identity);
+
+    /// <summary>The origin's circuit: kept here so that a crash of the actor does not close an open circuit.</summary>
+    public Resilience.CircuitBreaker Breaker { get; } = new(circuitBreaker ?? new Resilience.CircuitBreakerSettings());
+
+    /// <summary>Until when a <c>Retry-After</c> pauses the origin (kept here so that a crash does not end the pause).</summary>
+    public DateTimeOffset PausedUntil { get; set; }
 
     /// <summary>The total deadlines of the exchanges that wait (kept here so a restart loses none).</summary>
     public DeadlineWheel Deadlines { get; } = new(time);

@@ -65,8 +65,10 @@ internal static class AttemptRunner
         {
             try
             {
+                // Bounded by the attempt's token: a hook that ignores it cannot keep the request (and its slot) for
+                // ever; the attempt ends at its deadline and the caller gets its outcome.
                 await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
-                    .ConfigureAwait(false);
+                    .AsTask().WaitAsync(token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
             {

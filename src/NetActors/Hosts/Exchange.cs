@@ -160,6 +160,9 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     public int Attempts { get; set; }
 
+    /// <summary>When its retry delay ends, while it waits for one (a restarted host re-arms what is left of it).</summary>
+    public DateTimeOffset? RetryDueAt { get; set; }
+
     public int Redirects { get; set; }
 
     public long StartedAt { get; }

@@ -27,10 +27,8 @@ internal sealed partial class HostActor
             return false;
         }
 
-        ex.State = ExchangeState.WaitingForRetry;
-        ArmTotal(ex);
-        _retrying.Add(ex);
-        Timers.StartSingleTimer(ex, new RetryDue(ex), delay);
+        ex.RetryDueAt = Now + delay;
+        WaitForRetry(ex, delay);
         _context.Metrics.Retries.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         if (_context.Log.IsEnabled(LogLevel.Information))
         {
@@ -41,12 +39,23 @@ internal sealed partial class HostActor
         return true;
     }
 
+    /// <summary>The exchange waits out its retry delay here, holding no slot.</summary>
+    private void WaitForRetry(Exchange ex, TimeSpan delay)
+    {
+        ex.State = ExchangeState.WaitingForRetry;
+        ArmTotal(ex);
+        _retrying.Add(ex);
+        Timers.StartSingleTimer(ex, new RetryDue(ex), delay);
+    }
+
     private void OnRetryDue(Exchange ex)
     {
         if (!_retrying.Remove(ex))
         {
             return;
         }
+
+        ex.RetryDueAt = null;
 
         if (ex.IsCompleted && !ex.HasLiveFollowers)
         {

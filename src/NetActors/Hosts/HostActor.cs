@@ -36,13 +36,11 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly HashSet<Exchange> _retrying = new(Exchange.Identity);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
     private readonly DedupTable _shared = new();
-    private readonly CircuitBreaker _breaker;
     private readonly RateGate _rate;
     private readonly TimeSpan _maxRetryAfter;
     private readonly TimeSpan _idleTimeout;
     private readonly bool _evictable;
     private DateTimeOffset _idleSince;
-    private DateTimeOffset _pausedUntil;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _drainReply;
     private Exchange? _probe;
@@ -57,7 +55,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _origin = origin;
         _ledger = ledger;
         _http = context.CreateInvoker(origin, connection);
-        _breaker = new CircuitBreaker(connection.CircuitBreaker);
         _rate = new RateGate(connection.RateLimit, context.FleetMembers);
         _maxRetryAfter = connection.MaxRetryAfter;
         _idleTimeout = connection.IdleOriginTimeout;
@@ -94,6 +91,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private DeadlineWheel Deadlines => _ledger.Deadlines;
 
     private DateTimeOffset Now => _context.Time.GetUtcNow();
+
+    /// <summary>The origin's circuit, in the ledger: it outlives a restart of this actor.</summary>
+    private CircuitBreaker Breaker => _ledger.Breaker;
 
     // ---- admission ---------------------------------------------------------------------------------------
 
@@ -138,10 +138,10 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (!ex.Priority && _breaker.Enabled && _breaker.State != CircuitState.Closed)
+        if (!ex.Priority && Breaker.Enabled && Breaker.State != CircuitState.Closed)
         {
             // When half-open, Allow() lets this exchange through as the one probe.
-            var allowed = _breaker.Allow(Now, out var retryIn, out var changed);
+            var allowed = Breaker.Allow(Now, out var retryIn, out var changed);
             Publish(changed);
             if (!allowed)
             {
@@ -149,10 +149,17 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            if (_breaker.State == CircuitState.HalfOpen)
+            if (Breaker.State == CircuitState.HalfOpen)
             {
                 _probe = ex; // its outcome decides the circuit; if it leaves without one, the slot is given back
             }
+        }
+
+        if (ex.RetryDueAt is { } due && due > Now)
+        {
+            // Admitted again after a restart while it waited for its retry: it waits out what is left of the delay.
+            WaitForRetry(ex, due - Now);
+            return;
         }
 
         if (_shared.TryFollow(ex))
@@ -203,15 +210,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// <summary>How long the origin is still paused by a <c>Retry-After</c>; zero when it is not.</summary>
     private TimeSpan PauseLeft()
     {
-        if (_pausedUntil == default)
+        if (_ledger.PausedUntil == default)
         {
             return TimeSpan.Zero;
         }
 
-        var left = _pausedUntil - Now;
+        var left = _ledger.PausedUntil - Now;
         if (left <= TimeSpan.Zero)
         {
-            _pausedUntil = default;
+            _ledger.PausedUntil = default;
             return TimeSpan.Zero;
         }
 
@@ -226,12 +233,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void PauseOrigin(TimeSpan pause)
     {
         var until = Now + pause;
-        if (until <= _pausedUntil)
+        if (until <= _ledger.PausedUntil)
         {
             return;
         }
 
-        _pausedUntil = until;
+        _ledger.PausedUntil = until;
         for (var node = _queue.First; node is not null;)
         {
             var next = node.Next;
@@ -287,10 +294,10 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
             next.QueueNode!.List!.Remove(next.QueueNode);
             next.QueueNode = null;
-            if (!next.Priority && _breaker.State == CircuitState.Open)
+            if (!next.Priority && Breaker.State == CircuitState.Open)
             {
                 // Opened while this one waited: it fails fast too rather than adding to the failing upstream.
-                FailOrServeStale(next, new CircuitOpenException(next.Info(), _origin, _breaker.UntilHalfOpen(Now)));
+                FailOrServeStale(next, new CircuitOpenException(next.Info(), _origin, Breaker.UntilHalfOpen(Now)));
                 continue;
             }
 
@@ -391,6 +398,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 }
 
                 RecordOutcome(FailureClassifier.CountsAgainstOrigin(ex, failure));
+                if (failure is NetTimeoutException { Kind: TimeoutKind.Total } && ex.HasLiveFollowers)
+                {
+                    // The leader's own budget ran out, not the followers': they get a wire call of their own.
+                    Finish(ex, failure);
+                    return;
+                }
+
                 if (!TryRetry(ex, failure, null))
                 {
                     FailOrServeStale(ex, failure);
@@ -492,7 +506,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void RecordOutcome(bool failed)
     {
         _probe = null;
-        Publish(_breaker.Record(failed, Now));
+        Publish(Breaker.Record(failed, Now));
     }
 
     private void Publish(CircuitStateChanged? changed)
@@ -508,7 +522,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         Context.System.EventStream.Publish(@event);
         if (@event.Current == CircuitState.Open)
         {
-            Timers.StartSingleTimer("circuit-probe", CircuitProbeDue.Instance, _breaker.UntilHalfOpen(Now));
+            Timers.StartSingleTimer("circuit-probe", CircuitProbeDue.Instance, Breaker.UntilHalfOpen(Now));
         }
     }
 
@@ -516,9 +530,9 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     {
         // Moves an open circuit to half-open on time, so observers (health checks) see it without traffic. The
         // probe slot Allow() reserves belongs to no request here, so it is handed back for the next one.
-        if (_breaker.State == CircuitState.Open && _breaker.Allow(Now, out _, out var changed))
+        if (Breaker.State == CircuitState.Open && Breaker.Allow(Now, out _, out var changed))
         {
-            _breaker.ProbeAbandoned();
+            Breaker.ProbeAbandoned();
             Publish(changed);
         }
     }
@@ -803,7 +817,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             // The half-open probe left without an outcome: let the next request probe.
             _probe = null;
-            _breaker.ProbeAbandoned();
+            Breaker.ProbeAbandoned();
         }
 
         if (!InFlight.Contains(ex))
@@ -915,10 +929,21 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        // After a restart the wheel (in the ledger) still holds deadlines, but the timer died with the old actor.
+        // After a restart the wheel (in the ledger) still holds deadlines, but the timer died with the old actor;
+        // so did the timers of a pause and of an open circuit's probe, whose state the ledger keeps.
         if (Deadlines.NextDue() is { } next)
         {
             ScheduleDeadlines(next);
+        }
+
+        if (PauseLeft() is var pause && pause > TimeSpan.Zero)
+        {
+            Timers.StartSingleTimer(PumpTimer, Pump.Instance, pause);
+        }
+
+        if (Breaker.State == CircuitState.Open)
+        {
+            Timers.StartSingleTimer("circuit-probe", CircuitProbeDue.Instance, Breaker.UntilHalfOpen(Now));
         }
     }
 

@@ -93,7 +93,7 @@ internal sealed class OriginModel
             Retry = new RetrySettings { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(1) },
             CircuitBreaker = new CircuitBreakerSettings { MinimumThroughput = 4, BreakDuration = TimeSpan.FromSeconds(1) },
         };
-        _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock);
+        _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock, _client.CircuitBreaker);
         _wire = new ScriptedWire();
         var provider = ((ExtendedActorSystem)system).Provider;
         _gateway = new Recorder(provider, "gateway");
