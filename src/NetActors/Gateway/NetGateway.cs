@@ -59,7 +59,7 @@ public sealed class NetGateway : ReceiveActor
         _router = new Gateway.RequestRouter(settings, runtime.Setup, new Dictionary<string, HostEntry>(_hosts, StringComparer.Ordinal));
         runtime.PublishRouter(_router);
         Receive<Exchange>(Route);
-        Receive<NetRequest>(request => Route(Exchange.ForActor(request, Sender)));
+        Receive<NetRequest>(request => Route(NetActivity.Told(Exchange.ForActor(request, Sender)))); // telemetry: the sender's trace
         Receive<SignIn>(m => ToRealm(m.Realm, m));
         Receive<TerminateSession>(m => ToRealm(m.Realm, m));
         Receive<GetToken>(m => ToRealm(m.Realm, m));
