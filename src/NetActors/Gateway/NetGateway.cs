@@ -105,6 +105,7 @@ public sealed class NetGateway : ReceiveActor
             {
                 // Refresh calls go through the runtime, ahead of their origin's queue, never retried by it.
                 var exchange = Exchange.ForTask(request.WithTimeout(realm.RefreshTimeout), ct, priority: true);
+                exchange.Span = NetActivity.Begin(request.Method, System.Diagnostics.Activity.Current); // telemetry: a child of the refresh's span
                 self.Tell(exchange);
                 return exchange.Task;
             },

@@ -165,29 +165,25 @@ public static class NetActivity
     }
 
     /// <summary>
-    /// A token refresh's span, a root linked to the spans of the requests that waited for it (the first few),
-    /// or null when nobody listens. <see cref="Activity.Current"/> is left as it was.
+    /// A token refresh attempt's span (kind Internal, a root of its own trace: it serves every request that waits
+    /// for the realm's token), or null when nobody listens. <see cref="Activity.Current"/> is left as it was.
     /// </summary>
-    internal static Activity? BeginRefresh(string realm, IEnumerable<Activity?> waiting)
+    internal static Activity? BeginRefresh(string realm, bool proactive)
     {
         if (!Source.HasListeners())
         {
             return null;
         }
 
-        List<ActivityLink>? links = null;
-        foreach (var activity in waiting)
+        var current = Activity.Current;
+        var span = Source.StartActivity(RefreshSpanName, ActivityKind.Internal, parentContext: default);
+        Activity.Current = current;
+        if (span is { IsAllDataRequested: true })
         {
-            if (activity is not null && (links ??= []).Count < 32)
-            {
-                links.Add(new ActivityLink(activity.Context));
-            }
+            span.SetTag("netactors.auth.realm", realm);
+            span.SetTag("netactors.auth.proactive", proactive);
         }
 
-        var current = Activity.Current;
-        var span = Source.StartActivity(ActivityKind.Internal, parentContext: default,
-            tags: [new("netactors.auth.realm", realm)], links: links, name: RefreshSpanName);
-        Activity.Current = current;
         return span;
     }
 

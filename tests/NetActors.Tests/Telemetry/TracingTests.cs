@@ -161,6 +161,50 @@ public sealed class TracingTests : IDisposable
         Assert.Null(reset.GetTagItem("http.response.status_code"));
     }
 
+    [Fact]
+    public async Task A_token_refresh_has_its_own_span_and_its_call_to_the_token_endpoint_is_a_child_of_it()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        tokens.ProtectedHandler = ctx => TestUpstream.Write(ctx, 200, "{}");
+        await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c
+            .WithBaseAddress(upstream.BaseAddress).WithBearerAuth(a => a.WithRefreshEndpoint("/auth/refresh"))));
+        var signIn = tokens.SignIn(expired: true, tellExpiry: false);
+        await net.Client.SignInAsync("api", signIn);
+        using var caller = new Activity("caller").Start();
+
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/api/items/{i}"))));
+
+        Assert.Equal(1, tokens.RefreshCalls);
+        var call = Assert.Single(_stopped, a => a.Source.Name == NetActivity.SourceName &&
+            Equals(a.GetTagItem("server.port"), upstream.BaseAddress.Port) &&
+            ((string)a.GetTagItem("url.full")!).EndsWith("/auth/refresh", StringComparison.Ordinal));
+        var refresh = Assert.Single(_stopped, a => a.SpanId == call.ParentSpanId && a.TraceId == call.TraceId);
+        Assert.Equal(NetActivity.RefreshSpanName, refresh.OperationName);
+        Assert.Equal("success", refresh.GetTagItem("netactors.auth.outcome"));
+        Assert.Equal("POST", call.DisplayName);
+        Assert.Equal(call.TraceId.ToHexString(), TraceParent(Assert.Single(upstream.Seen, s => s.Path == "/auth/refresh")).TraceId);
+        Assert.Equal(5, SpansOf(caller).Count);      // the requests keep their caller's trace across the refresh
+        foreach (var span in SpansOf(caller).Append(call).Append(refresh))
+        {
+            AssertNoSecret(span, signIn.AccessToken, signIn.RefreshToken!, tokens.CurrentAccessToken);
+        }
+    }
+
+    [Fact]
+    public async Task Without_a_listener_the_wire_still_continues_the_callers_trace()
+    {
+        _listener.Dispose();
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/in/1", 200, "{}");
+        await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c.WithBaseAddress(upstream.BaseAddress)));
+        using var caller = new Activity("caller").Start();
+
+        await net.Client.SendAsync(NetRequest.Get("api", "/in/1"));
+
+        Assert.Equal(caller.TraceId.ToHexString(), TraceParent(Assert.Single(upstream.Seen, s => s.Path == "/in/1")).TraceId);
+    }
+
     private List<Activity> SpansOf(Activity caller) =>
         _stopped.Where(a => a.TraceId == caller.TraceId && a.Source.Name == NetActivity.SourceName).ToList();
 
