@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using Microsoft.Extensions.DependencyInjection;
+using NetActors.Auth;
 using NetActors.Errors;
 using NetActors.Hosting;
 using NetActors.Telemetry;
@@ -35,13 +36,9 @@ public sealed class TracingTests : IDisposable
     [Fact]
     public async Task SendAsync_continues_the_callers_trace_on_the_wire_and_in_a_client_span_with_the_http_attributes()
     {
-        await using var upstream = await TestUpstream.StartAsync();
-        var tokens = new TokenServer().Install(upstream);
-        tokens.ProtectedHandler = ctx => TestUpstream.Write(ctx, 200, "{}");
-        await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c
-            .WithBaseAddress(upstream.BaseAddress).WithBearerAuth(a => a.WithRefreshEndpoint("/auth/refresh"))));
-        var signIn = tokens.SignIn();
-        await net.Client.SignInAsync("api", signIn);
+        var (upstream, tokens, net, signIn) = await StartSignedInAsync(expired: false);
+        await using var _ = upstream;
+        await using var __ = net;
         using var caller = new Activity("caller").Start();
 
         var response = await net.Client.SendAsync(NetRequest.Get("api", "/api/items/7?access_token=SECRET-QUERY&x=1"));
@@ -164,13 +161,9 @@ public sealed class TracingTests : IDisposable
     [Fact]
     public async Task A_token_refresh_has_its_own_span_and_its_call_to_the_token_endpoint_is_a_child_of_it()
     {
-        await using var upstream = await TestUpstream.StartAsync();
-        var tokens = new TokenServer().Install(upstream);
-        tokens.ProtectedHandler = ctx => TestUpstream.Write(ctx, 200, "{}");
-        await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c
-            .WithBaseAddress(upstream.BaseAddress).WithBearerAuth(a => a.WithRefreshEndpoint("/auth/refresh"))));
-        var signIn = tokens.SignIn(expired: true, tellExpiry: false);
-        await net.Client.SignInAsync("api", signIn);
+        var (upstream, tokens, net, signIn) = await StartSignedInAsync(expired: true);
+        await using var _ = upstream;
+        await using var __ = net;
         using var caller = new Activity("caller").Start();
 
         await Task.WhenAll(Enumerable.Range(0, 5).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/api/items/{i}"))));
@@ -203,6 +196,19 @@ public sealed class TracingTests : IDisposable
         await net.Client.SendAsync(NetRequest.Get("api", "/in/1"));
 
         Assert.Equal(caller.TraceId.ToHexString(), TraceParent(Assert.Single(upstream.Seen, s => s.Path == "/in/1")).TraceId);
+    }
+
+    /// <summary>An upstream with a token endpoint and protected <c>/api/*</c>, and a runtime signed in to it.</summary>
+    private static async Task<(TestUpstream Upstream, TokenServer Tokens, NetHost Net, TokenSet SignIn)> StartSignedInAsync(bool expired)
+    {
+        var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        tokens.ProtectedHandler = ctx => TestUpstream.Write(ctx, 200, "{}");
+        var net = await NetHost.StartAsync(n => n.AddClient("api", c => c
+            .WithBaseAddress(upstream.BaseAddress).WithBearerAuth(a => a.WithRefreshEndpoint("/auth/refresh"))));
+        var signIn = expired ? tokens.SignIn(expired: true, tellExpiry: false) : tokens.SignIn();
+        await net.Client.SignInAsync("api", signIn);
+        return (upstream, tokens, net, signIn);
     }
 
     private List<Activity> SpansOf(Activity caller) =>
