@@ -133,6 +133,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     protected override void PostStop()
     {
         EndRefreshSpan("stopped", null);
+        Telemetry.NetActivity.Forget(Self);
         _refreshCts?.Cancel();
         _refreshCts?.Dispose();
     }
@@ -452,6 +453,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         };
         _services.Metrics?.TokenRefreshes.Add(1, new KeyValuePair<string, object?>("netactors.realm", Realm),
             new KeyValuePair<string, object?>("netactors.outcome", outcomeName));
+        var span = _refreshSpan;
         EndRefreshSpan(outcomeName, outcome == RefreshOutcome.Success ? null : error); // telemetry: the attempt's outcome
 
         switch (outcome)
@@ -462,6 +464,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                     _log.Recovered(Realm, (Now - down.Since).TotalMilliseconds);
                 }
 
+                Telemetry.NetActivity.Refreshed(Self, span, NextVersion); // telemetry: before Adopt tells the hosts
                 Adopt(tokens!);
                 _log.Refreshed(Realm, _version, elapsed.TotalMilliseconds, _refreshIsProactive);
                 Publish(new TokenRefreshed(Realm, _version, tokens!.EffectiveExpiry, _refreshIsProactive), _services.OnRefreshed);

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using Akka.Actor;
 using NetActors.Errors;
 using NetActors.Hosts;
 
@@ -25,7 +27,13 @@ public static class NetActivity
     /// <summary>The name of a token refresh's span.</summary>
     public const string RefreshSpanName = "netactors.auth.refresh";
 
+    /// <summary>The name of the event a request's span gets when the token it waited for arrives.</summary>
+    public const string TokenWaitEventName = "netactors.auth.token_granted";
+
     internal static readonly ActivitySource Source = new(SourceName);
+
+    /// <summary>Each live realm actor's last successful refresh span and the token version it produced.</summary>
+    private static readonly ConcurrentDictionary<IActorRef, (ActivityContext Span, long Version)> s_refreshes = new();
 
     private const string TraceParent = "traceparent";
     private const string TraceState = "tracestate";
@@ -205,6 +213,34 @@ public static class NetActivity
         var current = Activity.Current;
         span.Stop();
         Activity.Current = current;
+    }
+
+    /// <summary>Records that <paramref name="realm"/>'s refresh span <paramref name="span"/> produced token <paramref name="version"/>.</summary>
+    internal static void Refreshed(IActorRef realm, Activity? span, long version)
+    {
+        if (span is not null)
+        {
+            s_refreshes[realm] = (span.Context, version);
+        }
+    }
+
+    /// <summary>Forgets a realm actor that stopped.</summary>
+    internal static void Forget(IActorRef realm) => s_refreshes.TryRemove(realm, out _);
+
+    /// <summary>
+    /// A request that waited for a token gets it: when the token came from a refresh whose span is known, the
+    /// request's span is linked to that refresh (and the wait shows as an event).
+    /// </summary>
+    internal static void WaitedFor(Exchange ex, IActorRef realm, long version)
+    {
+        if (ex.Span is not { IsAllDataRequested: true } span || !IsOwn(span) ||
+            !s_refreshes.TryGetValue(realm, out var refresh) || refresh.Version != version)
+        {
+            return;
+        }
+
+        span.AddLink(new ActivityLink(refresh.Span));
+        span.AddEvent(new ActivityEvent(TokenWaitEventName));
     }
 
     private static string SpanName(HttpMethod method) => IsKnown(method) ? method.Method : "HTTP";

@@ -178,6 +178,11 @@ public sealed class TracingTests : IDisposable
         Assert.Equal("POST", call.DisplayName);
         Assert.Equal(call.TraceId.ToHexString(), TraceParent(Assert.Single(upstream.Seen, s => s.Path == "/auth/refresh")).TraceId);
         Assert.Equal(5, SpansOf(caller).Count);      // the requests keep their caller's trace across the refresh
+        // Those that waited for the new token link to the refresh that produced it (the burst's first 401 at least).
+        var waited = SpansOf(caller).Where(s => s.Links.Any()).ToList();
+        Assert.NotEmpty(waited);
+        Assert.All(waited.SelectMany(s => s.Links), l => Assert.Equal(refresh.SpanId, l.Context.SpanId));
+        Assert.All(waited, s => Assert.Contains(s.Events, e => e.Name == NetActivity.TokenWaitEventName));
         foreach (var span in SpansOf(caller).Append(call).Append(refresh))
         {
             AssertNoSecret(span, signIn.AccessToken, signIn.RefreshToken!, tokens.CurrentAccessToken);
