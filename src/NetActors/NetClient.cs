@@ -43,6 +43,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         {
             // The gateway has not started yet: it takes the request once it has (in order).
             var early = Exchange.ForTask(request, cancellationToken);
+            early.Span = Telemetry.NetActivity.Begin(request.Method, System.Diagnostics.Activity.Current); // telemetry: the caller's trace
             early.CountedInGateway = true;
             runtime.EnteringGateway();
             target.Tell(early, ActorRefs.NoSender);
@@ -56,6 +57,8 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
             return Task.FromException<NetResponse>(new Errors.InvalidRequestException(exchange.Info(), problem));
         }
 
+        exchange.Span = Telemetry.NetActivity.Begin(request.Method, System.Diagnostics.Activity.Current); // telemetry: the caller's trace
+
         // The gateway would only pass it on: a declared origin's host actor takes it directly, unless an earlier
         // request is still in the gateway's mailbox (it could be overtaken).
         if (runtime.GatewayIdle && router.DeclaredHost(exchange.OriginKey) is { } host)
@@ -63,8 +66,13 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
             if (!host.Ledger.TryEnter(exchange))
             {
                 // The origin holds all it may: answered here, at once, not behind the host actor's mailbox.
-                return Task.FromException<NetResponse>(
-                    new Errors.OverloadedException(exchange.Info(), exchange.OriginKey, host.Ledger.QueueCapacity));
+                var overloaded = new Errors.OverloadedException(exchange.Info(), exchange.OriginKey, host.Ledger.QueueCapacity);
+                if (exchange.Span is not null)
+                {
+                    Telemetry.NetActivity.End(exchange, null, overloaded); // telemetry: the span ends with this outcome
+                }
+
+                return Task.FromException<NetResponse>(overloaded);
             }
 
             host.Actor.Tell(exchange, ActorRefs.NoSender);

@@ -38,6 +38,13 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <summary>Set by <see cref="NetClientExtensions.DownloadAsync"/>: the body goes to a file, not to memory; null otherwise.</summary>
     public DownloadTarget? Download { get; internal init; }
 
+    /// <summary>
+    /// Telemetry: the creator's <see cref="System.Diagnostics.Activity.Current"/>, for a request told or asked to the
+    /// gateway actor (an actor's mailbox does not carry the sender's trace); <see cref="INetClient.SendAsync"/> uses
+    /// the caller's current activity instead.
+    /// </summary>
+    internal System.Diagnostics.Activity? Caller { get; init; } = System.Diagnostics.Activity.Current;
+
     /// <summary>Receives the progress of sending the body, per attempt.</summary>
     public IProgress<TransferProgress>? UploadProgress { get; init; }
 

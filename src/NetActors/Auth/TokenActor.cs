@@ -67,6 +67,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private readonly HashSet<IActorRef> _subscribers = [];
     private StoredTokens? _current;
     private long _version;
+    private Activity? _refreshSpan; // telemetry: the span of the refresh attempt on the wire, or null
     private static long s_generations;
     private long _generation = Interlocked.Increment(ref s_generations);
     private int _stashed;
@@ -137,6 +138,8 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
 
     protected override void PostStop()
     {
+        EndRefreshSpan("stopped", null);
+        Telemetry.NetActivity.Forget(Self);
         _refreshCts?.Cancel();
         _refreshCts?.Dispose();
     }
@@ -249,6 +252,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             // The realm's own deadline, whatever the refresher does with its cancellation token: the attempt is
             // abandoned (its late result belongs to an old generation) and retried with backoff.
             _ = _refreshCts?.CancelAsync();
+            EndRefreshSpan("timeout", null); // telemetry
             NextGeneration();
             OnTransientFailure(new TimeoutException(
                 $"the refresh did not finish within refresh-timeout ({_settings.RefreshTimeout.TotalSeconds:0.###} s)"));
@@ -393,13 +397,29 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Timers.StartSingleTimer(TimeoutTimer, new RefreshTimedOut(generation), _settings.RefreshTimeout);
         var context = new TokenRefreshContext(Realm, _current?.Tokens, _settings.TokenClient, _services.Send);
         Task<TokenSet> refresh;
+        // Telemetry: the refresh's own span, current while the refresher starts, so its call to the token endpoint
+        // (sent through the runtime) is a child of it; this actor's thread gets its context back below.
+        _refreshSpan = Telemetry.NetActivity.BeginRefresh(Realm, _refreshIsProactive);
+        var outer = Activity.Current;
         try
         {
+            if (_refreshSpan is not null)
+            {
+                Activity.Current = _refreshSpan;
+            }
+
             refresh = _services.Refresher!.RefreshAsync(context, _refreshCts.Token);
         }
         catch (Exception e)
         {
             refresh = Task.FromException<TokenSet>(e);
+        }
+        finally
+        {
+            if (_refreshSpan is not null)
+            {
+                Activity.Current = outer;
+            }
         }
 
         refresh.PipeTo(Self,
@@ -435,14 +455,17 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         var error = TokenAnswers.Unwrap(result.Error);
+        var outcomeName = outcome switch
+        {
+            RefreshOutcome.Success => "success",
+            RefreshOutcome.Rejected => "rejected",
+            RefreshOutcome.Unusable => "malformed",
+            _ => "failed",
+        };
         _services.Metrics?.TokenRefreshes.Add(1, new KeyValuePair<string, object?>("netactors.realm", Realm),
-            new KeyValuePair<string, object?>("netactors.outcome", outcome switch
-            {
-                RefreshOutcome.Success => "success",
-                RefreshOutcome.Rejected => "rejected",
-                RefreshOutcome.Unusable => "malformed",
-                _ => "failed",
-            }));
+            new KeyValuePair<string, object?>("netactors.outcome", outcomeName));
+        var span = _refreshSpan;
+        EndRefreshSpan(outcomeName, outcome == RefreshOutcome.Success ? null : error); // telemetry: the attempt's outcome
 
         switch (outcome)
         {
@@ -452,6 +475,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                     _log.Recovered(Realm, (Now - down.Since).TotalMilliseconds);
                 }
 
+                Telemetry.NetActivity.Refreshed(Self, span, NextVersion); // telemetry: before Adopt tells the hosts
                 Adopt(tokens!);
                 _log.Refreshed(Realm, _version, elapsed.TotalMilliseconds, _refreshIsProactive);
                 Publish(new TokenRefreshed(Realm, _version, tokens!.EffectiveExpiry, _refreshIsProactive), _services.OnRefreshed);
@@ -574,8 +598,19 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     /// </summary>
     private long NextGeneration()
     {
+        EndRefreshSpan("abandoned", null); // telemetry: a refresh of an earlier generation is no longer this realm's
         _refreshInFlight = false; // a refresh of an earlier generation no longer counts
         return _generation = Interlocked.Increment(ref s_generations);
+    }
+
+    /// <summary>Telemetry: ends the refresh attempt's span, if one is open.</summary>
+    private void EndRefreshSpan(string outcome, Exception? error)
+    {
+        if (_refreshSpan is { } span)
+        {
+            _refreshSpan = null;
+            Telemetry.NetActivity.EndRefresh(span, outcome, error);
+        }
     }
 
     /// <summary>The same exponential backoff with jitter as request retries, never below the minimum.</summary>

@@ -58,7 +58,7 @@ public sealed class NetGateway : ReceiveActor
         _router = new Gateway.RequestRouter(settings, runtime.Setup, new Dictionary<string, HostEntry>(_hosts, StringComparer.Ordinal));
         runtime.PublishRouter(_router);
         Receive<Exchange>(Route);
-        Receive<NetRequest>(request => Route(Exchange.ForActor(request, Sender)));
+        Receive<NetRequest>(request => Route(NetActivity.Told(Exchange.ForActor(request, Sender)))); // telemetry: the sender's trace
         Receive<SignIn>(m => ToRealm(m.Realm, m));
         Receive<TerminateSession>(m => ToRealm(m.Realm, m));
         Receive<Drain>(_ => OnDrain());
@@ -103,6 +103,7 @@ public sealed class NetGateway : ReceiveActor
             {
                 // Refresh calls go through the runtime, ahead of their origin's queue, never retried by it.
                 var exchange = Exchange.ForTask(request.WithTimeout(realm.RefreshTimeout), ct, priority: true);
+                exchange.Span = NetActivity.Begin(request.Method, System.Diagnostics.Activity.Current); // telemetry: a child of the refresh's span
                 self.Tell(exchange);
                 return exchange.Task;
             },

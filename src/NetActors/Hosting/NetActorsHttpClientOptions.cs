@@ -48,6 +48,9 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
             AllowAutoRedirect = false,
             UseCookies = false,
             AutomaticDecompression = DecompressionMethods.None, // the runtime decodes (Hosts/ContentDecoding), cheaper
+            // Telemetry: no DiagnosticsHandler, so the only traceparent on the wire is NetActors' own (its request
+            // span continues the caller's trace), and no second, parentless client span per attempt.
+            ActivityHeadersPropagator = null,
         });
     }
 

@@ -28,11 +28,21 @@ internal static class AttemptRunner
                 ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
                 : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
 
+            if (ex.Span is not null)
+            {
+                Telemetry.NetActivity.Attempt(ex, response, null); // telemetry: the attempt's event, before any outcome
+            }
+
             var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
             done = new AttemptCompleted(ex, response, body, null, delivered);
         }
         catch (Exception e)
         {
+            if (ex.Span is not null)
+            {
+                Telemetry.NetActivity.Attempt(ex, response, e); // telemetry: the failed attempt's event
+            }
+
             done = new AttemptCompleted(ex, response, default, e);
         }
         finally

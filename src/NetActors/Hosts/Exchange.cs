@@ -87,6 +87,12 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     public NetRequest Request { get; }
 
+    /// <summary>
+    /// Telemetry: the request's trace context, captured when it was accepted: its NetActors client span, or the
+    /// caller's own activity when nobody samples NetActors' spans, or null (see <see cref="NetActivity.Begin"/>).
+    /// </summary>
+    public Activity? Span { get; set; }
+
     /// <summary>The outcome, for the facade's path.</summary>
     public Task<NetResponse> Task => _tcs?.Task ?? throw new InvalidOperationException("Not a task exchange.");
 
@@ -326,10 +332,21 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// Delivers a response unless an outcome was delivered already. A waiting task is completed through the
     /// thread pool, so the caller's continuation never runs on the actor that decided the outcome.
     /// </summary>
-    public bool TryComplete(NetResponse response) => TryClaim() && Hand(response);
+    public bool TryComplete(NetResponse response) => TryClaim() && Ended((int)response.StatusCode, null) && Hand(response);
 
     /// <summary>Delivers a failure (cancellation for an <see cref="OperationCanceledException"/>), like <see cref="TryComplete"/>.</summary>
-    public bool TryFail(Exception error) => TryClaim() && Hand(error);
+    public bool TryFail(Exception error) => TryClaim() && Ended(null, error) && Hand(error);
+
+    /// <summary>Telemetry: the span ends with the one outcome, before the caller can see it.</summary>
+    private bool Ended(int? status, Exception? error)
+    {
+        if (Span is not null)
+        {
+            NetActivity.End(this, status, error);
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// Claims the one outcome: true for the first caller only, who must then deliver it. From here on the request
@@ -352,6 +369,7 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// </summary>
     public void CompleteClaimed(NetResponse response)
     {
+        Ended((int)response.StatusCode, null); // telemetry: the plain-2xx path ends the span on the attempt's thread
         if (_tcs is not null)
         {
             _tcs.TrySetResult(response);

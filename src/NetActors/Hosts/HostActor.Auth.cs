@@ -164,6 +164,11 @@ internal sealed partial class HostActor
                 continue;
             }
 
+            if (ex.Span is not null)
+            {
+                Telemetry.NetActivity.WaitedFor(ex, cache.Route.TokenActor, granted.Version); // telemetry: link to the refresh
+            }
+
             Enqueue(ex, front: true);
         }
 

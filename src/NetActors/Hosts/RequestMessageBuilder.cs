@@ -141,9 +141,10 @@ internal static class RequestMessageBuilder
             var (name, value) = requestHeaders[i];
             if ((crossed && ex.Redaction.IsSecretHeader(name)) ||
                 (ex.Authorization is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase)) ||
-                (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)))
+                (ex.IdempotencyKey is not null && string.Equals(name, idempotencyHeader, StringComparison.OrdinalIgnoreCase)) ||
+                Telemetry.NetActivity.IsTraceHeader(ex, name))
             {
-                continue; // the realm's token and the idempotency key are set above
+                continue; // the realm's token, the idempotency key and the trace context are set here
             }
 
             if (!message.Headers.TryAddWithoutValidation(name, value) &&
@@ -156,6 +157,7 @@ internal static class RequestMessageBuilder
             }
         }
 
+        Telemetry.NetActivity.Inject(ex, message); // telemetry: exactly one traceparent, the request span's
         ContentDecoding.Offer(message);
         return message;
     }
