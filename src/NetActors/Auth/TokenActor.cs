@@ -154,7 +154,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             {
                 _current = stored;
                 _version = stored.Version;
-                ScheduleProactive();
+                ScheduleProactive(resumed: true);
                 _log.Resumed(Realm, stored.Version);
             }
 
@@ -757,7 +757,14 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
     }
 
-    private void ScheduleProactive()
+    /// <summary>
+    /// Starts the proactive timer for the current token. <paramref name="resumed"/>: the token was loaded from the
+    /// store (a restart, or a new cluster singleton after a handover or a downed member), so the time it has left is
+    /// not its lifetime and the proactive floor does not apply: a stored token close to or past its expiry is
+    /// refreshed at once (one refresh, whose answer is judged against the floor as usual), rather than left until a
+    /// request finds it expired.
+    /// </summary>
+    private void ScheduleProactive(bool resumed = false)
     {
         Timers.Cancel(ProactiveTimer);
         if (_current?.Tokens.EffectiveExpiry is not { } expiry || _services.Refresher is null)
@@ -766,7 +773,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         }
 
         var now = Now;
-        if (expiry - now < _settings.ProactiveRefreshFloor)
+        if (!resumed && expiry - now < _settings.ProactiveRefreshFloor)
         {
             // A lifetime this short is not a schedule: refreshing ahead of it would be a hot loop without traffic.
             _log.BelowFloor(Realm, _current.Version, (expiry - now).TotalMilliseconds);

@@ -249,4 +249,33 @@ public sealed class SessionLifecycleTests
         }
     }
 
+    [Fact]
+    public async Task A_stored_token_past_its_expiry_is_refreshed_when_the_realm_resumes_it_without_waiting_for_a_request()
+    {
+        // What a new cluster singleton finds after a member was downed: the stored token has less time left than the
+        // proactive floor (here none). Its remaining time is not its lifetime: the realm refreshes it once at once.
+        var directory = Path.Combine(Path.GetTempPath(), "netactors-store-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var upstream = await TestUpstream.StartAsync();
+            var tokens = new TokenServer { Rotate = true }.Install(upstream);
+            var expired = tokens.SignIn() with { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(-1) };
+            await new FileTokenStore(directory).SaveAsync("api", new StoredTokens(expired, 1), default);
+
+            await using var net = await AuthTestHost.StartAsync(upstream, realm: r => r.WithFileTokenStore(directory));
+
+            await Eventually.Assert(() => Assert.Equal(1, tokens.RefreshCalls), TimeSpan.FromSeconds(10));
+            var response = await net.Client.SendAsync(NetRequest.Get("api", "/api/after"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(1, tokens.RefreshCalls);
+            Assert.Equal(0, tokens.Unauthorized);
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, true);
+            }
+        }
+    }
 }
