@@ -5,7 +5,7 @@ using NetActors.Errors;
 namespace NetActors.Host.Load;
 
 /// <summary>
-/// Sends requests through the runtime and keeps the books on invariant 1: every request sent gets exactly one
+/// Sends requests through the runtime and keeps the books on the first promise: every request sent gets exactly one
 /// outcome, within its total timeout. Counts requests started and finished, outcomes by kind, and the slowest.
 /// </summary>
 /// <param name="net">The runtime's facade.</param>

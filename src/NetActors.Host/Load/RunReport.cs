@@ -29,7 +29,7 @@ internal sealed record LedgerSummary(long Started, long Finished, long Succeeded
 /// <summary>The parts of a run's summary that the demo and a configured workload share.</summary>
 internal static class RunReport
 {
-    /// <summary>Invariant 1: every request sent got exactly one outcome, within its total timeout.</summary>
+    /// <summary>Every request sent got exactly one outcome, within its total timeout.</summary>
     public static InvariantCheck EveryRequestAnOutcome(LedgerSummary ledger, LoadResult load, TimeSpan totalTimeout) => new(
         "every request an outcome, in time",
         ledger.WithoutOutcome == 0 && load.Unfinished == 0 && ledger.Late == 0,
@@ -37,7 +37,7 @@ internal static class RunReport
         $"{ledger.WithoutOutcome} without outcome, {ledger.Late} later than their total timeout; slowest {Ms(ledger.Slowest)} " +
         $"(total timeout {Ms(totalTimeout)})");
 
-    /// <summary>Invariant 3 as the runtime's own gauge saw it (sampled, so it can only under-count).</summary>
+    /// <summary>The cap on requests on the wire, as the runtime's own gauge saw it (sampled, so it can only under-count).</summary>
     public static InvariantCheck ClientCap(IReadOnlyList<OriginReport> origins) => new(
         "in flight per origin within the cap (runtime's gauge)",
         origins.All(o => o.Cap is not { } cap || o.ClientMax <= cap),

@@ -6,7 +6,7 @@ using NetActors.Hosts;
 namespace NetActors.Hosting;
 
 /// <summary>
-/// The last line of invariant 1: a request that ends up in dead letters (its actor stopped, the system is
+/// The last line of "every request gets exactly one outcome": a request that ends up in dead letters (its actor stopped, the system is
 /// shutting down) is answered with <see cref="NetShutdownException"/> instead of hanging its caller.
 /// </summary>
 internal sealed class OrphanWatcher : ReceiveActor

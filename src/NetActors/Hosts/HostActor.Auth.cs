@@ -18,7 +18,7 @@ internal sealed partial class HostActor
         if (ex.Request.Anonymous || ex.Client.AuthRealm is not { } realmName ||
             !_context.Realms.TryGetValue(realmName, out var route) || !route.Settings.Origins.Contains(_origin))
         {
-            // Invariant 7: a token only ever goes to its realm's origins (checked per hop, so redirects too).
+            // A token only ever goes to its realm's origins (checked per hop, so redirects too).
             return true;
         }
 

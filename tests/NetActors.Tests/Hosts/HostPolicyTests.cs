@@ -90,7 +90,7 @@ public sealed class AdmissionLedgerTests
 public sealed class RequestMessageBuilderTests
 {
     [Theory]
-    [InlineData("search?u=http://x", "http://api.test:8080/v1/search?u=http://x")]
+    [InlineData("search?u=http://x.example", "http://api.test:8080/v1/search?u=http://x.example")]
     [InlineData("/users/me", "http://api.test:8080/v1/users/me")]
     [InlineData("users/me", "http://api.test:8080/v1/users/me")]
     [InlineData("http://other.test/a", "http://other.test/a")]

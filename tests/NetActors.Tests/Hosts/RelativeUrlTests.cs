@@ -10,11 +10,11 @@ public sealed class RelativeUrlTests
         await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c.WithBaseAddress(new Uri(upstream.BaseAddress, "v1"))));
 
         // A URL is absolute only when it starts with a scheme; "://" later in it is just data.
-        var response = await net.Client.SendAsync(NetRequest.Get("api", "search?u=http://x"));
+        var response = await net.Client.SendAsync(NetRequest.Get("api", "search?u=http://x.example"));
 
         Assert.True(response.IsSuccessStatusCode);
         var seen = Assert.Single(upstream.Seen);
         Assert.Equal("/v1/search", seen.Path);
-        Assert.Equal("http://x", System.Web.HttpUtility.ParseQueryString(seen.Query)["u"]);
+        Assert.Equal("http://x.example", System.Web.HttpUtility.ParseQueryString(seen.Query)["u"]);
     }
 }
