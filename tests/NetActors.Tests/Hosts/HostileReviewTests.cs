@@ -5,24 +5,24 @@ using NetActors.Resilience;
 
 namespace NetActors.Tests.Hosts;
 
+/// <summary>An OnRequest hook that does not observe its token on <c>/stuck</c> (a user bug, as the design says hooks have).</summary>
+internal sealed class Stuck : NetInterceptor
+{
+    public override string Name => "stuck-hook";
+
+    public override async ValueTask OnRequestAsync(HttpRequestMessage request, NetInterceptorContext context, CancellationToken ct)
+    {
+        if (request.RequestUri!.AbsolutePath == "/stuck")
+        {
+            await new TaskCompletionSource().Task.ConfigureAwait(false); // ignores ct
+        }
+    }
+}
+
 /// <summary>Outside review of the admission ledger (issue 12): paths where the promises break.</summary>
 [Collection(TimingCollection.Name)]
 public sealed class HostileReviewTests
 {
-    /// <summary>An OnRequest hook that does not observe its token (a user bug, as the design says hooks have).</summary>
-    private sealed class Stuck : NetInterceptor
-    {
-        public override string Name => "stuck-hook";
-
-        public override async ValueTask OnRequestAsync(HttpRequestMessage request, NetInterceptorContext context, CancellationToken ct)
-        {
-            if (request.RequestUri!.AbsolutePath == "/stuck")
-            {
-                await new TaskCompletionSource().Task.ConfigureAwait(false); // ignores ct
-            }
-        }
-    }
-
     [Fact]
     public async Task A_request_whose_OnRequest_hook_ignores_its_token_still_gets_an_outcome_within_its_total_timeout()
     {
@@ -92,17 +92,6 @@ public sealed class HostileReviewTests
 [Collection(TimingCollection.Name)]
 public sealed class HostileReviewSlotTests
 {
-    private sealed class Stuck : NetInterceptor
-    {
-        public override async ValueTask OnRequestAsync(HttpRequestMessage request, NetInterceptorContext context, CancellationToken ct)
-        {
-            if (request.RequestUri!.AbsolutePath == "/stuck")
-            {
-                await new TaskCompletionSource().Task.ConfigureAwait(false); // ignores ct
-            }
-        }
-    }
-
     [Fact]
     public async Task After_the_caller_of_a_request_stuck_in_its_OnRequest_hook_cancels_the_slot_serves_the_next_caller()
     {
