@@ -51,34 +51,34 @@ public sealed record RealmSettings
     public string TokenClient { get; init; } = string.Empty;
 
     /// <summary>Refresh this long before expiry at most.</summary>
-    public TimeSpan RefreshSkew { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan RefreshSkew { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.refresh-skew");
 
     /// <summary>Refresh this fraction of the lifetime before expiry, if shorter than <see cref="RefreshSkew"/>.</summary>
-    public double RefreshSkewRatio { get; init; } = 0.1;
+    public double RefreshSkewRatio { get; init; } = Configuration.ReferenceDefaults.Double("auth.realm-defaults.refresh-skew-ratio");
 
     /// <summary>Time allowed for one refresh call.</summary>
-    public TimeSpan RefreshTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RefreshTimeout { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.refresh-timeout");
 
     /// <summary>Smallest delay before retrying a refresh that could not reach the server.</summary>
-    public TimeSpan RetryMinBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan RetryMinBackoff { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.refresh-retry.min-backoff");
 
     /// <summary>Largest delay before retrying a refresh that could not reach the server.</summary>
-    public TimeSpan RetryMaxBackoff { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan RetryMaxBackoff { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.refresh-retry.max-backoff");
 
     /// <summary>
     /// While a failed refresh waits for its retry, a request that needs a token starts the retry at once when the
     /// last attempt failed at least this long ago: a recovered token endpoint serves the next request promptly.
     /// </summary>
-    public TimeSpan RetryOnDemandAfter { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan RetryOnDemandAfter { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.refresh-retry.on-demand-after");
 
     /// <summary>Proactive refreshes (ahead of expiry) start no more often than this.</summary>
-    public TimeSpan MinRefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan MinRefreshInterval { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.min-refresh-interval");
 
     /// <summary>A token lifetime shorter than this is treated as unknown for proactive refresh.</summary>
-    public TimeSpan ProactiveRefreshFloor { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan ProactiveRefreshFloor { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.token-lifetime.proactive-floor");
 
     /// <summary>The longest lifetime the realm believes; a longer one (from <c>expires_in</c> or <c>exp</c>) is clamped to it.</summary>
-    public TimeSpan MaxTokenLifetime { get; init; } = TimeSpan.FromDays(1);
+    public TimeSpan MaxTokenLifetime { get; init; } = Configuration.ReferenceDefaults.Duration("auth.realm-defaults.token-lifetime.max");
 
     /// <summary>
     /// Proactive refresh pauses once no request has used the realm's token for this long (null: never pauses); the
@@ -87,7 +87,7 @@ public sealed record RealmSettings
     public TimeSpan? IdleRefreshAfter { get; init; }
 
     /// <summary>Token requests that may wait during a refresh.</summary>
-    public int StashCapacity { get; init; } = 10_000;
+    public int StashCapacity { get; init; } = Configuration.ReferenceDefaults.Int("auth.realm-defaults.stash-capacity");
 
     /// <summary>
     /// The realm's DPoP (RFC 9449) proofs and key when <c>dpop.enabled</c>: tokens go as <c>Authorization: DPoP</c>
@@ -102,7 +102,7 @@ public sealed record RealmSettings
     public OAuthSettings OAuth { get; init; } = new();
 
     /// <summary>"memory" or "file".</summary>
-    public string StoreType { get; init; } = "memory";
+    public string StoreType { get; init; } = Configuration.ReferenceDefaults.String("auth.realm-defaults.store.type");
 
     /// <summary>The directory of the file store.</summary>
     public string StorePath { get; init; } = string.Empty;
@@ -276,25 +276,27 @@ public sealed record EndpointRefreshSettings
     public string Path { get; init; } = string.Empty;
 
     /// <summary>The HTTP method.</summary>
-    public string Method { get; init; } = "POST";
+    public string Method { get; init; } = Configuration.ReferenceDefaults.String("auth.realm-defaults.endpoint.method");
 
     /// <summary>True for a form body, false for JSON.</summary>
     public bool FormBody { get; init; }
 
     /// <summary>Body fields; <c>{refresh_token}</c> and <c>{access_token}</c> are replaced.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> Body { get; init; } = [];
+    public IReadOnlyList<KeyValuePair<string, string>> Body { get; init; } =
+        Configuration.ReferenceDefaults.Fields("auth.realm-defaults.endpoint.body");
 
     /// <summary>The form of a successful answer (<c>response-format</c>).</summary>
-    public TokenAnswerFormat AnswerFormat { get; init; } = TokenAnswerFormat.Json;
+    public TokenAnswerFormat AnswerFormat { get; init; } =
+        Enum.Parse<TokenAnswerFormat>(Configuration.ReferenceDefaults.String("auth.realm-defaults.endpoint.response-format"), ignoreCase: true);
 
     /// <summary>Dotted JSON path of the access token in the response.</summary>
-    public string AccessTokenPath { get; init; } = "access_token";
+    public string AccessTokenPath { get; init; } = Configuration.ReferenceDefaults.String("auth.realm-defaults.endpoint.access-token-path");
 
     /// <summary>Dotted JSON path of the refresh token in the response.</summary>
-    public string RefreshTokenPath { get; init; } = "refresh_token";
+    public string RefreshTokenPath { get; init; } = Configuration.ReferenceDefaults.String("auth.realm-defaults.endpoint.refresh-token-path");
 
     /// <summary>Dotted JSON path of the lifetime in seconds in the response.</summary>
-    public string ExpiresInPath { get; init; } = "expires_in";
+    public string ExpiresInPath { get; init; } = Configuration.ReferenceDefaults.String("auth.realm-defaults.endpoint.expires-in-path");
 
     internal static EndpointRefreshSettings Create(Config c, string prefix)
     {
@@ -359,7 +361,7 @@ public sealed record OAuthSettings
     public string Scope { get; init; } = string.Empty;
 
     /// <summary>True for HTTP Basic client authentication, false for credentials in the form body.</summary>
-    public bool BasicAuthentication { get; init; } = true;
+    public bool BasicAuthentication { get; init; } = Configuration.ReferenceDefaults.String("auth.realm-defaults.oauth.client-authentication") == "basic";
 
     /// <summary>Hides the secret.</summary>
     public override string ToString() =>

@@ -18,10 +18,10 @@ public sealed record ClusterSettings
     public string Role { get; init; } = string.Empty;
 
     /// <summary>How long a node waits for the realm's singleton to answer a token request before it asks again.</summary>
-    public TimeSpan TokenRequestTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan TokenRequestTimeout { get; init; } = Configuration.ReferenceDefaults.Duration("cluster.token-request-timeout");
 
     /// <summary>How long a sign-in or a session termination may wait for the realm's singleton in all.</summary>
-    public TimeSpan SessionCallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan SessionCallTimeout { get; init; } = Configuration.ReferenceDefaults.Duration("cluster.session-call-timeout");
 
     /// <summary>
     /// How long before its caller's failure a sign-in or termination stops being applied by the singleton: the
@@ -32,17 +32,18 @@ public sealed record ClusterSettings
         TimeSpan.FromTicks(Math.Min(TokenRequestTimeout.Ticks, SessionCallTimeout.Ticks / 4));
 
     /// <summary>Whether an origin's rate limit is the fleet's (divided among the members) rather than each process's.</summary>
-    public bool SharedRateLimits { get; init; } = true;
+    public bool SharedRateLimits { get; init; } = Configuration.ReferenceDefaults.Bool("cluster.shared-rate-limits");
 
     /// <summary>
     /// How long a member that has not joined a cluster (no seed node reachable) holds an authenticated request or
     /// a session call before failing it with <see cref="Errors.ClusterUnavailableException"/>; counted from the
     /// member's start, so once it has passed such calls fail at once until the member joins.
     /// </summary>
-    public TimeSpan NotJoinedTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan NotJoinedTimeout { get; init; } = Configuration.ReferenceDefaults.Duration("cluster.not-joined-timeout");
 
     /// <summary>What happens at start when a crashed member's handover cannot fit in a request's total timeout.</summary>
-    public HandoverCheck HandoverCheck { get; init; } = HandoverCheck.Warn;
+    public HandoverCheck HandoverCheck { get; init; } =
+        Enum.Parse<HandoverCheck>(Configuration.ReferenceDefaults.String("cluster.handover-check"), ignoreCase: true);
 
     internal static ClusterSettings Create(Config netactors)
     {

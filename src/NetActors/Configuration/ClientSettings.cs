@@ -43,13 +43,13 @@ public sealed record ClientSettings
     /// The longest pause a <c>Retry-After</c> (on a 429 or 503) may put on an origin; a longer one is cut to this,
     /// so that no value a server sends can disable an origin for everyone.
     /// </summary>
-    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan MaxRetryAfter { get; init; } = ReferenceDefaults.Duration("client-defaults.max-retry-after");
 
     /// <summary>
     /// How long an origin that no client declares (reached by an absolute URL or a redirect) is kept without
     /// requests before its host actor, connection pool, settings and gauge series are removed.
     /// </summary>
-    public TimeSpan IdleOriginTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan IdleOriginTimeout { get; init; } = ReferenceDefaults.Duration("client-defaults.idle-origin-timeout");
 
     /// <summary>Largest response body accepted, in bytes.</summary>
     public long MaxResponseSize { get; init; } = ReferenceDefaults.Size("client-defaults.max-response-size");

@@ -24,4 +24,10 @@ internal static class ReferenceDefaults
     public static TimeSpan Duration(string key) => Reader.Duration(key, allowZero: true);
 
     public static long Size(string key) => Reader.ByteSize(key, min: 0);
+
+    /// <summary>The string fields of the object at <paramref name="key"/>, in the file's order.</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> Fields(string key) =>
+        Section.Value.GetConfig(key) is { IsEmpty: false } section
+            ? section.Root.GetObject().Items.Select(i => new KeyValuePair<string, string>(i.Key, i.Value.GetString() ?? string.Empty)).ToList()
+            : [];
 }

@@ -20,9 +20,25 @@ public sealed class ReferenceDefaultsTests
                 $"{property.Name}: reference.conf {JsonSerializer.Serialize(property.GetValue(fromReference))}, C# {JsonSerializer.Serialize(property.GetValue(inCode))}");
         }
 
+        var realmFromReference = NetActors.Auth.RealmSettings.Create("r", NetActorsSettings.Reference.GetConfig("netactors.auth"),
+            new Dictionary<string, ClientSettings>(), hasDelegate: false);
+        AssertSameProperties(realmFromReference, new NetActors.Auth.RealmSettings { Name = "r" });
+        AssertSameProperties(NetActors.Cluster.ClusterSettings.Create(NetActorsSettings.Reference.GetConfig("netactors")),
+            new NetActors.Cluster.ClusterSettings());
+
         var settings = NetActorsSettings.Create(ConfigurationFactory.Empty);
         Assert.Equal(settings.DrainTimeout, new NetActorsSettings { Clients = settings.Clients, Realms = settings.Realms, Redaction = settings.Redaction }.DrainTimeout);
         Assert.Equal(JsonSerializer.Serialize(settings.FeatureFlags), JsonSerializer.Serialize(new NetActors.Features.FeatureFlagsSettings()));
+    }
+
+    private static void AssertSameProperties<T>(T fromReference, T inCode)
+    {
+        foreach (var property in typeof(T).GetProperties())
+        {
+            var reference = JsonSerializer.Serialize(property.GetValue(fromReference));
+            var code = JsonSerializer.Serialize(property.GetValue(inCode));
+            Assert.True(reference == code, $"{typeof(T).Name}.{property.Name}: reference.conf {reference}, C# {code}");
+        }
     }
 
     [Fact]
