@@ -43,7 +43,10 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// gateway actor (an actor's mailbox does not carry the sender's trace); <see cref="INetClient.SendAsync"/> uses
     /// the caller's current activity instead.
     /// </summary>
-    internal System.Diagnostics.Activity? Caller { get; init; } = System.Diagnostics.Activity.Current;
+    internal System.Diagnostics.Activity? Caller { get => _caller.Activity; init => _caller = new(value); }
+
+    // Not part of the request's value: two requests that differ only in the trace they were built in are equal.
+    private readonly AmbientActivity _caller = new(System.Diagnostics.Activity.Current);
 
     /// <summary>Receives the progress of sending the body, per attempt.</summary>
     public IProgress<TransferProgress>? UploadProgress { get; init; }
@@ -132,4 +135,12 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
 
         return this with { Timeout = timeout };
     }
+}
+
+/// <summary>An activity carried beside a value, never compared: every instance equals every other.</summary>
+internal readonly record struct AmbientActivity(System.Diagnostics.Activity? Activity)
+{
+    public bool Equals(AmbientActivity other) => true;
+
+    public override int GetHashCode() => 0;
 }

@@ -91,6 +91,26 @@ public sealed class TracingTests : IDisposable
     }
 
     [Fact]
+    public void The_trace_a_request_was_built_in_is_not_part_of_its_value()
+    {
+        NetRequest inOne, inOther;
+        using (new Activity("one").Start())
+        {
+            inOne = NetRequest.Get("api", "/same");
+        }
+
+        using (new Activity("other").Start())
+        {
+            inOther = NetRequest.Get("api", "/same");
+        }
+
+        Assert.NotSame(inOne.Caller, inOther.Caller);
+        Assert.Equal(inOne, inOther);
+        Assert.Equal(inOne.GetHashCode(), inOther.GetHashCode());
+        Assert.NotEqual(inOne, inOther with { Url = "/other" });
+    }
+
+    [Fact]
     public async Task A_request_told_to_the_gateway_continues_the_trace_its_creator_had()
     {
         await using var upstream = await TestUpstream.StartAsync();
