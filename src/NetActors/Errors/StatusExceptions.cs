@@ -10,7 +10,17 @@ public class HttpStatusException : NetException
     /// <param name="info">The request.</param>
     /// <param name="problem">Problem details from the body, if it carried them.</param>
     public HttpStatusException(HttpStatusCode status, NetRequestInfo? info, NetProblemDetails? problem)
-        : base(MessageFor(status, info, problem), info)
+        : this(status, info, problem, null)
+    {
+    }
+
+    /// <summary>Creates the exception, with a sentence of the runtime's own about what it did (or did not do) next.</summary>
+    /// <param name="status">The response status.</param>
+    /// <param name="info">The request.</param>
+    /// <param name="problem">Problem details from the body, if it carried them.</param>
+    /// <param name="note">Appended to the message, or null.</param>
+    protected HttpStatusException(HttpStatusCode status, NetRequestInfo? info, NetProblemDetails? problem, string? note)
+        : base(MessageFor(status, info, problem) + (note is null ? "" : " " + note), info)
     {
         StatusCode = status;
         Problem = problem;
@@ -62,8 +72,11 @@ public sealed class ValidationException(NetRequestInfo? info, NetProblemDetails?
     : HttpStatusException(HttpStatusCode.BadRequest, info, problem);
 
 /// <summary>401 Unauthorized, after any token refresh the request was entitled to.</summary>
-public sealed class UnauthorizedException(NetRequestInfo? info, NetProblemDetails? problem)
-    : HttpStatusException(HttpStatusCode.Unauthorized, info, problem);
+/// <param name="info">The request.</param>
+/// <param name="problem">Problem details, if any.</param>
+/// <param name="note">What the runtime did not do, in a sentence (a request that is not resent says why), or null.</param>
+public sealed class UnauthorizedException(NetRequestInfo? info, NetProblemDetails? problem, string? note = null)
+    : HttpStatusException(HttpStatusCode.Unauthorized, info, problem, note);
 
 /// <summary>403 Forbidden: authenticated, but not allowed.</summary>
 public sealed class ForbiddenException(NetRequestInfo? info, NetProblemDetails? problem)

@@ -68,6 +68,12 @@ internal sealed partial class HostActor
         if (cache.Route.Settings.DPoP is not null && !ex.DPoPNonceRetried &&
             Auth.DPoPProofs.AsksForNonce(HeaderValues(response, "WWW-Authenticate")))
         {
+            if (!MayResend(ex))
+            {
+                Fail(ex, new UnauthorizedException(ex.Info(), null, NotResent + " The nonce is remembered: the next request carries it."));
+                return;
+            }
+
             // the server wants its nonce (remembered from this response) in the proof: one more attempt with
             // the same token, not an auth failure.
             ex.DPoPNonceRetried = true;
@@ -91,6 +97,14 @@ internal sealed partial class HostActor
             return;
         }
 
+        if (!MayResend(ex))
+        {
+            // The token is treated as the policy said (a refresh follows for the next request); this one went once.
+            var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
+            Fail(ex, new UnauthorizedException(ex.Info(), problem, NotResent));
+            return;
+        }
+
         LogUnauthorizedAttempt(ex, decision); // the attempt that triggered the retry is in the request log
         ex.AuthRetried = true;
         if (decision.Verdict == Auth.UnauthorizedVerdict.RetryWithCurrent)
@@ -102,6 +116,17 @@ internal sealed partial class HostActor
 
         WaitForToken(ex, cache, ex.TokenVersion);
     }
+
+    private const string NotResent =
+        "It was not resent with a new token: a request that is not idempotent and has no idempotency key is sent at most once.";
+
+    /// <summary>
+    /// A request that is not idempotent and has no idempotency key is sent at most once, after a 401 too: a POST or
+    /// PATCH without a key is never sent again, even though the server did not act on it; with a key it is resent
+    /// like any request.
+    /// </summary>
+    private static bool MayResend(Exchange ex) =>
+        Resilience.RetryClassifier.IsIdempotent(ex.Method) || ex.IdempotencyKey is not null;
 
     /// <summary>auth: a 2xx for a request that carried a token vouches for that token version on this origin.</summary>
     private void Vouch(Exchange ex)

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using NetActors.Auth;
+using NetActors.Errors;
 
 namespace NetActors.Tests.Auth;
 
@@ -64,6 +65,26 @@ public sealed class DPoPTests
         Assert.Equal(0, server.Refreshes);
         Assert.Equal(0, server.InvalidProofs);
         Assert.Equal(0, metrics.Sum("netactors.client.unauthorized"));   // not an auth failure
+    }
+
+    [Fact]
+    public async Task A_POST_without_an_idempotency_key_that_meets_a_DPoP_nonce_challenge_is_not_resent_and_the_next_one_carries_the_nonce()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var (net, server, key) = await StartAsync(upstream, nonce: "n-1", expired: false);
+        await using var _ = net;
+        using var __ = key;
+
+        var refused = await Assert.ThrowsAsync<UnauthorizedException>(() =>
+            net.Client.SendAsync(NetRequest.Post("api", "/api/orders", NetContent.Json(new { id = 1 }))));
+        var next = await net.Client.SendAsync(NetRequest.Post("api", "/api/orders", NetContent.Json(new { id = 2 })));
+
+        Assert.Contains("not resent", refused.Message);
+        Assert.Equal(1, server.NonceChallenges); // the refused POST went once
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Equal(1, next.Attempts);          // its proof carried the remembered nonce
+        Assert.Equal(1, server.ResourceOk);
+        Assert.Equal(0, server.Refreshes);
     }
 
     [Fact]

@@ -38,6 +38,52 @@ public sealed class UnauthorizedRefreshTests
     }
 
     [Fact]
+    public async Task A_POST_without_an_idempotency_key_is_not_resent_after_a_401_and_the_next_request_has_the_refreshed_token()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        var posts = 0;
+        tokens.ProtectedHandler = ctx =>
+        {
+            Interlocked.Increment(ref posts);
+            return TestUpstream.Write(ctx, 201, "{}");
+        };
+        // The access token has expired upstream, and the client does not know it.
+        await using var net = await AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: false);
+
+        var refused = await Assert.ThrowsAsync<UnauthorizedException>(() =>
+            net.Client.SendAsync(NetRequest.Post("api", "/api/orders", NetContent.Json(new { order = "a" }))));
+        Assert.Contains("not resent", refused.Message);
+        Assert.Equal(1, tokens.Unauthorized); // it reached the server once, and was not sent again
+        Assert.Equal(0, posts);
+
+        // The 401 still counts against that token: the next request refreshes first, once, and goes through.
+        var keyed = await net.Client.SendAsync(NetRequest.Post("api", "/api/orders", NetContent.Json(new { order = "b" }))
+            .WithIdempotencyKey("order-b"));
+        Assert.Equal(HttpStatusCode.Created, keyed.StatusCode);
+        Assert.Equal(1, keyed.Attempts);
+        Assert.Equal(1, tokens.RefreshCalls);
+        Assert.Equal(1, tokens.Unauthorized);
+        Assert.Equal(1, posts);
+    }
+
+    [Fact]
+    public async Task A_POST_with_an_idempotency_key_is_resent_once_after_a_401_with_the_refreshed_token()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        await using var net = await AuthTestHost.StartSignedInAsync(upstream, tokens, expired: true, tellExpiry: false);
+
+        var response = await net.Client.SendAsync(NetRequest.Post("api", "/api/orders", NetContent.Json(new { order = "a" }))
+            .WithIdempotencyKey("order-a"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, response.Attempts);
+        Assert.Equal(1, tokens.Unauthorized);
+        Assert.Equal(1, tokens.RefreshCalls);
+    }
+
+    [Fact]
     public async Task An_insufficient_scope_401_fails_without_a_refresh()
     {
         await using var upstream = await TestUpstream.StartAsync();

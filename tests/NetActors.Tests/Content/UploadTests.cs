@@ -131,7 +131,8 @@ public sealed class UploadTests
                 .Field("title", "report")
                 .File("file", path, "application/octet-stream")
                 .Stream("extra", () => new MemoryStream(extra, writable: false), "extra.bin", extra.Length)))
-            .WithUploadProgress(new InlineProgress<TransferProgress>(reports.Enqueue)));
+            .WithUploadProgress(new InlineProgress<TransferProgress>(reports.Enqueue))
+            .WithIdempotencyKey("upload-1")); // resent after the 401 only because it has a key
 
         Assert.Equal(201, (int)response.StatusCode);
         Assert.Equal(1, tokens.Unauthorized);
