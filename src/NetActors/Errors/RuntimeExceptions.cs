@@ -86,6 +86,13 @@ public sealed class ResponseTooLargeException(NetRequestInfo? info, long limit, 
     public long Limit { get; } = limit;
 }
 
+/// <summary>
+/// A download's file could not be written here (a full disk, a denied path): a local failure, not the upstream's,
+/// so it is not retried and does not count against the origin's circuit.
+/// </summary>
+public sealed class DownloadWriteException(NetRequestInfo? info, Exception inner)
+    : NetException($"{Describe(info)} could not write its download: {inner.GetType().Name}: {inner.Message}", info, inner);
+
 /// <summary>The request itself is invalid (bad URL, bad header, unknown client); nothing was sent.</summary>
 public sealed class InvalidRequestException(NetRequestInfo? info, string problem)
     : NetException($"Invalid request{(info is null ? string.Empty : $" {info.Method} {info.Url}")}: {problem}", info);

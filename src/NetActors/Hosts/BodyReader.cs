@@ -72,8 +72,8 @@ internal static class BodyReader
         var total = content.Headers.ContentLength;
         try
         {
-            await using (var file = new FileStream(target.TempPath, FileMode.Create, FileAccess.Write,
-                FileShare.Read | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan))
+            await using (var file = Local(() => new FileStream(target.TempPath, FileMode.Create, FileAccess.Write,
+                FileShare.Read | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan)))
             {
                 await using var body = await content.ReadAsStreamAsync(ct).ConfigureAwait(false);
                 var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
@@ -84,7 +84,14 @@ internal static class BodyReader
                     int read;
                     while ((read = await body.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
                     {
-                        await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                        try
+                        {
+                            await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            throw new DownloadFileFailure(e); // the disk, not the connection
+                        }
                         written += read;
                         if (target.Progress is { } progress && written - reported >= 64 * 1024)
                         {
@@ -110,6 +117,19 @@ internal static class BodyReader
         }
     }
 
+    /// <summary>Opens the download's file; a failure here is local (<see cref="DownloadFileFailure"/>).</summary>
+    private static FileStream Local(Func<FileStream> open)
+    {
+        try
+        {
+            return open();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DownloadFileFailure(e);
+        }
+    }
+
     public static void TryDelete(string path)
     {
         try
@@ -124,6 +144,12 @@ internal static class BodyReader
 }
 
 // ecosystem: DownloadTarget moved to Content/DownloadTarget.cs (a public type: NetRequest exposes only public types)
+
+/// <summary>
+/// Internal signal: the download's file could not be opened or written (an <see cref="IOException"/> that is the
+/// disk's, not the connection's). Mapped to DownloadWriteException: not retried, not counted against the origin.
+/// </summary>
+internal sealed class DownloadFileFailure(Exception inner) : Exception("The download's file could not be written.", inner);
 
 /// <summary>Internal signal: the body is over the limit. Mapped to ResponseTooLargeException by the host.</summary>
 internal sealed class BodyTooLargeException(long limit, long? declared) : Exception("Response body over the limit.")

@@ -32,6 +32,8 @@ internal static class FailureClassifier
             case OperationCanceledException { InnerException: TimeoutException } or
                 HttpRequestException { InnerException: TimeoutException }:
                 return new NetTimeoutException(ex.Info(), ex.Client.ConnectTimeout, TimeoutKind.Connect, error);
+            case DownloadFileFailure disk:
+                return new DownloadWriteException(ex.Info(), disk.InnerException!);
             case BodyTooLargeException big:
                 return new ResponseTooLargeException(ex.Info(), big.Limit, big.Declared);
             case HttpRequestException http:

@@ -106,6 +106,36 @@ public sealed class DownloadTests
     }
 
     [Fact]
+    public async Task A_download_whose_file_cannot_be_written_fails_typed_once_and_does_not_count_against_the_origin()
+    {
+        using var files = new TransferFiles();
+        var source = files.Create("source.bin", 1, 14);
+        var doomed = Directory.CreateDirectory(Path.Combine(files.Directory, "doomed")).FullName;
+        await using var upstream = await TestUpstream.StartAsync();
+        var gate = new Gate();
+        upstream.Map("/files/held", async ctx =>
+        {
+            await gate.PassAsync(ctx); // before the headers: the runtime has not opened its file yet
+            var bytes = await File.ReadAllBytesAsync(source);
+            ctx.Response.ContentLength = bytes.Length;
+            await ctx.Response.Body.WriteAsync(bytes);
+        });
+        upstream.Respond("/ok", 200, "{}");
+        // A circuit that one counted failure would open.
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithCircuitBreaker(0.5, 1, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)));
+
+        var download = net.Client.DownloadAsync(NetRequest.Get("api", "/files/held"), Path.Combine(doomed, "x.bin"));
+        await gate.WaitForArrivalsAsync(1);
+        Directory.Delete(doomed); // the disk's failure, not the connection's: the file cannot be created
+        gate.Open();
+
+        var error = await Assert.ThrowsAsync<DownloadWriteException>(() => download).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.IsAssignableFrom<IOException>(error.InnerException);
+        Assert.Equal(1, gate.Arrived);                                   // not retried
+        Assert.Equal(200, (int)(await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode); // circuit closed
+    }
+
+    [Fact]
     public async Task A_download_into_a_missing_directory_is_an_InvalidRequestException()
     {
         using var files = new TransferFiles();
