@@ -15,6 +15,7 @@ internal static class AttemptRunner
     {
         HttpResponseMessage? response = null;
         AttemptCompleted done;
+        ex.WireStarted();
         try
         {
             if (ex.Hooks.Interceptors.Count > 0)
@@ -33,11 +34,13 @@ internal static class AttemptRunner
                 Telemetry.NetActivity.Attempt(ex, response, null); // telemetry: the attempt's event, before any outcome
             }
 
+            ex.WireDone(); // read to the end: the connection is free for the next request
             var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
             done = new AttemptCompleted(ex, response, body, null, delivered);
         }
         catch (Exception e)
         {
+            ex.WireDone();
             if (ex.Span is not null)
             {
                 Telemetry.NetActivity.Attempt(ex, response, e); // telemetry: the failed attempt's event

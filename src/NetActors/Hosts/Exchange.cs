@@ -189,6 +189,18 @@ internal sealed class Exchange : IThreadPoolWorkItem
         Volatile.Write(ref _counted, 1);
     }
 
+    /// <summary>
+    /// An attempt of this exchange is on the wire, from the moment it is started until its response is read or it
+    /// failed (any thread reads it). An outcome claimed meanwhile (the caller cancelled; a shared call's leader
+    /// whose own caller left while followers wait) keeps its place in the bound until the host actor is done
+    /// with it: the wire is still in use.
+    /// </summary>
+    private int _onWire;
+
+    internal void WireStarted() => Volatile.Write(ref _onWire, 1);
+
+    internal void WireDone() => Volatile.Write(ref _onWire, 0);
+
     /// <summary>Frees the exchange's place in its ledger's bound, once, from whichever thread gets here first.</summary>
     private void Uncount()
     {
@@ -350,7 +362,8 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     /// <summary>
     /// Claims the one outcome: true for the first caller only, who must then deliver it. From here on the request
-    /// no longer counts against its origin's bound (before the caller can see the outcome and send again).
+    /// no longer counts against its origin's bound (before the caller can see the outcome and send again), unless
+    /// an attempt of it is still on the wire.
     /// </summary>
     public bool TryClaim()
     {
@@ -359,7 +372,11 @@ internal sealed class Exchange : IThreadPoolWorkItem
             return false;
         }
 
-        Uncount();
+        if (Volatile.Read(ref _onWire) == 0)
+        {
+            Uncount(); // else once the host actor lets it go (LeaveLedger)
+        }
+
         return true;
     }
 

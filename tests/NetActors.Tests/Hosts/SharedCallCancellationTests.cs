@@ -51,6 +51,51 @@ public sealed class SharedCallCancellationTests
     }
 
     [Fact]
+    public async Task A_shared_calls_leader_whose_caller_left_keeps_its_place_in_the_bound_while_it_is_on_the_wire()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var gate = new Gate();
+        upstream.Map("/shared", async ctx =>
+        {
+            await gate.PassAsync(ctx);
+            await TestUpstream.Write(ctx, 200, "{}");
+        });
+        upstream.Map("/held/*", async ctx =>
+        {
+            await gate.PassAsync(ctx);
+            await TestUpstream.Write(ctx, 200, "{}");
+        });
+        upstream.Respond("/barrier", 200, "{}");
+        // Cap 2 + queue 2: the origin may hold 4 requests.
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(2).WithQueueCapacity(2));
+
+        using var leaderCts = new CancellationTokenSource();
+        var leader = net.Client.SendAsync(NetRequest.Get("api", "/shared"), leaderCts.Token);
+        await gate.WaitForArrivalsAsync(1);
+        var follower = net.Client.SendAsync(NetRequest.Get("api", "/shared"));
+        await net.Client.SendAsync(NetRequest.Get("api", "/barrier")); // the follower is attached
+        leaderCts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leader);
+
+        // The leader's call is still on the wire for its follower: two of the four places are taken, so two more
+        // requests are admitted and the next is refused at once.
+        var admitted = new List<Task<NetResponse>>();
+        Task<NetResponse> refused;
+        while (!(refused = net.Client.SendAsync(NetRequest.Get("api", $"/held/{admitted.Count}"))).IsFaulted)
+        {
+            admitted.Add(refused);
+            Assert.True(admitted.Count <= 4, "the origin admitted far more than it may hold");
+        }
+
+        Assert.IsType<NetActors.Errors.OverloadedException>(refused.Exception!.InnerException);
+        Assert.Equal(2, admitted.Count);
+        gate.Open();
+        Assert.Equal(HttpStatusCode.OK, (await follower.WaitAsync(TimeSpan.FromSeconds(10))).StatusCode);
+        Assert.All(await Task.WhenAll(admitted).WaitAsync(TimeSpan.FromSeconds(10)), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(1, upstream.Count("/shared"));
+    }
+
+    [Fact]
     public async Task A_shared_call_whose_callers_all_cancelled_leaves_no_trace_for_later_identical_requests()
     {
         await using var upstream = await TestUpstream.StartAsync();
