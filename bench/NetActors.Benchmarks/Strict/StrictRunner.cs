@@ -53,7 +53,8 @@ internal sealed class StrictRunner(StrictSettings settings)
             "(baseline, netactors, baseline, netactors, ...)",
             MachineLoad.Available
                 ? $"noise: per run, other load = CPU used by processes other than the bench's (worker, bench, upstream) as a share " +
-                  $"of all cores during the measured window (/proc/stat); a round with a run above {settings.MaxOtherLoad:P0} is dropped"
+                  $"of all cores during the measured window, the larger of (/proc/stat user+nice+system+steal minus the bench's " +
+                  $"/proc/<pid>/stat) and (the other processes' /proc/*/stat); a round with a run above {settings.MaxOtherLoad:P0} is dropped"
                 : "noise: /proc/stat is not readable here, so other load is unknown and no round is dropped",
         ]);
         var report = new Report(_preamble);
@@ -257,6 +258,13 @@ internal sealed class StrictRunner(StrictSettings settings)
                          $"(first: {run.Result.FirstError})");
         }
 
+        foreach (var run in runs.Where(r => scenario.Load is not null && r.Result is { } x &&
+                                            Figure(x, StrictScenario.ServerRequests) != x.Requests))
+        {
+            section.Note($"**round {run.Round}, {run.Client}: {run.Result!.Requests:N0} requests answered, " +
+                         $"{Figure(run.Result, StrictScenario.ServerRequests):N0} received by the server**");
+        }
+
         if (runs.Any(r => r.Result is { ServerGc: false }))
         {
             section.Note("**some workers did not run with server GC**");
@@ -316,7 +324,9 @@ internal sealed class StrictRunner(StrictSettings settings)
 
             var figures = string.Join(", ", scenario.Figures.Take(4).Select(f =>
                 $"{f} {Stats.Number(Result.Figures.GetValueOrDefault(f, double.NaN), StrictScenario.Decimals(f))}"));
-            var load = Result.Load is { } l ? $"other load {l.Other:P0} (machine {l.Busy:P0} busy, bench {l.Own:P0})" : "other load unknown";
+            var load = Result.Load is { } l
+                ? $"other load {l.Other:P0} (machine {l.Busy:P0} busy, bench {l.Own:P0}, other processes {l.OtherProcesses:P0})"
+                : "other load unknown";
             return $"{figures}; {load}; warm-up batches {Result.WarmupBatches}{(Error is null ? "" : $"; {Error}")}";
         }
     }

@@ -99,18 +99,21 @@ internal sealed class StrictWorker
     private async Task<WorkerResult> GetsAsync(IUpstream server, int concurrency, int cap)
     {
         await using var client = await CreateClientAsync(server, cap);
-        var send = Sender(client, server, concurrency, Math.Max(_requests, _warmupBatch));
+        // Warm-up URLs differ from the measured ones (?w=i against ?n=i): no request of the run repeats an earlier URL.
+        var warmSend = Sender(client, server, concurrency, "small?w=", _warmupBatch);
+        var send = Sender(client, server, concurrency, "small?n=", _requests);
         double? previous = null;
-        for (_warmupBatches = 1; _warmupBatches <= _maxBatches; _warmupBatches++)
+        for (_warmupBatches = 1; ; _warmupBatches++)
         {
-            var w = await LoadRunner.MeasureAsync(send, _warmupBatch, concurrency, Limit);
+            var w = await LoadRunner.MeasureAsync(warmSend, _warmupBatch, concurrency, Limit);
             if (w.Errors > 0 || w.TimedOut)
             {
                 throw new InvalidOperationException($"warm-up: {w.Errors} errors, timed out: {w.TimedOut}, first: {w.FirstError}");
             }
 
-            // Settled: two batches in a row within 5 % of each other in CPU per request.
-            if (_warmupBatches >= _minBatches && previous is { } p && Math.Abs(w.CpuUsPerRequest - p) <= 0.05 * p)
+            // Settled: two batches in a row within 5 % of each other in CPU per request (or the most batches allowed).
+            var settled = previous is { } p && Math.Abs(w.CpuUsPerRequest - p) <= 0.05 * p;
+            if (_warmupBatches >= _maxBatches || (settled && _warmupBatches >= _minBatches))
             {
                 break;
             }
@@ -145,9 +148,9 @@ internal sealed class StrictWorker
     /// absolute Uris for lean raw, relative strings (its base address does the rest) for NetActors and typical raw.
     /// </summary>
     private static Func<int, int, CancellationToken, Task> Sender(IBenchClient client, IUpstream server, int concurrency,
-        int count)
+        string prefix, int count)
     {
-        var relative = LoadRunner.UniqueUrls("small", count);
+        var relative = Enumerable.Range(0, count).Select(i => prefix + i.ToString(CultureInfo.InvariantCulture)).ToArray();
         if (client is LeanRawClient lean)
         {
             var uris = relative.Select(u => new Uri(server.BaseAddress, u)).ToArray();
@@ -177,10 +180,12 @@ internal sealed class StrictWorker
         IStormClient client = netactors is not null
             ? new StormScenario.NetActorsStormClient(netactors)
             : singleFlight ?? throw new ArgumentException($"client {_clientName} does not run the storm");
-        for (_warmupBatches = 1; _warmupBatches <= 2; _warmupBatches++)
+        for (var warmup = 0; warmup < 2; warmup++)
         {
             await StormScenario.RoundAsync(server, client, urls);
         }
+
+        _warmupBatches = 2;
 
         await Task.Delay(_settle);
         var (cpu, allocated) = (Process.GetCurrentProcess().TotalProcessorTime, GC.GetTotalAllocatedBytes(true));
