@@ -13,7 +13,6 @@ namespace NetActors.Benchmarks.Strict;
 /// </summary>
 internal sealed class StrictRunner(StrictSettings settings)
 {
-    private static readonly TimeSpan WorkerLimit = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan WorkerExitLimit = TimeSpan.FromSeconds(30);
     private const int RoundsForTargets = 5;
 
@@ -22,6 +21,12 @@ internal sealed class StrictRunner(StrictSettings settings)
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Contains("--help"))
+        {
+            Console.WriteLine(StrictSettings.Usage);
+            return 0;
+        }
+
         StrictSettings settings;
         try
         {
@@ -153,10 +158,10 @@ internal sealed class StrictRunner(StrictSettings settings)
     {
         List<string> args = ["--strict-worker", client, scenario.Key, .. settings.WorkerArguments(),
             "--own-pids", string.Join(',', new[] { Environment.ProcessId, process?.Pid ?? 0 }.Where(p => p > 0))];
-        if (settings.InjectFailure == "worker" && client == StrictClients.NetActors && !_failureInjected)
+        if (settings.InjectFailure is "worker" or "hang" && client == StrictClients.NetActors && !_failureInjected)
         {
             _failureInjected = true;
-            args.AddRange(["--inject-failure", "worker"]);
+            args.AddRange(["--inject-failure", settings.InjectFailure]);
         }
 
         var environment = new Dictionary<string, string> { ["DOTNET_gcServer"] = "1" };
@@ -170,7 +175,7 @@ internal sealed class StrictRunner(StrictSettings settings)
         try
         {
             child = ChildProcess.Start(role, args, environment);
-            var line = await child.WaitForLineAsync(WorkerResult.LinePrefix, WorkerLimit);
+            var line = await child.WaitForLineAsync(WorkerResult.LinePrefix, settings.WorkerLimit);
             var result = JsonSerializer.Deserialize<WorkerResult>(line, Upstreams.Json)
                          ?? throw new ChildFailedException($"{role}: unreadable result line");
             var exit = await child.WaitForExitAsync(WorkerExitLimit);

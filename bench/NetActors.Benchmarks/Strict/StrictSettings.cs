@@ -19,11 +19,12 @@ internal sealed record StrictSettings(
     double MaxOtherLoad,
     IReadOnlyList<string> Upstreams,
     IReadOnlyList<string> Scenarios,
-    string? InjectFailure)
+    string? InjectFailure,
+    TimeSpan WorkerLimit)
 {
     public const string Usage = """
         --strict [--quick] [--rounds N] [--requests N] [--upstream inproc,process,nginx] [--scenarios 6/6,64/64,1000/6,storm,overload,origins]
-                 [--max-other-load 0.10] [--inject-failure worker|upstream]
+                 [--max-other-load 0.10] [--worker-limit 600] [--inject-failure worker|hang|upstream]
           --quick            2 rounds of 3,000 requests, 100 origins, 1 s overload phases (a smoke run, about 2-3 minutes)
           --rounds N         interleaved rounds per scenario and upstream (default 7 full, 2 quick); targets need 5 kept
           --requests N       requests per measured run in the GET scenarios (default 50,000 full)
@@ -32,7 +33,9 @@ internal sealed record StrictSettings(
           --scenarios LIST   default all six
           --max-other-load F a round whose other load (CPU used by other processes, fraction of all cores) exceeds F in
                              any of its runs is dropped from the medians (default 0.10)
-          --inject-failure   make one worker (netactors, round 1 of the first scenario) or the upstream fail, to see how it is reported
+          --worker-limit S   seconds a worker may take before it is killed and its round marked failed (default 600)
+          --inject-failure   make one worker fail (worker) or hang (hang; netactors, round 1 of the first scenario), or the
+                             upstream fail at start (upstream), to see how it is reported
         """;
 
     public static StrictSettings Parse(string[] args)
@@ -55,7 +58,13 @@ internal sealed record StrictSettings(
             MaxOtherLoad: double.Parse(Option("--max-other-load") ?? "0.10", CultureInfo.InvariantCulture),
             Upstreams: List("--upstream", $"{Strict.Upstreams.InProcess},{Strict.Upstreams.Process}"),
             Scenarios: List("--scenarios", string.Join(',', StrictScenario.All.Select(s => s.Key))),
-            InjectFailure: Option("--inject-failure"));
+            InjectFailure: Option("--inject-failure"),
+            WorkerLimit: TimeSpan.FromSeconds(int.Parse(Option("--worker-limit") ?? "600", CultureInfo.InvariantCulture)));
+        if (settings.InjectFailure is not (null or "worker" or "hang" or "upstream"))
+        {
+            throw new ArgumentException($"--inject-failure: unknown '{settings.InjectFailure}'.\n{Usage}");
+        }
+
         foreach (var upstream in settings.Upstreams)
         {
             if (upstream is not (Strict.Upstreams.InProcess or Strict.Upstreams.Process or Strict.Upstreams.Nginx))

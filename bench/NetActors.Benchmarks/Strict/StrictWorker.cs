@@ -42,6 +42,7 @@ internal sealed class StrictWorker
     private readonly int _origins;
     private readonly TimeSpan _overload;
     private readonly int[] _ownPids;
+    private readonly bool _hang;
     private int _warmupBatches;
 
     private StrictWorker(string[] args)
@@ -60,6 +61,8 @@ internal sealed class StrictWorker
         {
             throw new InvalidOperationException("failing on purpose (--inject-failure worker)");
         }
+
+        _hang = Option("--inject-failure", "") == "hang";
     }
 
     public static async Task<int> RunAsync(string[] args)
@@ -83,6 +86,13 @@ internal sealed class StrictWorker
 
     private async Task RunAsync(IUpstream server, string upstream)
     {
+        if (_hang)
+        {
+            // --inject-failure hang: the bench must kill it at --worker-limit and report the round as failed.
+            Console.Error.WriteLine("worker: hanging on purpose (--inject-failure hang)");
+            await Task.Delay(Timeout.Infinite);
+        }
+
         var result = _scenario.Key switch
         {
             "storm" => await StormAsync(server),
