@@ -279,10 +279,14 @@ internal sealed class StrictRunner(StrictSettings settings)
             ? $" Server requests per run: {string.Join(", ", runs.Where(r => r.Result is not null).Select(r => Stats.Number(Figure(r.Result!, StrictScenario.ServerRequests), 0)).Distinct())}."
             : "";
         section.Note(scenario.Note + gets);
-        section.Note(upstream == Upstreams.InProcess
-            ? "CPU µs/req is the worker process's CPU time over the measured window divided by its requests: with the in-process " +
-              "upstream the server's share is in it (the same for both clients); allocation likewise (GC.GetTotalAllocatedBytes)."
-            : "CPU µs/req and alloc B/req are the client worker's only; upstream CPU µs/req is the server process's (/proc, 10 ms ticks).");
+        if (scenario.Figures.Contains(StrictScenario.Cpu))
+        {
+            section.Note(upstream == Upstreams.InProcess
+                ? "CPU µs/req is the worker process's CPU time over the measured window divided by its requests: with the in-process " +
+                  "upstream the server's share is in it (the same for both clients); allocation likewise (GC.GetTotalAllocatedBytes)."
+                : "CPU µs/req and alloc B/req are the client worker's only; upstream CPU µs/req is the server process's (/proc, 10 ms ticks).");
+        }
+
         if (!noisy && kept.Count < RoundsForTargets)
         {
             section.Note($"only {kept.Count} rounds kept: the targets need at least {RoundsForTargets}, so \"met?\" is provisional.");
