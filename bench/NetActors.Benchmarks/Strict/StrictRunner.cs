@@ -52,7 +52,7 @@ internal sealed class StrictRunner(StrictSettings settings)
             $"overload phases of {settings.OverloadDuration.TotalSeconds:0} s",
             $"command: dotnet run -c Release --project bench/NetActors.Benchmarks -- {commandLine}",
             $"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",
-            $"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; " +
+            $"machine: {Environment.ProcessorCount} cores{CpuModel()}, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; " +
             $"load average at start: {FormatLoadAverage()}",
             "each run: a fresh worker process (DOTNET_gcServer=1), one client alive at a time; rounds alternate the clients " +
             "(baseline, netactors, baseline, netactors, ...)",
@@ -313,6 +313,20 @@ internal sealed class StrictRunner(StrictSettings settings)
     }
 
     private static double Figure(WorkerResult result, string figure) => result.Figures.GetValueOrDefault(figure, double.NaN);
+
+    /// <summary>", model name" from /proc/cpuinfo, or nothing.</summary>
+    private static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "" : " (" + line[(line.IndexOf(':') + 1)..].Trim() + ")";
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
 
     private static string FormatLoadAverage() =>
         MachineLoad.LoadAverage() is { } l ? l.ToString("0.00", CultureInfo.InvariantCulture) : "unknown";
