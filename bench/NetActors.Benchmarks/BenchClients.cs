@@ -31,7 +31,7 @@ internal static class BenchClients
     public const string Resilience = "resilience";
     public const string NetActors = "netactors";
 
-    public static async Task<IReadOnlyList<IBenchClient>> CreateAllAsync(BenchServer server, int cap) =>
+    public static async Task<IReadOnlyList<IBenchClient>> CreateAllAsync(IUpstream server, int cap) =>
     [
         new RawClient(server, cap),
         new ResilienceClient(server, cap),
@@ -39,8 +39,8 @@ internal static class BenchClients
     ];
 
     /// <summary>The Authorization header of the bench session.</summary>
-    internal static AuthenticationHeaderValue BenchAuthorization(BenchServer server) =>
-        new("Bearer", server.Tokens.BenchAccessToken);
+    internal static AuthenticationHeaderValue BenchAuthorization(IUpstream server) =>
+        new("Bearer", server.BenchAccessToken);
 
     public static async Task DisposeAllAsync(IEnumerable<IBenchClient> clients)
     {
@@ -68,7 +68,7 @@ internal sealed class RawClient : IBenchClient
 {
     private readonly HttpClient _http;
 
-    public RawClient(BenchServer server, int cap)
+    public RawClient(IUpstream server, int cap)
     {
         _http = new HttpClient(new SocketsHttpHandler
         {
@@ -99,7 +99,7 @@ internal sealed class ResilienceClient : IBenchClient
     private readonly ServiceProvider _services;
     private readonly HttpClient _http;
 
-    public ResilienceClient(BenchServer server, int cap)
+    public ResilienceClient(IUpstream server, int cap)
     {
         var services = new ServiceCollection();
         services.AddHttpClient("r", c =>
@@ -154,7 +154,7 @@ internal sealed class NetActorsClient : IBenchClient
     /// Starts a host whose <c>bench</c> client has the given cap and signs it in to the bench session;
     /// <paramref name="configure"/> adds to the client, <paramref name="configureAuth"/> to its auth realm.
     /// </summary>
-    public static async Task<NetActorsClient> StartAsync(BenchServer server, int cap,
+    public static async Task<NetActorsClient> StartAsync(IUpstream server, int cap,
         Action<ClientBuilder>? configure = null, Action<AuthRealmBuilder>? configureAuth = null, string? hocon = null,
         string name = BenchClients.NetActors)
     {
@@ -184,8 +184,8 @@ internal sealed class NetActorsClient : IBenchClient
         {
             // Expires long after the run: no refresh is due, so every request simply carries the token.
             using var cts = new CancellationTokenSource(StopLimit);
-            await client.Net.SignInAsync(ClientName, new TokenSet(server.Tokens.BenchAccessToken,
-                server.Tokens.BenchRefreshToken, DateTimeOffset.UtcNow.AddHours(1)), cts.Token);
+            await client.Net.SignInAsync(ClientName, new TokenSet(server.BenchAccessToken,
+                server.BenchRefreshToken, DateTimeOffset.UtcNow.AddHours(1)), cts.Token);
         }
         catch
         {

@@ -18,10 +18,14 @@ namespace NetActors.Benchmarks;
 /// and on <c>origins</c> further ports (distinct origins for the many-origins scenario), and it counts what
 /// it sees: requests (in all, in progress and their maximum since the last reset) and connections.
 /// /small and /slow answer 401 unless the request carries the bench session's bearer token; /storm and
-/// POST /auth/refresh serve the storm scenario (see <see cref="BenchTokens"/>).
+/// POST /auth/refresh serve the storm scenario (see <see cref="BenchTokens"/>). Under /__bench (not counted as
+/// requests) a bench in another process reads the counters and starts storm sessions (<c>--serve</c> mode).
 /// </summary>
-internal sealed class BenchServer : IAsyncDisposable
+internal sealed class BenchServer : IUpstream, IAsyncDisposable
 {
+    /// <summary>The control endpoints' path; requests to it are not counted.</summary>
+    public const string ControlPath = "/__bench";
+
     /// <summary>The ~100-byte JSON body of /small and /slow.</summary>
     public static readonly byte[] SmallBody =
         """{"id":42,"name":"netactors-bench","tags":["small","json"],"ok":true,"note":"fixed body, ~100 bytes"}"""u8
@@ -54,6 +58,10 @@ internal sealed class BenchServer : IAsyncDisposable
 
     /// <summary>The server's side of bearer auth: the valid tokens, refreshes and 401s.</summary>
     public BenchTokens Tokens { get; } = new();
+
+    public string BenchAccessToken => Tokens.BenchAccessToken;
+
+    public string BenchRefreshToken => Tokens.BenchRefreshToken;
 
     /// <summary>Requests received since the start.</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -124,6 +132,14 @@ internal sealed class BenchServer : IAsyncDisposable
             ? WriteSmallAsync(context)
             : WriteUnauthorizedAsync(context));
         app.MapPost("/auth/refresh", server.RefreshAsync);
+        app.MapGet(ControlPath + "/counters", async context =>
+            await context.Response.WriteAsJsonAsync(await server.CountersAsync(), context.RequestAborted));
+        app.MapPost(ControlPath + "/reset-max", () => server.ResetMaxConcurrency());
+        app.MapPost(ControlPath + "/storm-session", () =>
+        {
+            var (stale, refresh) = server.Tokens.StartStormSession();
+            return new Dictionary<string, string> { ["stale"] = stale, ["refresh"] = refresh };
+        });
 
         await app.StartAsync();
         var ports = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
@@ -140,6 +156,18 @@ internal sealed class BenchServer : IAsyncDisposable
 
     /// <summary>Forgets the maximum seen so far (call between measurements, when idle).</summary>
     public void ResetMaxConcurrency() => Volatile.Write(ref _maxInProgress, InProgress);
+
+    public Task<UpstreamCounters> CountersAsync() => Task.FromResult(new UpstreamCounters(Requests, MaxConcurrency,
+        OpenConnections, AcceptedConnections, Tokens.Refreshes, Tokens.RejectedRefreshes, Tokens.StormUnauthorized));
+
+    public Task ResetMaxConcurrencyAsync()
+    {
+        ResetMaxConcurrency();
+        return Task.CompletedTask;
+    }
+
+    public Task<(string StaleAccessToken, string RefreshToken)> StartStormSessionAsync() =>
+        Task.FromResult(Tokens.StartStormSession());
 
     /// <summary>
     /// Closes the gate of /block for the next request; the task completes when a request reaches /block.
@@ -240,6 +268,12 @@ internal sealed class BenchServer : IAsyncDisposable
 
     private async Task CountInProgressAsync(HttpContext context, RequestDelegate next)
     {
+        if (context.Request.Path.StartsWithSegments(ControlPath))
+        {
+            await next(context);
+            return;
+        }
+
         Interlocked.Increment(ref _requests);
         var now = Interlocked.Increment(ref _inProgress);
         var max = Volatile.Read(ref _maxInProgress);

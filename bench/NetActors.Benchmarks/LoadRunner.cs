@@ -33,6 +33,21 @@ internal static class LoadRunner
     public static async Task<Measurement> RunAsync(BenchServer server, Func<int, CancellationToken, Task> send,
         int requests, int concurrency, TimeSpan limit)
     {
+        Stats.FullGc();
+        server.ResetMaxConcurrency();
+        var serverRequestsBefore = server.Requests;
+        var m = await MeasureAsync((_, i, ct) => send(i, ct), requests, concurrency, limit);
+        return m with { ServerMaxConcurrency = server.MaxConcurrency, ServerRequests = server.Requests - serverRequestsBefore };
+    }
+
+    /// <summary>
+    /// The measurement alone, for any server: <paramref name="send"/> gets the worker's number (0 to
+    /// concurrency - 1, for per-worker state such as a reused buffer) and the request's. CPU and allocations are
+    /// this process's from the first request sent to the last answered; the server figures are left at 0.
+    /// </summary>
+    public static async Task<Measurement> MeasureAsync(Func<int, int, CancellationToken, Task> send, int requests,
+        int concurrency, TimeSpan limit)
+    {
         var latencies = new long[requests];
         var next = -1;
         var completed = 0;
@@ -41,7 +56,7 @@ internal static class LoadRunner
         using var cts = new CancellationTokenSource(limit);
         var token = cts.Token;
 
-        async Task WorkerAsync()
+        async Task WorkerAsync(int worker)
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < requests && !token.IsCancellationRequested)
@@ -49,7 +64,7 @@ internal static class LoadRunner
                 var start = Stopwatch.GetTimestamp();
                 try
                 {
-                    await send(i, token);
+                    await send(worker, i, token);
                 }
                 catch (Exception e) when (!token.IsCancellationRequested)
                 {
@@ -67,20 +82,17 @@ internal static class LoadRunner
         }
 
         var workers = new Task[concurrency];
-        Stats.FullGc();
-        server.ResetMaxConcurrency();
-        var serverRequestsBefore = server.Requests;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var allocatedBefore = GC.GetTotalAllocatedBytes(true);
         var started = Stopwatch.GetTimestamp();
         for (var w = 0; w < concurrency; w++)
         {
-            workers[w] = Task.Run(WorkerAsync);
+            var worker = w;
+            workers[w] = Task.Run(() => WorkerAsync(worker));
         }
 
         await Task.WhenAll(workers);
         var wall = Stopwatch.GetElapsedTime(started);
-        var serverRequests = server.Requests - serverRequestsBefore;
         var allocated = GC.GetTotalAllocatedBytes(true) - allocatedBefore;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
 
@@ -95,8 +107,8 @@ internal static class LoadRunner
             P99Ms: Stats.PercentileMs(latencies, completed, 99),
             CpuUsPerRequest: cpu.TotalMicroseconds / done,
             AllocatedBytesPerRequest: (double)allocated / done,
-            ServerMaxConcurrency: server.MaxConcurrency,
-            ServerRequests: serverRequests,
+            ServerMaxConcurrency: 0,
+            ServerRequests: 0,
             FirstError: firstError);
     }
 

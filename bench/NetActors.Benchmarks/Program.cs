@@ -1,14 +1,37 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Runtime;
 using System.Runtime.InteropServices;
 using NetActors.Benchmarks;
 using NetActors.Benchmarks.Scenarios;
+using NetActors.Benchmarks.Strict;
 
 // dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --overload | --origins | --alloc-profile | --load <client> <n> | --compare <n> [--variant <hocon>] [--rounds <n>]]
+// dotnet run -c Release --project bench/NetActors.Benchmarks -- --strict [--quick] [options: see Strict/StrictSettings.cs]
 // One in-process Kestrel server on 127.0.0.1; raw HttpClient, IHttpClientFactory + standard resilience, and
 // NetActors compared against it at the same connection caps. Progress goes to stderr, the report to stdout
 // and to results-<mode>.md beside this project.
+if (args.Contains("--strict-worker") || args.Contains("--serve") || args.Contains("--strict"))
+{
+    // The strict benchmark (see Strict/StrictRunner.cs): the parent, one of its workers, or its upstream process.
+    try
+    {
+        Environment.ExitCode = args.Contains("--strict-worker") ? await StrictWorker.RunAsync(args)
+            : args.Contains("--serve") ? await Upstreams.ServeAsync(
+                Array.IndexOf(args, "--origins") is var o and >= 0 ? int.Parse(args[o + 1]) : 0,
+                args.Contains("--inject-failure"))
+            : await StrictRunner.RunAsync(args);
+    }
+    catch (Exception e)
+    {
+        // The message last: the bench reports the last lines of a failed child's stderr.
+        Console.Error.WriteLine(e);
+        Console.Error.WriteLine($"failed: {e.GetType().Name}: {e.Message}");
+        Environment.ExitCode = 1;
+    }
+
+    return;
+}
+
 var settings = args.Contains("--quick") ? BenchSettings.Quick : BenchSettings.Full;
 var total = Stopwatch.StartNew();
 
@@ -80,9 +103,4 @@ finally
 
 preamble.Add($"run time: {total.Elapsed.TotalSeconds:0.0} s");
 Console.WriteLine(report.ToText());
-
-var projectDirectory = typeof(BenchSettings).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-    .FirstOrDefault(a => a.Key == "ProjectDirectory")?.Value ?? Directory.GetCurrentDirectory();
-var resultsFile = Path.Combine(projectDirectory, $"results-{settings.Mode}.md");
-await File.WriteAllTextAsync(resultsFile, report.ToMarkdown());
-Console.Error.WriteLine($"written: {resultsFile}");
+await report.WriteResultsAsync(settings.Mode);

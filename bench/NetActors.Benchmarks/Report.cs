@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text;
 
 namespace NetActors.Benchmarks;
@@ -89,6 +90,16 @@ internal sealed class Report(IReadOnlyList<string> preamble)
                 section.Note($"**{client}: {m.Requests:N0} requests sent, {m.ServerRequests:N0} received by the server**");
             }
         }
+    }
+
+    /// <summary>Writes the Markdown to results-<paramref name="mode"/>.md beside the project and says where on stderr.</summary>
+    public async Task WriteResultsAsync(string mode)
+    {
+        var projectDirectory = typeof(BenchSettings).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "ProjectDirectory")?.Value ?? Directory.GetCurrentDirectory();
+        var resultsFile = Path.Combine(projectDirectory, $"results-{mode}.md");
+        await File.WriteAllTextAsync(resultsFile, ToMarkdown());
+        Console.Error.WriteLine($"written: {resultsFile}");
     }
 
     public string ToText()

@@ -9,8 +9,11 @@ namespace NetActors.Benchmarks.Scenarios;
 /// </summary>
 internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings settings)
 {
-    private const int Cap = 6;
-    private const int Concurrency = 64;
+    /// <summary>The connection cap per origin.</summary>
+    public const int Cap = 6;
+
+    /// <summary>Requests in flight at once, over all origins.</summary>
+    public const int Concurrency = 64;
     private static readonly TimeSpan CloseLimit = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan IdleOriginTimeout = TimeSpan.FromSeconds(5);
 
@@ -19,15 +22,8 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
         var ports = server.OriginPorts;
         Console.Error.WriteLine($"many origins: {ports.Count} origins × {settings.RequestsPerOrigin} requests");
 
-        // Round-robin over the origins, so requests in flight at once go to different origins.
-        var urls = new string[ports.Count * settings.RequestsPerOrigin];
-        for (var i = 0; i < urls.Length; i++)
-        {
-            urls[i] = $"http://127.0.0.1:{ports[i % ports.Count]}/small?n={i}";
-        }
-
-        // The bearer token goes only to its realm's origins: list them all, as an app calling them would.
-        var origins = ports.Select(p => $"http://127.0.0.1:{p}").ToArray();
+        var urls = Urls(ports, settings.RequestsPerOrigin);
+        var origins = Origins(ports);
         var results = new Dictionary<string, List<OriginsRun>>
         {
             // raw first: it closes its connections when disposed, so they cannot blur the next measurement.
@@ -49,15 +45,12 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
             {
                 var openBefore = server.OpenConnections;
                 IBenchClient client = name == BenchClients.NetActors
-                    ? await NetActorsClient.StartAsync(server, Cap, c => c
-                            .Set("idle-origin-timeout", $"{IdleOriginTimeout.TotalSeconds:0}s")
-                            .Set("pooled-connection-idle-timeout", "1s"),
-                        configureAuth: a => a.WithOrigins(origins))
+                    ? await StartNetActorsAsync(server, origins)
                     : new RawClient(server, Cap);
                 OriginsRun result;
                 try
                 {
-                    result = await MeasureAsync(client, urls, ports.Count);
+                    result = await MeasureAsync(server, client, urls, ports.Count, settings.MeasurementLimit);
                     if (client is NetActorsClient)
                     {
                         result = result with { AfterIdle = await AfterIdleAsync(result.Before, ports.Count) };
@@ -106,15 +99,51 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
                   "run while waiting); such leftovers can close during a later round and blur its memory figure."));
     }
 
-    private async Task<OriginsRun> MeasureAsync(IBenchClient client, string[] urls, int origins)
+    /// <summary>
+    /// <paramref name="requestsPerOrigin"/> absolute URLs per port, round-robin over the origins so that requests
+    /// in flight at once go to different origins; every one its own URL.
+    /// </summary>
+    public static string[] Urls(IReadOnlyList<int> ports, int requestsPerOrigin)
     {
-        await client.GetAsync("small", CancellationToken.None);
+        var urls = new string[ports.Count * requestsPerOrigin];
+        for (var i = 0; i < urls.Length; i++)
+        {
+            urls[i] = $"http://127.0.0.1:{ports[i % ports.Count]}/small?n={i}";
+        }
+
+        return urls;
+    }
+
+    /// <summary>The bearer token goes only to its realm's origins: list them all, as an app calling them would.</summary>
+    public static string[] Origins(IReadOnlyList<int> ports) => ports.Select(p => $"http://127.0.0.1:{p}").ToArray();
+
+    /// <summary>The NetActors client of this scenario: idle origins removed after a while, the realm covering all.</summary>
+    public static Task<NetActorsClient> StartNetActorsAsync(IUpstream server, string[] origins) =>
+        NetActorsClient.StartAsync(server, Cap, c => c
+                .Set("idle-origin-timeout", $"{IdleOriginTimeout.TotalSeconds:0}s")
+                .Set("pooled-connection-idle-timeout", "1s"),
+            configureAuth: a => a.WithOrigins(origins));
+
+    /// <summary>
+    /// One request to the main origin, then the managed heap before and after all <paramref name="urls"/> (64 at a
+    /// time), per origin.
+    /// </summary>
+    public static async Task<OriginsRun> MeasureAsync(IUpstream server, IBenchClient client, string[] urls, int origins,
+        TimeSpan limit)
+    {
+        await client.GetAsync(server.BaseAddress + "small", CancellationToken.None);
         Stats.FullGc();
         var before = GC.GetTotalMemory(true);
-        var accepted = server.AcceptedConnections;
-        var run = await LoadRunner.RunAsync(server, (i, ct) => client.GetAsync(urls[i], ct), urls.Length, Concurrency,
-            settings.MeasurementLimit);
-        var connections = server.AcceptedConnections - accepted;
+        var countersBefore = await server.CountersAsync();
+        await server.ResetMaxConcurrencyAsync();
+        var run = await LoadRunner.MeasureAsync((_, i, ct) => client.GetAsync(urls[i], ct), urls.Length, Concurrency, limit);
+        var countersAfter = await server.CountersAsync();
+        var connections = countersAfter.AcceptedConnections - countersBefore.AcceptedConnections;
+        run = run with
+        {
+            ServerRequests = countersAfter.Requests - countersBefore.Requests,
+            ServerMaxConcurrency = countersAfter.MaxConcurrency,
+        };
         Stats.FullGc();
         var after = GC.GetTotalMemory(true);
         return new OriginsRun((double)(after - before) / origins, run.RequestsPerSecond, connections, 0, run, before);
@@ -162,6 +191,6 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
     }
 
     /// <summary>One client's round: memory per origin, throughput, connections opened and left open.</summary>
-    private sealed record OriginsRun(double BytesPerOrigin, double Rps, long Connections, int LeftOpen, Measurement Run,
+    internal sealed record OriginsRun(double BytesPerOrigin, double Rps, long Connections, int LeftOpen, Measurement Run,
         long Before, double? AfterIdle = null);
 }

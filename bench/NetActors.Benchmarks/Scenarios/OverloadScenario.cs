@@ -13,8 +13,14 @@ namespace NetActors.Benchmarks.Scenarios;
 /// </summary>
 internal sealed class OverloadScenario(BenchServer server, BenchSettings settings)
 {
-    private const int Cap = 6;
-    private const int Queue = 50;
+    /// <summary>The origin's connection cap.</summary>
+    public const int Cap = 6;
+
+    /// <summary>The origin's queue capacity (NetActors), and the calm caller count.</summary>
+    public const int Queue = 50;
+
+    /// <summary>The overloading caller count.</summary>
+    public const int Callers = 1_000;
 
     public async Task RunAsync(Report report)
     {
@@ -35,8 +41,8 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
             var p99 = new List<double>();
             for (var round = 0; round < settings.Rounds; round++)
             {
-                var few = await RoundAsync(client.Net, 50, backoff);
-                var many = await RoundAsync(client.Net, 1_000, backoff);
+                var few = await RoundAsync(Send(client.Net, "work"), Queue, backoff, settings.OverloadDuration, settings.MeasurementLimit);
+                var many = await RoundAsync(Send(client.Net, "work"), Callers, backoff, settings.OverloadDuration, settings.MeasurementLimit);
                 calm.Add(few.Goodput);
                 storm.Add(many.Goodput);
                 ratio.Add(many.Goodput / few.Goodput);
@@ -66,10 +72,19 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
                   "callers that resend at once spend the CPU the requests on the wire need."));
     }
 
-    private async Task<(double Goodput, double RefusalsPerSecond, double OverloadedP50Ms, double OverloadedP99Ms)> RoundAsync(
-        INetClient net, int callers, TimeSpan backoff)
+    /// <summary>Sends GET <paramref name="url"/>?c=caller&amp;n=count through the bench client: every request its own URL.</summary>
+    public static Func<int, int, Task> Send(INetClient net, string url) =>
+        (c, n) => net.SendAsync(NetRequest.Get(NetActorsClient.ClientName, $"{url}?c={c}&n={n}"));
+
+    /// <summary>
+    /// <paramref name="callers"/> callers send for <paramref name="duration"/>, each one request at a time
+    /// (<paramref name="send"/> gets the caller's number and its request count), resending after an
+    /// <see cref="OverloadedException"/> at once or after <paramref name="backoff"/>.
+    /// </summary>
+    public static async Task<OverloadRound> RoundAsync(Func<int, int, Task> send, int callers, TimeSpan backoff,
+        TimeSpan duration, TimeSpan limit)
     {
-        using var stop = new CancellationTokenSource(settings.OverloadDuration);
+        using var stop = new CancellationTokenSource(duration);
         var succeeded = 0L;
         var refusals = new List<long>[callers];
         var started = Stopwatch.GetTimestamp();
@@ -82,7 +97,7 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {
-                    await net.SendAsync(NetRequest.Get(NetActorsClient.ClientName, $"work?c={c}&n={n++}"));
+                    await send(c, n++);
                     Interlocked.Increment(ref succeeded);
                 }
                 catch (OverloadedException)
@@ -103,11 +118,15 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
                 }
             }
         })).ToArray();
-        await Task.WhenAll(tasks).WaitAsync(settings.MeasurementLimit);
+        await Task.WhenAll(tasks).WaitAsync(limit);
         var elapsed = Stopwatch.GetElapsedTime(started);
 
         var all = refusals.SelectMany(r => r).Order().ToArray();
-        return (Interlocked.Read(ref succeeded) / elapsed.TotalSeconds, all.Length / elapsed.TotalSeconds,
-            Stats.PercentileMs(all, all.Length, 50), Stats.PercentileMs(all, all.Length, 99));
+        return new OverloadRound(Interlocked.Read(ref succeeded) / elapsed.TotalSeconds, all.Length / elapsed.TotalSeconds,
+            Stats.PercentileMs(all, all.Length, 50), Stats.PercentileMs(all, all.Length, 99), Interlocked.Read(ref succeeded));
     }
 }
+
+/// <summary>One overload round: successful requests per second, refusals per second and how fast they came back.</summary>
+internal sealed record OverloadRound(double Goodput, double RefusalsPerSecond, double OverloadedP50Ms, double OverloadedP99Ms,
+    long Succeeded);

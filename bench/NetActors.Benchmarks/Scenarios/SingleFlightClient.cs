@@ -19,7 +19,7 @@ internal sealed class SingleFlightClient : IStormClient, IAsyncDisposable
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private volatile Session _session = new(0, string.Empty, string.Empty);
 
-    public SingleFlightClient(BenchServer server, int cap)
+    public SingleFlightClient(IUpstream server, int cap)
     {
         _http = new HttpClient(new SocketsHttpHandler
         {

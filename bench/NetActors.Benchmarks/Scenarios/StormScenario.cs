@@ -14,8 +14,12 @@ namespace NetActors.Benchmarks.Scenarios;
 /// </summary>
 internal sealed class StormScenario(BenchServer server, BenchSettings settings)
 {
-    private const int Cap = 6;
-    private const int Requests = 1_000;
+    /// <summary>The connection cap of both clients.</summary>
+    public const int Cap = 6;
+
+    /// <summary>Requests sent at once in a round.</summary>
+    public const int Requests = 1_000;
+
     private static readonly TimeSpan RoundLimit = TimeSpan.FromSeconds(30);
 
     public async Task RunAsync(Report report)
@@ -32,7 +36,7 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
         {
             foreach (var client in clients)
             {
-                var run = await RoundAsync(client, urls);
+                var run = await RoundAsync(server, client, urls);
                 Console.Error.WriteLine($"  {(round == 0 ? "warm-up" : $"round {round}")}, {client.Name}: " +
                                         $"{run.Refreshes} refresh(es), {run.Unauthorized} 401s, {run.DrainMs:0} ms, {run.Failures} failures");
                 if (round > 0)
@@ -84,14 +88,18 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
                   "signed in with the stale token and ExpiresAt = null before each round."));
     }
 
-    private async Task<StormRun> RoundAsync(IStormClient client, string[] urls)
+    /// <summary>
+    /// One round: a new storm session on <paramref name="server"/>, the client signed in with its stale token,
+    /// then every URL requested at once.
+    /// </summary>
+    public static async Task<StormRun> RoundAsync(IUpstream server, IStormClient client, string[] urls)
     {
         using var cts = new CancellationTokenSource(RoundLimit);
-        var (staleAccessToken, refreshToken) = server.Tokens.StartStormSession();
+        var (staleAccessToken, refreshToken) = await server.StartStormSessionAsync();
         await client.StartSessionAsync(staleAccessToken, refreshToken, cts.Token);
         Stats.FullGc();
-        server.ResetMaxConcurrency();
-        var requestsBefore = server.Requests;
+        await server.ResetMaxConcurrencyAsync();
+        var requestsBefore = (await server.CountersAsync()).Requests;
 
         var latencies = new long[urls.Length];
         var failures = 0;
@@ -122,22 +130,23 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
         await Task.WhenAll(tasks); // each one ends by the round's time limit at the latest
         var drain = Stopwatch.GetElapsedTime(started);
         Array.Sort(latencies);
+        var counters = await server.CountersAsync();
         return new StormRun(
-            Refreshes: server.Tokens.Refreshes,
-            RejectedRefreshes: server.Tokens.RejectedRefreshes,
-            Unauthorized: server.Tokens.StormUnauthorized,
-            ServerRequests: server.Requests - requestsBefore,
+            Refreshes: counters.Refreshes,
+            RejectedRefreshes: counters.RejectedRefreshes,
+            Unauthorized: counters.StormUnauthorized,
+            ServerRequests: counters.Requests - requestsBefore,
             DrainMs: drain.TotalMilliseconds,
             P50Ms: Stats.PercentileMs(latencies, latencies.Length, 50),
             MaxMs: Stats.PercentileMs(latencies, latencies.Length, 100),
             Failures: failures,
             TimedOut: cts.IsCancellationRequested,
-            ServerMaxConcurrency: server.MaxConcurrency,
+            ServerMaxConcurrency: counters.MaxConcurrency,
             FirstError: firstError);
     }
 
     /// <summary>One round of one client, as the server and the caller saw it.</summary>
-    private sealed record StormRun(
+    internal sealed record StormRun(
         int Refreshes,
         int RejectedRefreshes,
         int Unauthorized,
@@ -151,7 +160,7 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
         string? FirstError);
 
     /// <summary>The NetActors bench client: a new session is a sign-in with no expiry.</summary>
-    private sealed class NetActorsStormClient(NetActorsClient client) : IStormClient
+    internal sealed class NetActorsStormClient(NetActorsClient client) : IStormClient
     {
         public string Name => BenchClients.NetActors;
 
