@@ -33,6 +33,31 @@ public sealed class ClusterAuthTests
     }
 
     [Fact]
+    public async Task With_idle_refresh_after_set_a_realm_used_only_on_another_member_keeps_its_singleton_refreshing_ahead_of_expiry()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var tokens = new TokenServer { Lifetime = TimeSpan.FromSeconds(1.5) }.Install(upstream);
+        var logs = new LogCapture();
+        await using var cluster = await TestCluster.StartAsync(2,
+            net => Api(net, upstream, realm: r => r.WithIdleRefreshAfter(TimeSpan.FromSeconds(1))), logs: logs);
+        await cluster[1].Client.SignInAsync("api", tokens.SignIn(expired: false, tellExpiry: true));
+
+        // Only the member without the singleton (the oldest member has it) sends: a request every 100 ms for 4 s
+        // (pacing the load, not synchronising anything). Its use must reach the singleton, or the singleton, seeing
+        // no request of its own member, would pause its proactive refresh.
+        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        var until = DateTime.UtcNow.AddSeconds(4);
+        while (DateTime.UtcNow < until && await pace.WaitForNextTickAsync())
+        {
+            Assert.Equal(HttpStatusCode.OK, (await cluster[1].Client.SendAsync(NetRequest.Get("api", "/api/tick"))).StatusCode);
+        }
+
+        Assert.True(tokens.RefreshCalls >= 2, $"{tokens.RefreshCalls} refreshes");
+        Assert.DoesNotContain("proactive refresh pauses", logs.All);
+        Assert.Equal(0, tokens.Unauthorized);
+    }
+
+    [Fact]
     public async Task While_the_token_endpoint_is_down_a_member_that_did_not_refresh_fails_its_requests_with_TokenUnavailable_not_a_timeout()
     {
         await using var upstream = await TestUpstream.StartAsync();
