@@ -135,8 +135,9 @@ public sealed class NetGateway : ReceiveActor
     /// <summary>
     /// A host actor that crashes handling a message is restarted: the request in hand fails, the others go on. One
     /// that cannot even be created (its services are gone: the host's service provider was disposed) is stopped
-    /// instead, since restarting it would fail the same way for ever; the requests it held fail with
-    /// <see cref="NetShutdownException"/>, and the origin is created again on its next request.
+    /// instead, since restarting it would fail the same way for ever; the requests it held fail (with
+    /// <see cref="NetShutdownException"/> when the runtime is going away, else <see cref="NetRuntimeException"/>), and
+    /// the origin is created again on its next request.
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(-1, -1, e => e is ActorInitializationException or ObjectDisposedException || _runtime.IsDisposed

@@ -108,7 +108,7 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
         var settings = NetActorsSettings.Create(system);
         Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(
             new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
-        var orphans = system.ActorOf(OrphanWatcher.Props(), "netactors-orphans");
+        var orphans = system.ActorOf(OrphanWatcher.Props(this), "netactors-orphans");
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
         if (settings.Cluster.Enabled)
         {

@@ -7,20 +7,32 @@ namespace NetActors.Hosting;
 
 /// <summary>
 /// The last line of "every request gets exactly one outcome": a request that ends up in dead letters (its actor stopped, the system is
-/// shutting down) is answered with <see cref="NetShutdownException"/> instead of hanging its caller.
+/// shutting down) is answered instead of hanging its caller: with <see cref="NetShutdownException"/> while the system
+/// shuts down, and otherwise with <see cref="NetRuntimeException"/> (its origin's actor stopped, for example because it
+/// could not be created; the origin is created again on its next request, so the caller may send it again).
 /// </summary>
 internal sealed class OrphanWatcher : ReceiveActor
 {
-    private OrphanWatcher()
+    private OrphanWatcher(NetActorsRuntime runtime)
     {
+        var shutdown = CoordinatedShutdown.Get(Context.System);
         Receive<AllDeadLetters>(letter =>
         {
-            if (letter.Message is Exchange ex && ex.TryFail(new NetShutdownException(ex.Info())))
+            if (letter.Message is not Exchange ex)
+            {
+                return;
+            }
+
+            Exception error = shutdown.ShutdownReason is not null || runtime.IsDisposed
+                ? new NetShutdownException(ex.Info())
+                : new NetRuntimeException(ex.Info(),
+                    "its origin's actor stopped before it could take the request (see the log); the origin is created again on its next request", null);
+            if (ex.TryFail(error))
             {
                 ex.Release();
             }
         });
     }
 
-    public static Props Props() => ActorProps.Of(() => new OrphanWatcher());
+    public static Props Props(NetActorsRuntime runtime) => ActorProps.Of(() => new OrphanWatcher(runtime));
 }
