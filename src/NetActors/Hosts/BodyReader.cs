@@ -84,14 +84,7 @@ internal static class BodyReader
                     int read;
                     while ((read = await body.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
                     {
-                        try
-                        {
-                            await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
-                        }
-                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                        {
-                            throw new DownloadFileFailure(e); // the disk, not the connection
-                        }
+                        await LocalAsync(() => file.WriteAsync(buffer.AsMemory(0, read), ct)).ConfigureAwait(false);
                         written += read;
                         if (target.Progress is { } progress && written - reported >= 64 * 1024)
                         {
@@ -100,6 +93,7 @@ internal static class BodyReader
                         }
                     }
 
+                    await LocalAsync(() => new ValueTask(file.FlushAsync(ct))).ConfigureAwait(false); // a full disk can show here first
                     target.Progress?.Report(new TransferProgress(written, total, attempt));
                 }
                 finally
@@ -127,6 +121,19 @@ internal static class BodyReader
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DownloadFileFailure(e);
+        }
+    }
+
+    /// <summary>Writes to the download's file; a failure here is local (<see cref="DownloadFileFailure"/>).</summary>
+    private static async ValueTask LocalAsync(Func<ValueTask> write)
+    {
+        try
+        {
+            await write().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DownloadFileFailure(e); // the disk, not the connection
         }
     }
 
