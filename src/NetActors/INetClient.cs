@@ -12,6 +12,21 @@ public interface INetClient
     /// <param name="cancellationToken">Cancels the request wherever it is.</param>
     Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sends a request and returns as soon as its response headers arrived, with a body that reads from the
+    /// connection; or throws its typed error. Dispose the response: the request holds its origin's connection slot
+    /// until its body is read to the end or the response is disposed (see <see cref="NetStreamedResponse"/>), and at
+    /// most until its total timeout. Until the headers arrive it is an ordinary request (queue, token refresh after a
+    /// 401, retries, circuit breaker, redirects); once the caller has them it is never retried. A streamed request is
+    /// never deduplicated and bypasses the HTTP cache. The client's interceptors' <c>OnResponse</c> hook does not run
+    /// for a streamed 2xx (there is no buffered <see cref="NetResponse"/>); their <c>OnRequest</c> hook does.
+    /// </summary>
+    /// <param name="request">The request; <see cref="NetRequest.MaxStreamedBytes"/> optionally bounds its body.</param>
+    /// <param name="cancellationToken">Cancels the request wherever it is, its body included.</param>
+    /// <exception cref="NotSupportedException">This implementation of <see cref="INetClient"/> does not stream.</exception>
+    Task<NetStreamedResponse> SendStreamAsync(NetRequest request, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement SendStreamAsync.");
+
     /// <summary>GETs <paramref name="url"/> and reads the body as JSON (with the client's JSON options).</summary>
     /// <typeparam name="T">The type to read.</typeparam>
     /// <param name="client">The client name.</param>
