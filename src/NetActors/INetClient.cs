@@ -23,9 +23,12 @@ public interface INetClient
     /// </summary>
     /// <param name="request">The request; <see cref="NetRequest.MaxStreamedBytes"/> optionally bounds its body.</param>
     /// <param name="cancellationToken">Cancels the request wherever it is, its body included.</param>
-    /// <exception cref="NotSupportedException">This implementation of <see cref="INetClient"/> does not stream.</exception>
-    Task<NetStreamedResponse> SendStreamAsync(NetRequest request, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException($"{GetType().Name} does not implement SendStreamAsync.");
+    /// <remarks>
+    /// The runtime's own client streams. This default, for other implementations (decorators, test doubles) that do
+    /// not override it, sends the request buffered through <see cref="SendAsync"/> and returns its body from memory.
+    /// </remarks>
+    async Task<NetStreamedResponse> SendStreamAsync(NetRequest request, CancellationToken cancellationToken = default) =>
+        new(await SendAsync(request, cancellationToken).ConfigureAwait(false));
 
     /// <summary>GETs <paramref name="url"/> and reads the body as JSON (with the client's JSON options).</summary>
     /// <typeparam name="T">The type to read.</typeparam>

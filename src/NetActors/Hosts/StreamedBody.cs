@@ -52,7 +52,8 @@ internal sealed class StreamedBody : Stream
     public void Arm(CancellationToken attempt) =>
         _abort = attempt.UnsafeRegister(static state => ((StreamedBody)state!).OnAborted(), this);
 
-    public override bool CanRead => !Ended;
+    /// <summary>False once disposed; a body read to its end can still be read (it gives 0), as any stream at its end.</summary>
+    public override bool CanRead => !ReferenceEquals(Volatile.Read(ref _end), DisposedByCaller);
 
     public override bool CanSeek => false;
 

@@ -269,6 +269,32 @@ public sealed class StreamedResponseTests
         await origin.DisposeAsync();
     }
 
+    [Fact]
+    public async Task An_inetclient_decorator_that_does_not_stream_gets_the_buffered_response_as_a_stream()
+    {
+        await using var origin = await StreamOrigin.StartAsync();
+        origin.Gate.Open();
+        INetClient decorator = new BufferedOnly(origin.Net.Client);
+
+        await using var response = await decorator.SendStreamAsync(NetRequest.Get("api", "/stream")).WaitAsync(Safety);
+
+        Assert.Empty(origin.Ledger.InFlight); // buffered: nothing of it is on the wire any more
+        Assert.Equal("head-tail", await new StreamReader(response.Body).ReadToEndAsync());
+    }
+
+    /// <summary>An <see cref="INetClient"/> written before streaming existed: it implements only the buffered calls.</summary>
+    private sealed class BufferedOnly(INetClient inner) : INetClient
+    {
+        public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default) =>
+            inner.SendAsync(request, cancellationToken);
+
+        public Task<long> SignInAsync(string realm, NetActors.Auth.TokenSet tokens, CancellationToken cancellationToken = default) =>
+            inner.SignInAsync(realm, tokens, cancellationToken);
+
+        public Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default) =>
+            inner.TerminateSessionAsync(realm, cancellationToken);
+    }
+
     private static async Task<string> ReadAsync(Stream body, int bytes)
     {
         var buffer = new byte[bytes];
