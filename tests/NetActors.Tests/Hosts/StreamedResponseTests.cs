@@ -41,12 +41,15 @@ public sealed class StreamedResponseTests
     {
         await using var origin = await StreamOrigin.StartAsync();
         var ledger = origin.Ledger;
+        using var metrics = new MetricsCapture(origin.Net.Services);
 
         var streamed = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/stream")).WaitAsync(Safety);
         var next = origin.Net.Client.SendAsync(NetRequest.Get("api", "/ok"));
         await Eventually.Assert(() => Assert.Equal(1, ledger.Waiting)); // admitted, and queued behind the stream
 
         Assert.Single(ledger.InFlight);
+        metrics.Sample();
+        Assert.Equal(1, metrics.All.Last(m => m.Instrument == "netactors.origin.active_requests").Value);
         Assert.False(next.IsCompleted);
         Assert.Equal(0, origin.Upstream.Count("/ok"));
 
@@ -124,6 +127,7 @@ public sealed class StreamedResponseTests
     public async Task A_connection_reset_mid_body_throws_a_network_exception_from_read_and_is_not_retried()
     {
         await using var origin = await StreamOrigin.StartAsync();
+        using var metrics = new MetricsCapture(origin.Net.Services);
 
         await using var streamed = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/reset-mid-body")).WaitAsync(Safety);
         Assert.Equal("head-", await ReadAsync(streamed.Body, 5));
@@ -134,6 +138,11 @@ public sealed class StreamedResponseTests
         Assert.Equal(1, origin.Upstream.Count("/reset-mid-body")); // the caller had the headers: no retry
         await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
         Assert.Equal(CircuitState.Closed, origin.Ledger.Breaker.State);
+        // The attempt counted as a success when its headers arrived; the body's failure is the caller's stream's.
+        var outcome = Assert.Single(metrics.All, m => m.Instrument == "netactors.client.request.duration");
+        Assert.Equal("success", outcome.Tags["netactors.outcome"]);
+        Assert.Equal("2xx", outcome.Tags["http.response.status_class"]);
+        Assert.Equal(1, metrics.Sum("netactors.client.attempts"));
     }
 
     [Fact]
