@@ -22,8 +22,16 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
 
     public async Task<NetStreamedResponse> SendStreamAsync(NetRequest request, CancellationToken cancellationToken = default)
     {
-        var response = await Send(request, streamed: true, cancellationToken).ConfigureAwait(false);
-        return new NetStreamedResponse(response);
+        var streamed = new NetStreamedResponse(await Send(request, streamed: true, cancellationToken).ConfigureAwait(false));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled while the headers were handed over: its body is aborted anyway, so the caller gets what a
+            // cancelled caller gets, and the slot is freed now.
+            await streamed.DisposeAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return streamed;
     }
 
     /// <summary>
