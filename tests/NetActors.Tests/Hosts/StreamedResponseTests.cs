@@ -109,6 +109,18 @@ public sealed class StreamedResponseTests
     }
 
     [Fact]
+    public async Task A_request_cancelled_before_it_is_sent_never_reaches_the_server()
+    {
+        await using var origin = await StreamOrigin.StartAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/stream"), new CancellationToken(canceled: true)));
+
+        Assert.Equal(0, origin.Upstream.Count("/stream"));
+        Assert.Empty(origin.Ledger.Members);
+    }
+
+    [Fact]
     public async Task Cancelling_while_waiting_for_the_headers_cancels_the_request_and_frees_the_slot()
     {
         await using var origin = await StreamOrigin.StartAsync();
