@@ -12,6 +12,24 @@ public interface INetClient
     /// <param name="cancellationToken">Cancels the request wherever it is.</param>
     Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sends a request and returns as soon as its response headers arrived, with a body that reads from the
+    /// connection; or throws its typed error. Dispose the response: the request holds its origin's connection slot
+    /// until its body is read to the end or the response is disposed (see <see cref="NetStreamedResponse"/>), and at
+    /// most until its total timeout. Until the headers arrive it is an ordinary request (queue, token refresh after a
+    /// 401, retries, circuit breaker, redirects); once the caller has them it is never retried. A streamed request is
+    /// never deduplicated and bypasses the HTTP cache. The client's interceptors' <c>OnResponse</c> hook does not run
+    /// for a streamed 2xx (there is no buffered <see cref="NetResponse"/>); their <c>OnRequest</c> hook does.
+    /// </summary>
+    /// <param name="request">The request; <see cref="NetRequest.MaxStreamedBytes"/> optionally bounds its body.</param>
+    /// <param name="cancellationToken">Cancels the request wherever it is, its body included.</param>
+    /// <remarks>
+    /// The runtime's own client streams. This default, for other implementations (decorators, test doubles) that do
+    /// not override it, sends the request buffered through <see cref="SendAsync"/> and returns its body from memory.
+    /// </remarks>
+    async Task<NetStreamedResponse> SendStreamAsync(NetRequest request, CancellationToken cancellationToken = default) =>
+        new(await SendAsync(request, cancellationToken).ConfigureAwait(false));
+
     /// <summary>GETs <paramref name="url"/> and reads the body as JSON (with the client's JSON options).</summary>
     /// <typeparam name="T">The type to read.</typeparam>
     /// <param name="client">The client name.</param>

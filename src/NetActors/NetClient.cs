@@ -17,7 +17,28 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     private readonly CoordinatedShutdown _shutdown = CoordinatedShutdown.Get(system);
     private IActorRef? _gateway;
 
-    public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default)
+    public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default) =>
+        Send(request, streamed: false, cancellationToken);
+
+    public async Task<NetStreamedResponse> SendStreamAsync(NetRequest request, CancellationToken cancellationToken = default)
+    {
+        var streamed = new NetStreamedResponse(await Send(request, streamed: true, cancellationToken).ConfigureAwait(false));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled while the headers were handed over: its body is aborted anyway, so the caller gets what a
+            // cancelled caller gets, and the slot is freed now.
+            await streamed.DisposeAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return streamed;
+    }
+
+    /// <summary>
+    /// Hands the request to its origin's host actor (or the gateway) and returns its outcome; a
+    /// <paramref name="streamed"/> request's 2xx comes with its body still on the wire (<see cref="NetResponse.Stream"/>).
+    /// </summary>
+    private Task<NetResponse> Send(NetRequest request, bool streamed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (cancellationToken.IsCancellationRequested)
@@ -35,7 +56,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         var target = _gateway;
         if (target is null)
         {
-            return SendWhenStartedAsync(request, cancellationToken);
+            return SendWhenStartedAsync(request, streamed, cancellationToken);
         }
 
         var router = runtime.Router;
@@ -43,6 +64,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         {
             // The gateway has not started yet: it takes the request once it has (in order).
             var early = Exchange.ForTask(request, cancellationToken);
+            early.Streamed = streamed;
             early.Span = Telemetry.NetActivity.Begin(request.Method, System.Diagnostics.Activity.Current); // telemetry: the caller's trace
             early.CountedInGateway = true;
             runtime.EnteringGateway();
@@ -51,6 +73,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         }
 
         var exchange = Exchange.ForTask(request, cancellationToken);
+        exchange.Streamed = streamed;
         if (router.Resolve(exchange) is { } problem)
         {
             // Answered before SendAsync returns: nothing of it reached an actor.
@@ -105,9 +128,9 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     private async ValueTask<IActorRef> GatewayAsync(CancellationToken cancellationToken) =>
         _gateway ??= await gateway.GetAsync(cancellationToken).ConfigureAwait(false);
 
-    private async Task<NetResponse> SendWhenStartedAsync(NetRequest request, CancellationToken cancellationToken)
+    private async Task<NetResponse> SendWhenStartedAsync(NetRequest request, bool streamed, CancellationToken cancellationToken)
     {
         await GatewayAsync(cancellationToken).ConfigureAwait(false);
-        return await SendAsync(request, cancellationToken).ConfigureAwait(false);
+        return await Send(request, streamed, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -48,6 +48,14 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     // Not part of the request's value: two requests that differ only in the trace they were built in are equal.
     private readonly AmbientActivity _caller = new(System.Diagnostics.Activity.Current);
 
+    /// <summary>
+    /// For <see cref="INetClient.SendStreamAsync"/>: the most bytes the streamed body may have. A read past it throws
+    /// <see cref="Errors.ResponseTooLargeException"/> (a <c>Content-Length</c> above it fails the request before the
+    /// caller has the response). Null: no limit. A buffered response is bounded by the client's
+    /// <c>max-response-size</c> instead, whatever this says.
+    /// </summary>
+    public long? MaxStreamedBytes { get; init; }
+
     /// <summary>Receives the progress of sending the body, per attempt.</summary>
     public IProgress<TransferProgress>? UploadProgress { get; init; }
 
@@ -111,6 +119,15 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
 
     /// <summary>A copy that never shares a wire request with identical concurrent ones.</summary>
     public NetRequest WithoutDeduplication() => this with { NoDeduplication = true };
+
+    /// <summary>A copy whose streamed body (<see cref="INetClient.SendStreamAsync"/>) may have at most <paramref name="bytes"/> bytes.</summary>
+    /// <param name="bytes">The limit, more than zero.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is zero or negative.</exception>
+    public NetRequest WithMaxStreamedBytes(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        return this with { MaxStreamedBytes = bytes };
+    }
 
     /// <summary>A copy that reports the progress of sending its body (bytes sent and the total) to <paramref name="progress"/>.</summary>
     /// <param name="progress">The receiver; called from the thread that writes the body, keep it short.</param>

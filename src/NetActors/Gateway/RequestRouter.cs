@@ -92,6 +92,11 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
             return $"the request's timeout ({timeout}) must be more than zero and at most {NetRequest.MaxTimeout.TotalDays:0.#} days.";
         }
 
+        if (request.MaxStreamedBytes is <= 0)
+        {
+            return $"the request's streamed body limit ({request.MaxStreamedBytes}) must be more than zero.";
+        }
+
         return null;
     }
 }

@@ -13,15 +13,37 @@ namespace NetActors.Hosting;
 /// <c>HttpClient</c>'s own timeout does).
 /// </summary>
 /// <remarks>
+/// <para>
+/// Responses are streamed (<see cref="INetClient.SendStreamAsync"/>), so <see cref="HttpCompletionOption.ResponseHeadersRead"/>
+/// works as with the socket handler: <c>SendAsync</c> returns when the headers arrived and the body reads from the
+/// connection. The request holds its origin's connection slot until the body is read to its end or the response is
+/// disposed, at most until the client's total timeout (which covers the body: a read after it fails). With the default
+/// <see cref="HttpCompletionOption.ResponseContentRead"/>, HttpClient reads the body into its buffer before returning,
+/// which frees the slot. The client's <c>max-response-size</c> does not apply here (it bounds buffered
+/// <see cref="NetResponse"/> bodies): HttpClient's <see cref="HttpClient.MaxResponseContentBufferSize"/> bounds what it
+/// buffers, and <see cref="MaxResponseBytes"/> bounds a body per request. Error statuses, whose bodies the runtime
+/// reads to decide on them (retries, redirects, a token refresh), arrive buffered, within <c>max-response-size</c>.
+/// </para>
+/// <para>
 /// The request's content is sent as the caller built it: its bytes and every content header, parameters included
 /// (a charset, a multipart boundary). A retry sends the same bytes: byte, string, form, JSON and multipart content
 /// and streams that can seek are written again for each attempt; a stream that cannot seek (or a custom content
 /// type) is read into memory once before the first attempt. Header values with CR, LF, NUL or non-ASCII
 /// characters are refused with an <see cref="HttpRequestException"/> around an
 /// <see cref="InvalidRequestException"/>; nothing is sent.
+/// </para>
 /// </remarks>
 public sealed class NetActorsHandler(INetClient net, string client) : HttpMessageHandler
 {
+    /// <summary>
+    /// The most bytes a response body may have (<see cref="NetRequest.MaxStreamedBytes"/>), set per request in
+    /// <see cref="HttpRequestMessage.Options"/>: a read past it fails (an <see cref="IOException"/> around the
+    /// <see cref="ResponseTooLargeException"/>). Without it the handler sets no limit of its own; a buffered read
+    /// (the default <see cref="HttpCompletionOption.ResponseContentRead"/>) is bounded by
+    /// <see cref="HttpClient.MaxResponseContentBufferSize"/>, not by the client's <c>max-response-size</c>.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<long> MaxResponseBytes = new("NetActors.MaxResponseBytes");
+
     /// <summary>The NetActors client requests are sent as.</summary>
     public string Client { get; } = client;
 
@@ -56,12 +78,16 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
             Headers = headers,
             Content = content,
             AllowErrorStatus = true,
+            MaxStreamedBytes = request.Options.TryGetValue(MaxResponseBytes, out var limit) ? limit : null,
         };
 
-        NetResponse response;
+        // Always streamed: the handler cannot see the caller's HttpCompletionOption. With ResponseHeadersRead the
+        // caller reads the body from the connection; with ResponseContentRead (the default) HttpClient itself reads
+        // it to the end into its buffer before SendAsync returns, which frees the slot just the same.
+        NetStreamedResponse response;
         try
         {
-            response = await net.SendAsync(netRequest, cancellationToken).ConfigureAwait(false);
+            response = await net.SendStreamAsync(netRequest, cancellationToken).ConfigureAwait(false);
         }
         catch (NetTimeoutException e)
         {
@@ -80,7 +106,7 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
         var message = new HttpResponseMessage(response.StatusCode)
         {
             RequestMessage = request,
-            Content = new ReadOnlyMemoryContent(response.Body),
+            Content = new StreamedResponseContent(response),
         };
         foreach (var (name, values) in response.Headers)
         {
@@ -89,12 +115,10 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
 
         if (response.ContentHeaders is { } contentHeaders)
         {
-            foreach (var (name, values) in contentHeaders)
+            foreach (var (name, values) in contentHeaders.NonValidated)
             {
-                if (!name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-                {
-                    message.Content.Headers.TryAddWithoutValidation(name, values);
-                }
+                // Content-Length is the body's own (a decoded body has none): the stream has exactly those bytes.
+                message.Content.Headers.TryAddWithoutValidation(name, values);
             }
         }
 

@@ -48,6 +48,10 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
             AllowAutoRedirect = false,
             UseCookies = false,
             AutomaticDecompression = DecompressionMethods.None, // the runtime decodes (Hosts/ContentDecoding), cheaper
+            // A response disposed before its body ended (a streamed body the caller let go, one over the size limit)
+            // closes its connection at once instead of draining it for up to 2 s: the slot it frees must mean the
+            // server no longer serves it, so the cap counts what the server sees.
+            MaxResponseDrainSize = 0,
             // Telemetry: no DiagnosticsHandler, so the only traceparent on the wire is NetActors' own (its request
             // span continues the caller's trace), and no second, parentless client span per attempt.
             ActivityHeadersPropagator = null,

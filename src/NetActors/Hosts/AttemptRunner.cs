@@ -15,6 +15,7 @@ internal static class AttemptRunner
     {
         HttpResponseMessage? response = null;
         AttemptCompleted done;
+        var handedOver = false;
         ex.WireStarted();
         try
         {
@@ -25,18 +26,32 @@ internal static class AttemptRunner
 
             response = await http.SendAsync(message, token).ConfigureAwait(false);
             ContentDecoding.Apply(response, message.Method);
-            var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
-                ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
-                : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
-
-            if (ex.Span is not null)
+            if (ex.Streamed && (int)response.StatusCode is >= 200 and <= 299 && HasBody(response, message.Method))
             {
-                Telemetry.NetActivity.Attempt(ex, response, null); // telemetry: the attempt's event, before any outcome
-            }
+                if (await TryHandOverStreamAsync(ex, message, response, token, self).ConfigureAwait(false))
+                {
+                    handedOver = true;
+                    return; // the stream owns the response and the message now, and tells the host when it ends
+                }
 
-            ex.WireDone(); // read to the end: the connection is free for the next request
-            var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
-            done = new AttemptCompleted(ex, response, body, null, delivered);
+                // Its caller went away before it had the headers: an attempt whose outcome is nobody's.
+                done = new AttemptCompleted(ex, response, default, null);
+            }
+            else
+            {
+                var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
+                    ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
+                    : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
+
+                if (ex.Span is not null)
+                {
+                    Telemetry.NetActivity.Attempt(ex, response, null); // telemetry: the attempt's event, before any outcome
+                }
+
+                ex.WireDone(); // read to the end: the connection is free for the next request
+                var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+                done = new AttemptCompleted(ex, response, body, null, delivered);
+            }
         }
         catch (Exception e)
         {
@@ -50,9 +65,13 @@ internal static class AttemptRunner
         }
         finally
         {
-            // The body is read (or abandoned): disposing releases the connection to the pool, or closes it.
-            response?.Dispose();
-            message.Dispose();
+            // The body is read (or abandoned): disposing releases the connection to the pool, or closes it. A streamed
+            // body handed to its caller is disposed by its stream.
+            if (!handedOver)
+            {
+                response?.Dispose();
+                message.Dispose();
+            }
         }
 
         self.Tell(done, ActorRefs.NoSender);
@@ -60,6 +79,51 @@ internal static class AttemptRunner
         {
             ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
         }
+    }
+
+    /// <summary>
+    /// False for a response that has no body to stream (HEAD, 204, 205, <c>Content-Length: 0</c>): it is read like a
+    /// buffered one, so its slot is free when its caller gets it, not when the caller disposes it.
+    /// </summary>
+    private static bool HasBody(HttpResponseMessage response, HttpMethod method) =>
+        method != HttpMethod.Head && response.StatusCode is not (System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.ResetContent) &&
+        response.Content.Headers.ContentLength is not 0;
+
+    /// <summary>
+    /// Hands a streamed 2xx to its caller with its body still on the wire (see <see cref="StreamedBody"/>): the host
+    /// hears of it first, then the stream watches the attempt's token (now bounded by the total timeout), then the
+    /// caller gets it. False when the caller already has an outcome (it cancelled): nothing was handed over. A body
+    /// declared longer than the request's stream limit fails here, before the caller has anything, as a buffered
+    /// one does.
+    /// </summary>
+    private static async ValueTask<bool> TryHandOverStreamAsync(Exchange ex, HttpRequestMessage message,
+        HttpResponseMessage response, CancellationToken token, IActorRef self)
+    {
+        if (ex.Request.MaxStreamedBytes is { } limit && response.Content.Headers.ContentLength is { } declared && declared > limit)
+        {
+            throw new BodyTooLargeException(limit, declared);
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
+        if (ex.Span is not null)
+        {
+            Telemetry.NetActivity.Attempt(ex, response, null); // telemetry: the attempt's event, when its headers arrived
+        }
+
+        if (!ex.TryClaimStream())
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            return false;
+        }
+
+        ex.ExtendAttemptToTotal();
+        var body = new StreamedBody(ex, message, response, stream, self);
+        var result = ex.ResponseOf(response, default);
+        result.Stream = body;
+        self.Tell(new StreamStarted(ex, response, result), ActorRefs.NoSender);
+        body.Arm(token);
+        ex.CompleteClaimed(result);
+        return true;
     }
 
     /// <summary>

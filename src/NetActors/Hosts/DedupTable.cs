@@ -51,9 +51,9 @@ internal sealed class DedupTable
         ex.DedupKey = null;
     }
 
-    /// <summary>Whether the exchange may share a wire call at all.</summary>
+    /// <summary>Whether the exchange may share a wire call at all (a streamed body has one reader: never shared).</summary>
     public static bool CanShare(Exchange ex) =>
-        ex.Client.Deduplicate && !ex.Request.NoDeduplication && !ex.Priority && ex.Content is null &&
+        ex.Client.Deduplicate && !ex.Request.NoDeduplication && !ex.Priority && !ex.Streamed && ex.Content is null &&
         (ex.Method == HttpMethod.Get || ex.Method == HttpMethod.Head);
 
     /// <summary>

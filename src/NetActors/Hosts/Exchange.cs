@@ -123,6 +123,12 @@ internal sealed class Exchange : IThreadPoolWorkItem
     /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
     public bool Priority { get; }
 
+    /// <summary>
+    /// Sent by <see cref="INetClient.SendStreamAsync"/>: a 2xx body is handed to the caller as a stream that holds
+    /// the attempt's slot until it ends (see <see cref="StreamedBody"/>). Never shared, never cached.
+    /// </summary>
+    public bool Streamed { get; set; }
+
     /// <summary>The Authorization header value (the realm's bearer token) the current attempt carries, or null.</summary>
     public string? Authorization { get; set; }
 
@@ -378,6 +384,42 @@ internal sealed class Exchange : IThreadPoolWorkItem
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Claims the one outcome for a streamed body, like <see cref="TryClaim"/>, but the request keeps counting against
+    /// its origin's bound: it still holds its slot (its body is on the wire) until the stream ends and the host
+    /// releases it (<see cref="LeaveLedger"/>).
+    /// </summary>
+    public bool TryClaimStream() => Interlocked.Exchange(ref _completed, 1) == 0;
+
+    /// <summary>
+    /// The headers of a streamed response arrived: from here the attempt's deadline is the total one (reading the
+    /// body is bounded by the request's total timeout, not by the response timeout). Called on the attempt's thread
+    /// before the host hears of the stream, so the host reads <see cref="DeadlineIsTotal"/> after it was set.
+    /// </summary>
+    public void ExtendAttemptToTotal()
+    {
+        var remaining = Remaining;
+        if (remaining > NetRequest.MaxTimeout)
+        {
+            remaining = NetRequest.MaxTimeout;
+        }
+
+        try
+        {
+            if (_attempt is null || _attempt.IsCancellationRequested)
+            {
+                return; // its response timeout ran out first: that is what the stream reports
+            }
+
+            _deadlineIsTotal = true;
+            _attempt.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Released already (the host stopped): the stream is aborted through its registration.
+        }
     }
 
     /// <summary>

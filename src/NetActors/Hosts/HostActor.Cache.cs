@@ -13,7 +13,8 @@ internal sealed partial class HostActor
     /// </summary>
     private bool TryAnswerFromCache(Exchange ex)
     {
-        if (!ex.Client.Cache.Enabled || ex.Redirects > 0 || !CacheRules.IsCacheable(ex) || _context.Caches.For(ex.Client) is not { } cache)
+        // A streamed body is read once, by its caller, from the wire: it is neither answered from nor stored in the cache.
+        if (!ex.Client.Cache.Enabled || ex.Streamed || ex.Redirects > 0 || !CacheRules.IsCacheable(ex) || _context.Caches.For(ex.Client) is not { } cache)
         {
             return false;
         }

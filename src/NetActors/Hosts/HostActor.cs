@@ -63,6 +63,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
+        Receive<StreamStarted>(OnStreamStarted);
+        Receive<StreamEnded>(s => OnStreamEnded(s.Exchange));
         Receive<ExchangeDeadline>(d => OnDeadline(d.Exchange));
         Receive<DeadlinesDue>(_ => OnDeadlinesDue());
         Receive<RetryDue>(r => OnRetryDue(r.Exchange));
@@ -433,7 +435,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (ex.Hooks.Interceptors.Count == 0 && source.TryReset())
+        // A streamed body's source outlived the attempt's hand-over (its registration was the stream's): not reused.
+        if (ex.Hooks.Interceptors.Count == 0 && !ex.Streamed && source.TryReset())
         {
             _sources.Push(source);
         }
@@ -441,6 +444,44 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         {
             source.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A streamed 2xx was handed to its caller: the attempt counts now, when its headers arrived (the circuit, the
+    /// token it vouches for, metrics, the request log); whatever happens to the body later is the caller's stream's
+    /// error, not the origin's. The exchange stays on the wire, holding its slot, until <see cref="OnStreamEnded"/>.
+    /// </summary>
+    private void OnStreamStarted(StreamStarted started)
+    {
+        var ex = started.Exchange;
+        RememberDPoPNonce(ex, started.Response);
+        RecordOutcome(false);
+        Vouch(ex);
+        InvalidateAfterUnsafe(ex, started.Response);
+        if (_context.Log.IsEnabled(LogLevel.Debug))
+        {
+            _context.Log.Completed(ex.Method.Method, ex.Redaction.Url(ex.Target!), (int)started.Response.StatusCode,
+                started.Result.Elapsed.TotalMilliseconds, ex.Attempts, ex.Request.Client);
+        }
+
+        Deliver(ex, started.Result, null, delivered: true);
+    }
+
+    /// <summary>
+    /// A streamed body ended (read, failed, disposed, timed out, aborted): its slot is free and the exchange leaves
+    /// the origin. Once per stream; a stream that ends after this host stopped tells nobody (the host aborted it).
+    /// </summary>
+    private void OnStreamEnded(Exchange ex)
+    {
+        if (!InFlight.Remove(ex))
+        {
+            return;
+        }
+
+        ReturnSource(ex);
+        Release(ex);
+        PumpQueue();
+        CheckDrained();
     }
 
     /// <summary>A response arrived; <paramref name="delivered"/> is what the attempt already gave the caller (a 2xx), or null.</summary>
@@ -967,6 +1008,18 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (ex.State == ExchangeState.Done)
         {
+            if (ex.Streamed && InFlight.Contains(ex))
+            {
+                // Its caller reads its body: the request's token covers the body too, and cancelling it aborts the
+                // stream (which frees the slot when it ends). The total timeout is the attempt source's.
+                if (ex.CallerCancelled)
+                {
+                    ex.Abort();
+                }
+
+                return;
+            }
+
             if (!ex.IsCompleted && ex.Remaining <= DeadlineTolerance)
             {
                 // Its interceptors are still running past the total timeout: the caller does not wait for them.

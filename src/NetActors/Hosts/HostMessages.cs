@@ -14,6 +14,16 @@ internal sealed record AttemptCompleted(
     Exception? Error,
     NetResponse? Delivered = null) : IDeadLetterSuppression;
 
+/// <summary>
+/// A streamed attempt has its headers and its caller has (or is being handed) <paramref name="Result"/>, whose body
+/// reads from the connection: the attempt counts now (circuit, metrics, log), but its slot stays taken until
+/// <see cref="StreamEnded"/>.
+/// </summary>
+internal sealed record StreamStarted(Exchange Exchange, HttpResponseMessage Response, NetResponse Result) : IDeadLetterSuppression;
+
+/// <summary>A streamed body ended (read to its end, failed, disposed, timed out or aborted): its slot is free.</summary>
+internal sealed record StreamEnded(Exchange Exchange) : IDeadLetterSuppression;
+
 /// <summary>A retry delay is over.</summary>
 internal sealed record RetryDue(Exchange Exchange) : IDeadLetterSuppression;
 
