@@ -6,7 +6,7 @@ namespace NetActors.Hosting;
 /// <summary>
 /// The primary handler of an <see cref="HttpClient"/> that sends through the NetActors runtime as client
 /// <see cref="Client"/>: existing <c>HttpClient</c> code and typed clients (Refit included) get its connection
-/// caps, auth, retries, rate limits, deduplication and metrics. Error statuses come back as responses, as
+/// caps, auth, retries, rate limits and metrics (and, for buffered responses, deduplication and the HTTP cache). Error statuses come back as responses, as
 /// <c>HttpClient</c> code expects; failures without a response throw <see cref="HttpRequestException"/> with the
 /// typed <see cref="NetException"/> inside, and timeouts throw <see cref="TaskCanceledException"/> whose inner
 /// exception is a <see cref="TimeoutException"/> carrying the <see cref="NetTimeoutException"/> (as
@@ -23,6 +23,9 @@ namespace NetActors.Hosting;
 /// <see cref="NetResponse"/> bodies): HttpClient's <see cref="HttpClient.MaxResponseContentBufferSize"/> bounds what it
 /// buffers, and <see cref="MaxResponseBytes"/> bounds a body per request. Error statuses, whose bodies the runtime
 /// reads to decide on them (retries, redirects, a token refresh), arrive buffered, within <c>max-response-size</c>.
+/// Streamed requests are never deduplicated and bypass the client's HTTP cache; a request that wants those (and
+/// <c>max-response-size</c>) sets <see cref="Buffered"/>, or the handler is registered with
+/// <c>streamResponses: false</c>: the body then arrives whole, and <c>ResponseHeadersRead</c> makes no difference.
 /// </para>
 /// <para>
 /// The request's content is sent as the caller built it: its bytes and every content header, parameters included
@@ -33,8 +36,18 @@ namespace NetActors.Hosting;
 /// <see cref="InvalidRequestException"/>; nothing is sent.
 /// </para>
 /// </remarks>
-public sealed class NetActorsHandler(INetClient net, string client) : HttpMessageHandler
+/// <param name="net">The runtime.</param>
+/// <param name="client">A configured NetActors client name.</param>
+/// <param name="streamResponses">False: every response is buffered (deduplication and the cache apply).</param>
+public sealed class NetActorsHandler(INetClient net, string client, bool streamResponses = true) : HttpMessageHandler
 {
+    /// <summary>
+    /// Set in <see cref="HttpRequestMessage.Options"/>: true sends this request buffered (its response body whole in
+    /// memory, within <c>max-response-size</c>; deduplicated and cached like any <see cref="INetClient.SendAsync"/>),
+    /// false streams it, whatever the handler's default.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> Buffered = new("NetActors.Buffered");
+
     /// <summary>
     /// The most bytes a response body may have (<see cref="NetRequest.MaxStreamedBytes"/>), set per request in
     /// <see cref="HttpRequestMessage.Options"/>: a read past it fails (an <see cref="IOException"/> around the
@@ -81,13 +94,22 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
             MaxStreamedBytes = request.Options.TryGetValue(MaxResponseBytes, out var limit) ? limit : null,
         };
 
-        // Always streamed: the handler cannot see the caller's HttpCompletionOption. With ResponseHeadersRead the
-        // caller reads the body from the connection; with ResponseContentRead (the default) HttpClient itself reads
-        // it to the end into its buffer before SendAsync returns, which frees the slot just the same.
-        NetStreamedResponse response;
+        // Streamed unless asked otherwise: the handler cannot see the caller's HttpCompletionOption. With
+        // ResponseHeadersRead the caller reads the body from the connection; with ResponseContentRead (the default)
+        // HttpClient itself reads it to the end into its buffer before SendAsync returns, which frees the slot too.
+        var buffered = request.Options.TryGetValue(Buffered, out var asked) ? asked : !streamResponses;
+        NetStreamedResponse? response = null;
+        NetResponse? whole = null;
         try
         {
-            response = await net.SendStreamAsync(netRequest, cancellationToken).ConfigureAwait(false);
+            if (buffered)
+            {
+                whole = await net.SendAsync(netRequest, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                response = await net.SendStreamAsync(netRequest, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (NetTimeoutException e)
         {
@@ -103,7 +125,12 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
             throw new HttpRequestException(e.Message, e);
         }
 
-        var message = new HttpResponseMessage(response.StatusCode)
+        if (whole is not null)
+        {
+            return Buffer(request, whole);
+        }
+
+        var message = new HttpResponseMessage(response!.StatusCode)
         {
             RequestMessage = request,
             Content = new StreamedResponseContent(response),
@@ -124,6 +151,33 @@ public sealed class NetActorsHandler(INetClient net, string client) : HttpMessag
 
         return message;
     }
+
+    /// <summary>A buffered response as HttpClient's: the body from memory, the content headers but its length.</summary>
+    private static HttpResponseMessage Buffer(HttpRequestMessage request, NetResponse response)
+    {
+        var message = new HttpResponseMessage(response.StatusCode)
+        {
+            RequestMessage = request,
+            Content = new ReadOnlyMemoryContent(response.Body),
+        };
+        foreach (var (name, values) in response.Headers)
+        {
+            message.Headers.TryAddWithoutValidation(name, values);
+        }
+
+        if (response.ContentHeaders is { } contentHeaders)
+        {
+            foreach (var (name, values) in contentHeaders)
+            {
+                if (!name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                {
+                    message.Content.Headers.TryAddWithoutValidation(name, values);
+                }
+            }
+        }
+
+        return message;
+    }
 }
 
 /// <summary>Registers <see cref="NetActorsHandler"/> on an <see cref="IHttpClientBuilder"/>.</summary>
@@ -136,10 +190,14 @@ public static class NetActorsHandlerExtensions
     /// </summary>
     /// <param name="builder">The HttpClient builder.</param>
     /// <param name="client">A configured NetActors client name.</param>
-    public static IHttpClientBuilder AddNetActorsHandler(this IHttpClientBuilder builder, string client)
+    /// <param name="streamResponses">
+    /// True (the default): responses are streamed, so <see cref="HttpCompletionOption.ResponseHeadersRead"/> works;
+    /// false: buffered, with deduplication and the client's HTTP cache (see <see cref="NetActorsHandler.Buffered"/>).
+    /// </param>
+    public static IHttpClientBuilder AddNetActorsHandler(this IHttpClientBuilder builder, string client, bool streamResponses = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(client);
-        builder.ConfigurePrimaryHttpMessageHandler(sp => new NetActorsHandler(sp.GetRequiredService<INetClient>(), client));
+        builder.ConfigurePrimaryHttpMessageHandler(sp => new NetActorsHandler(sp.GetRequiredService<INetClient>(), client, streamResponses));
         builder.RemoveAllLoggers();   // the runtime logs each request itself, with secrets masked
         return builder;
     }

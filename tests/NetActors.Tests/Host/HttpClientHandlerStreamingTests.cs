@@ -71,6 +71,46 @@ public sealed class HttpClientHandlerStreamingTests
         await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
     }
 
+    [Theory]
+    [InlineData(false, 1)] // registered to buffer: the two identical GETs share one call
+    [InlineData(true, 2)]  // streamed (the default): never deduplicated
+    public async Task A_handler_registered_to_buffer_deduplicates_identical_GETs_and_a_streaming_one_does_not(bool stream, int calls)
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var gate = new Gate();
+        upstream.MapGated("/gated", gate);
+        upstream.Respond("/barrier", 200, "{}");
+        await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c.WithBaseAddress(upstream.BaseAddress)),
+            services: s => s.AddHttpClient("typed").AddNetActorsHandler("api", streamResponses: stream));
+        var http = net.Services.GetRequiredService<IHttpClientFactory>().CreateClient("typed");
+        http.BaseAddress = upstream.BaseAddress;
+
+        var first = http.GetAsync("gated");
+        await gate.WaitForArrivalsAsync(1);
+        var second = http.GetAsync("gated");
+        await http.GetAsync("barrier").WaitAsync(Safety); // the second request is with its host actor
+        gate.Open();
+
+        Assert.All(await Task.WhenAll(first, second).WaitAsync(Safety), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(calls, upstream.Count("/gated"));
+    }
+
+    [Fact]
+    public async Task A_request_marked_Buffered_on_a_streaming_handler_gets_its_body_whole_and_frees_the_slot_at_once()
+    {
+        await using var origin = await StartAsync();
+        var http = Client(origin);
+        origin.Gate.Open();
+        var request = new HttpRequestMessage(HttpMethod.Get, "stream");
+        request.Options.Set(NetActorsHandler.Buffered, true);
+
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).WaitAsync(Safety);
+
+        // Whole before SendAsync returned, although the caller asked for the headers: the slot goes before any read.
+        await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
+        Assert.Equal("head-tail", await response.Content.ReadAsStringAsync());
+    }
+
     private static Task<StreamOrigin> StartAsync() =>
         StreamOrigin.StartAsync(services: s => s.AddHttpClient("plain").AddNetActorsHandler("api"));
 
