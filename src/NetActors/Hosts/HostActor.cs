@@ -55,11 +55,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _origin = origin;
         _ledger = ledger;
         _http = context.CreateInvoker(origin, connection);
-        _rate = new RateGate(connection.RateLimit, context.FleetMembers);
+        _rate = new RateGate(connection.RateLimit, context.FleetMembers, ledger.Rate);
         _maxRetryAfter = connection.MaxRetryAfter;
         _idleTimeout = connection.IdleOriginTimeout;
         _evictable = evictable;
         _gauge = context.Metrics.Origin(origin);
+        ShowAdaptive();
 
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
@@ -360,6 +361,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.State = ExchangeState.InFlight;
         ex.Attempts++;
         InFlight.Add(ex);
+        ex.AttemptStartedAt = _context.Time.GetTimestamp();
+        ex.InFlightAtStart = InFlight.Count;
         Deadlines.Remove(ex);
         _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         _ = AttemptRunner.RunAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
@@ -374,6 +377,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ReturnSource(ex);
         try
         {
+            SampleAttempt(ex, done);
             if (ex.IsCompleted && !ex.HasLiveFollowers && done.Delivered is null)
             {
                 // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered. A
