@@ -65,6 +65,19 @@ public sealed class StartupValidationTests
     }
 
     [Fact]
+    public async Task Two_clients_on_one_origin_must_agree_on_its_adaptive_limit()
+    {
+        using var host = NetHost.Build(n => n
+            .AddClient("a", c => c.WithBaseAddress("https://api.example.com/v1").WithMaxConnections(8).WithAdaptiveConcurrency())
+            .AddClient("b", c => c.WithBaseAddress("https://api.example.com/v2").WithMaxConnections(8)));
+
+        var error = await Assert.ThrowsAsync<NetActorsConfigurationException>(() => host.StartAsync());
+
+        Assert.Equal("netactors.clients.b.adaptive-concurrency", error.Key);
+        Assert.Contains("one adaptive limit", error.Message);
+    }
+
+    [Fact]
     public void Reference_defaults_are_valid_and_documented_values_hold()
     {
         var settings = NetActorsSettings.Create(Akka.Configuration.ConfigurationFactory.ParseString("netactors.clients.api {}"));
