@@ -30,7 +30,7 @@ public sealed class OriginModelTests : IDisposable
 
     // One shape in three has an adaptive limit (gradient or AIMD) under its max-connections.
     private static readonly Gen<OriginShape> Shapes =
-        Gen.Select(Gen.Int[1, 4], Gen.Int[0, 4], Gen.Bool, Gen.Bool, Gen.Int[0, 2], (max, queue, auth, dedup, adaptive) =>
+        Gen.Select(Gen.Int[1, 3], Gen.Int[0, 4], Gen.Bool, Gen.Bool, Gen.Int[0, 2], (max, queue, auth, dedup, adaptive) =>
             new OriginShape(max, queue, auth, dedup, adaptive switch
             {
                 1 => NetActors.Resilience.AdaptiveAlgorithm.Gradient,
