@@ -145,7 +145,7 @@ internal abstract class AdaptiveLimit
 /// The baseline is measured, not inferred: a baseline that averages what the limit lets through drifts up with
 /// the load it is meant to detect (a server kept 50 % over its capacity would soon look normal). So the first
 /// window, and one window every <c>baseline-probe-interval</c>, runs at <c>min-limit</c>, and the mean latency of the
-/// attempts started in it is the baseline; it also follows latency down at once between probes (the server got
+/// attempts started in it is the baseline; between probes it follows latency down, halfway per window (the server got
 /// faster). A server whose own latency rose (a deploy) is seen at the next probe.
 /// </para>
 /// A window that used less than half of the limit leaves it alone (the limit was not tested), and a window with

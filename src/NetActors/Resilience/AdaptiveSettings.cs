@@ -6,8 +6,9 @@ namespace NetActors.Resilience;
 public enum AdaptiveAlgorithm
 {
     /// <summary>
-    /// Latency against its long-term baseline (Netflix's Gradient2): the limit shrinks as the measured attempt
-    /// latency rises above the baseline, and grows by a small queue allowance while it does not; a window with
+    /// Latency against its baseline, the latency measured at <c>min-limit</c> (Netflix's Gradient2, with Envoy's
+    /// baseline): the limit shrinks as the measured attempt latency rises above <c>rtt-tolerance</c> times the
+    /// baseline, and grows by a small queue allowance while it does not; a window with
     /// drops (a timeout, 503, 429 or reset) also backs it off.
     /// </summary>
     Gradient,
