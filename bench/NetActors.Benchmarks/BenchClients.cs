@@ -150,6 +150,9 @@ internal sealed class NetActorsClient : IBenchClient
     /// <summary>The facade, for scenarios that need more than <see cref="GetAsync"/>.</summary>
     public INetClient Net { get; }
 
+    /// <summary>The host's services (the runtime's meter, for scenarios that read its gauges).</summary>
+    public IServiceProvider Services => _host.Services;
+
     /// <summary>
     /// Starts a host whose <c>bench</c> client has the given cap and signs it in to the bench session;
     /// <paramref name="configure"/> adds to the client, <paramref name="configureAuth"/> to its auth realm.

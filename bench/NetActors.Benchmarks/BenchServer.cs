@@ -56,6 +56,13 @@ internal sealed class BenchServer : IUpstream, IAsyncDisposable
     /// <summary>The further ports, one distinct origin each.</summary>
     public IReadOnlyList<int> OriginPorts { get; private set; } = [];
 
+    /// <summary>/capacity: serves 8 at once at 20 ms and slows everything down beyond (the adaptive scenario's server).</summary>
+    public NetActors.Tests.Infrastructure.CapacityEndpoint Capacity { get; } = new(8, TimeSpan.FromMilliseconds(20));
+
+    /// <summary>/capacity-503: serves 8 at once at 20 ms and answers 503 beyond.</summary>
+    public NetActors.Tests.Infrastructure.CapacityEndpoint CapacityRejecting { get; } =
+        new(8, TimeSpan.FromMilliseconds(20), NetActors.Tests.Infrastructure.BeyondCapacity.Reject);
+
     /// <summary>The server's side of bearer auth: the valid tokens, refreshes and 401s.</summary>
     public BenchTokens Tokens { get; } = new();
 
@@ -128,6 +135,8 @@ internal sealed class BenchServer : IUpstream, IAsyncDisposable
             await WriteSmallAsync(context);
         });
         app.MapGet("/block", server.BlockAsync);
+        app.MapGet("/capacity", context => server.Capacity.HandleAsync(context));
+        app.MapGet("/capacity-503", context => server.CapacityRejecting.HandleAsync(context));
         app.MapGet("/storm", context => server.Tokens.IsStormAuthorized(context.Request.Headers.Authorization)
             ? WriteSmallAsync(context)
             : WriteUnauthorizedAsync(context));

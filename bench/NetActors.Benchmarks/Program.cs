@@ -5,7 +5,7 @@ using NetActors.Benchmarks;
 using NetActors.Benchmarks.Scenarios;
 using NetActors.Benchmarks.Strict;
 
-// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --overload | --origins | --alloc-profile | --load <client> <n> | --compare <n> [--variant <hocon>] [--rounds <n>]]
+// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --overload | --origins | --adaptive | --alloc-profile | --load <client> <n> | --compare <n> [--variant <hocon>] [--rounds <n>]]
 // dotnet run -c Release --project bench/NetActors.Benchmarks -- --strict [--quick] [options: see Strict/StrictSettings.cs]
 // One in-process Kestrel server on 127.0.0.1; raw HttpClient, IHttpClientFactory + standard resilience, and
 // NetActors compared against it at the same connection caps. Progress goes to stderr, the report to stdout
@@ -46,13 +46,13 @@ var preamble = new List<string>
     $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
 };
 var report = new Report(preamble);
-if (args.Contains("--overload") || args.Contains("--origins"))
+if (args.Contains("--overload") || args.Contains("--origins") || args.Contains("--adaptive"))
 {
-    // Only the overload scenario, or only the many-origins one.
+    // Only the overload scenario, or only the many-origins one, or only the adaptive concurrency one.
     try
     {
-        await (args.Contains("--overload")
-            ? new OverloadScenario(server, settings).RunAsync(report)
+        await (args.Contains("--overload") ? new OverloadScenario(server, settings).RunAsync(report)
+            : args.Contains("--adaptive") ? new AdaptiveScenario(server, settings).RunAsync(report)
             : new ManyOriginsScenario(server, settings).RunAsync(report));
         Console.WriteLine(report.ToText());
     }
@@ -95,6 +95,7 @@ try
     await new ManyOriginsScenario(server, settings).RunAsync(report);
     await new StormScenario(server, settings).RunAsync(report);
     await new OverloadScenario(server, settings).RunAsync(report);
+    await new AdaptiveScenario(server, settings).RunAsync(report);
 }
 finally
 {

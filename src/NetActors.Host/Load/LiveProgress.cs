@@ -7,7 +7,7 @@ namespace NetActors.Host.Load;
 /// <summary>
 /// The console's live view while a workload runs: samples the runtime's gauges several times a second (so the
 /// highest in-flight count per origin is seen) and writes one line per interval: requests per second, in flight
-/// and queued per origin, refreshes, retries, 401s, deduplicated requests, cache hits and failures by kind.
+/// and queued per origin (with the adaptive limit and rate of the origins that have them), refreshes, retries, 401s, deduplicated requests, cache hits and failures by kind.
 /// </summary>
 internal sealed class LiveProgress : IAsyncDisposable
 {
@@ -76,12 +76,7 @@ internal sealed class LiveProgress : IAsyncDisposable
         sb.Append(" | in flight/queued");
         foreach (var (origin, name) in _origins)
         {
-            var view = now.Origins.GetValueOrDefault(origin);
-            sb.Append(CultureInfo.InvariantCulture, $" {name} {view?.InFlight ?? 0}/{view?.Queued ?? 0}");
-            if (view is { CircuitState: > 0 })
-            {
-                sb.Append(view.CircuitState == 2 ? " (circuit open)" : " (half-open)");
-            }
+            sb.Append(Origin(name, now.Origins.GetValueOrDefault(origin)));
         }
 
         sb.Append(CultureInfo.InvariantCulture,
@@ -101,6 +96,32 @@ internal sealed class LiveProgress : IAsyncDisposable
         if (failed > 0)
         {
             sb.Append(" (").AppendJoin(", ", now.Failures.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}")).Append(')');
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// One origin's part of the line: " name in-flight/queued", the adaptive limit and rate when the origin has them
+    /// (only origins with adaptive-concurrency or adaptive-rate enabled report them), and a circuit that is not closed.
+    /// </summary>
+    internal static string Origin(string name, OriginView? view)
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $" {name} {view?.InFlight ?? 0}/{view?.Queued ?? 0}");
+        if (view?.Limit is { } limit)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $" (limit {limit})");
+        }
+
+        if (view?.Rate is { } permits)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $" (rate {permits:0.#}/s)");
+        }
+
+        if (view is { CircuitState: > 0 })
+        {
+            sb.Append(view.CircuitState == 2 ? " (circuit open)" : " (half-open)");
         }
 
         return sb.ToString();

@@ -4,7 +4,15 @@ using System.Diagnostics.Metrics;
 namespace NetActors.Host.Load;
 
 /// <summary>An origin's gauges as last sampled, and their highest values.</summary>
-internal sealed record OriginView(int Queued, int InFlight, int MaxQueued, int MaxInFlight, int CircuitState);
+/// <param name="Queued">Requests waiting now.</param>
+/// <param name="InFlight">Requests on the wire now.</param>
+/// <param name="MaxQueued">The most waiting at a sample.</param>
+/// <param name="MaxInFlight">The most on the wire at a sample.</param>
+/// <param name="CircuitState">0 closed, 1 half-open, 2 open.</param>
+/// <param name="Limit">The adaptive concurrency limit, or null when the origin has none.</param>
+/// <param name="Rate">The adaptive rate (permits per second, the fleet's), or null when the origin has none.</param>
+internal sealed record OriginView(int Queued, int InFlight, int MaxQueued, int MaxInFlight, int CircuitState,
+    int? Limit = null, double? Rate = null);
 
 /// <summary>What the <c>NetActors</c> meter has reported so far.</summary>
 /// <param name="Requests">Requests with an outcome (<c>netactors.client.request.duration</c> measurements), refresh calls included.</param>
@@ -57,7 +65,7 @@ internal sealed class MetricsWatch : IDisposable
         _listener.Start();
     }
 
-    /// <summary>Reads the gauges (queue length, in flight, circuit state) now.</summary>
+    /// <summary>Reads the gauges (queue length, in flight, circuit state, adaptive limit and rate) now.</summary>
     public void Sample() => _listener.RecordObservableInstruments();
 
     /// <summary>The totals so far.</summary>
@@ -102,6 +110,12 @@ internal sealed class MetricsWatch : IDisposable
                 break;
             case "netactors.origin.circuit_state":
                 UpdateOrigin(Tag(tags, "netactors.origin"), v => v with { CircuitState = (int)value });
+                break;
+            case "netactors.origin.concurrency_limit":
+                UpdateOrigin(Tag(tags, "netactors.origin"), v => v with { Limit = (int)value });
+                break;
+            case "netactors.origin.rate_limit":
+                UpdateOrigin(Tag(tags, "netactors.origin"), v => v with { Rate = value });
                 break;
             default:
                 if (instrument is Counter<long> or Counter<int> or Counter<double>)

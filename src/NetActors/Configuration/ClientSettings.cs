@@ -78,6 +78,12 @@ public sealed record ClientSettings
     /// <summary>The origin's circuit breaker (from the client that declares the origin).</summary>
     public Resilience.CircuitBreakerSettings CircuitBreaker { get; init; } = new();
 
+    /// <summary>The origin's adaptive concurrency limit, within <see cref="MaxConnections"/> (from the client that declares the origin).</summary>
+    public Resilience.AdaptiveConcurrencySettings AdaptiveConcurrency { get; init; } = new();
+
+    /// <summary>The origin's adaptive rate, adjusting <see cref="RateLimit"/> (from the client that declares the origin).</summary>
+    public Resilience.AdaptiveRateSettings AdaptiveRate { get; init; } = new();
+
     /// <summary>The auth realm whose token this client's requests carry, or null.</summary>
     public string? AuthRealm { get; init; }
 
@@ -151,6 +157,8 @@ public sealed record ClientSettings
             Deduplicate = r.Bool("deduplicate"),
             RateLimit = Resilience.RateLimitSettings.Create(r),
             CircuitBreaker = Resilience.CircuitBreakerSettings.Create(r),
+            AdaptiveConcurrency = Resilience.AdaptiveConcurrencySettings.Create(r, r.Int("max-connections", min: 1, max: 10_000)),
+            AdaptiveRate = Resilience.AdaptiveRateSettings.Create(r, r.Double("rate-limit.permits-per-second", 0, 1_000_000)),
             Cache = Caching.CacheSettings.Create(r, c),
             Json = JsonSettings.Create(r),
             Redaction = Telemetry.RedactionSettings.Create(

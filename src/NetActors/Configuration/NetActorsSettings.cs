@@ -133,6 +133,19 @@ public sealed record NetActorsSettings
                         $"{other.QueueCapacity} differs from client '{first.Name}' ({first.QueueCapacity}), " +
                         $"which uses the same origin {group.Key}; one origin has one queue.");
                 }
+
+                // The origin's limit and rate are one actor's: settings the origin would not use must not look as if it did.
+                if (other.AdaptiveConcurrency != first.AdaptiveConcurrency)
+                {
+                    throw new NetActorsConfigurationException($"netactors.clients.{other.Name}.adaptive-concurrency",
+                        $"differs from client '{first.Name}', which uses the same origin {group.Key}; one origin has one adaptive limit.");
+                }
+
+                if (other.AdaptiveRate != first.AdaptiveRate)
+                {
+                    throw new NetActorsConfigurationException($"netactors.clients.{other.Name}.adaptive-rate",
+                        $"differs from client '{first.Name}', which uses the same origin {group.Key}; one origin has one adaptive rate.");
+                }
             }
         }
     }

@@ -5,6 +5,7 @@ using NetActors.Configuration;
 using NetActors.Errors;
 using NetActors.Hosting;
 using NetActors.Hosts;
+using NetActors.Resilience;
 using NetActors.Telemetry;
 
 namespace NetActors.Gateway;
@@ -240,7 +241,11 @@ public sealed class NetGateway : ReceiveActor
         // The connection budget of an origin is the one of the client that declares it as its base address;
         // an origin no client declares (an absolute URL, a redirect) takes the sending client's.
         var connection = _declaredOrigins.TryGetValue(origin, out var declared) ? declared : sender;
-        var ledger = new AdmissionLedger(connection.MaxConnections, connection.QueueCapacity, _runtime.Time, connection.CircuitBreaker);
+        var ledger = new AdmissionLedger(connection.MaxConnections, connection.QueueCapacity, _runtime.Time, connection.CircuitBreaker,
+            AdaptiveLimit.Create(connection.AdaptiveConcurrency, connection.MaxConnections, _runtime.Time),
+            connection.AdaptiveRate.Enabled
+                ? new AdaptiveRate(connection.AdaptiveRate, connection.RateLimit.PermitsPerSecond, _runtime.Time)
+                : null);
         var actor = Context.ActorOf(HostActor.Props(_hostContext, origin, connection, ledger,
             evictable: !_declaredOrigins.ContainsKey(origin)), $"host-{++_hostCounter}");
         Context.Watch(actor);

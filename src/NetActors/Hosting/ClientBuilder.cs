@@ -154,6 +154,42 @@ public sealed class ClientBuilder
             .Set("circuit-breaker.sampling-duration", HoconText.Duration(samplingDuration))
             .Set("circuit-breaker.break-duration", HoconText.Duration(breakDuration));
 
+    /// <summary>
+    /// <c>adaptive-concurrency.*</c>: the origin's concurrency limit adapts to the server's signals, between
+    /// <paramref name="minLimit"/> and <paramref name="maxLimit"/> (0: <c>max-connections</c>, never above it).
+    /// </summary>
+    /// <param name="algorithm">Gradient (latency against its baseline, and drops) or AIMD (drops only).</param>
+    /// <param name="minLimit">The lowest limit, at least 1.</param>
+    /// <param name="maxLimit">The highest limit; 0 for <c>max-connections</c>.</param>
+    /// <param name="initialLimit">The limit to start from; 0 for the smaller of 10 and the highest limit.</param>
+    /// <param name="window">The sampling window; null keeps the configured one.</param>
+    public ClientBuilder WithAdaptiveConcurrency(Resilience.AdaptiveAlgorithm algorithm = Resilience.AdaptiveAlgorithm.Gradient,
+        int minLimit = 1, int maxLimit = 0, int initialLimit = 0, TimeSpan? window = null)
+    {
+        Set("adaptive-concurrency.enabled", "on")
+            .Set("adaptive-concurrency.algorithm", algorithm == Resilience.AdaptiveAlgorithm.Aimd ? "aimd" : "gradient")
+            .Set("adaptive-concurrency.min-limit", HoconText.Number(minLimit))
+            .Set("adaptive-concurrency.max-limit", HoconText.Number(maxLimit))
+            .Set("adaptive-concurrency.initial-limit", HoconText.Number(initialLimit));
+        return window is { } w ? Set("adaptive-concurrency.window", HoconText.Duration(w)) : this;
+    }
+
+    /// <summary>
+    /// <c>adaptive-rate.*</c>: the origin's rate falls on a 429 (or a 503 with <c>Retry-After</c>) and rises after
+    /// successes, between <paramref name="minRate"/> and <paramref name="maxRate"/>; it starts at
+    /// <c>rate-limit.permits-per-second</c>, or at <paramref name="maxRate"/> when no rate is set.
+    /// </summary>
+    /// <param name="minRate">The lowest rate, in permits per second.</param>
+    /// <param name="maxRate">The highest rate; 0 for <c>rate-limit.permits-per-second</c>.</param>
+    /// <param name="window">The window (one decrease and one increase at most per window); null keeps the configured one.</param>
+    public ClientBuilder WithAdaptiveRate(double minRate, double maxRate = 0, TimeSpan? window = null)
+    {
+        Set("adaptive-rate.enabled", "on")
+            .Set("adaptive-rate.min-rate", HoconText.Number(minRate))
+            .Set("adaptive-rate.max-rate", HoconText.Number(maxRate));
+        return window is { } w ? Set("adaptive-rate.window", HoconText.Duration(w)) : this;
+    }
+
     /// <summary><c>deduplicate</c>: whether identical concurrent GET/HEAD requests share one wire request.</summary>
     /// <param name="deduplicate">True to share.</param>
     public ClientBuilder WithDeduplication(bool deduplicate) => Set("deduplicate", HoconText.Bool(deduplicate));

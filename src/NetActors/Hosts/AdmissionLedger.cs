@@ -7,7 +7,8 @@ namespace NetActors.Hosts;
 /// the wire. The ledger, not each path through the host actor, enforces the bounds:
 /// <list type="bullet">
 /// <item>at most <c>max-connections</c> requests on the wire (<see cref="InFlight"/>; the actor checks
-/// <see cref="HasFreeSlot"/> before it starts an attempt);</item>
+/// <see cref="HasFreeSlot"/> before it starts an attempt), and with adaptive concurrency at most the current
+/// <see cref="Limit"/>, which never exceeds <c>max-connections</c>;</item>
 /// <item>at most <c>max-connections + queue-capacity</c> requests held in all (every waiting state counts); a
 /// request beyond that is refused by <see cref="TryEnter"/> before it is sent to the actor, so it is answered
 /// <see cref="Errors.OverloadedException"/> at once, without waiting behind other messages in the mailbox.</item>
@@ -20,7 +21,8 @@ namespace NetActors.Hosts;
 /// actor knows what is on the wire (the cap holds) and what waited (it is admitted again, nothing is lost).
 /// </summary>
 internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, TimeProvider? time = null,
-    Resilience.CircuitBreakerSettings? circuitBreaker = null)
+    Resilience.CircuitBreakerSettings? circuitBreaker = null, Resilience.AdaptiveLimit? limit = null,
+    Resilience.AdaptiveRate? rate = null)
 {
     private readonly HashSet<Exchange> _members = new(Exchange.Identity);
     private int _admitted;
@@ -45,8 +47,17 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     /// <summary>The total deadlines of the exchanges that wait (kept here so a restart loses none).</summary>
     public DeadlineWheel Deadlines { get; } = new(time);
 
+    /// <summary>The origin's adaptive concurrency limit, or null (kept here so that a crash does not reset what it learned).</summary>
+    public Resilience.AdaptiveLimit? Limit { get; } = limit;
+
+    /// <summary>The origin's adaptive rate, or null (kept here for the same reason).</summary>
+    public Resilience.AdaptiveRate? Rate { get; } = rate;
+
+    /// <summary>How many attempts may be on the wire now: <c>max-connections</c>, or the adaptive limit below it.</summary>
+    public int SlotLimit => Limit is { } l ? Math.Min(MaxConnections, l.Current) : MaxConnections;
+
     /// <summary>True when another attempt may go on the wire.</summary>
-    public bool HasFreeSlot => InFlight.Count < MaxConnections;
+    public bool HasFreeSlot => InFlight.Count < SlotLimit;
 
     /// <summary>Requests admitted whose outcome is not decided yet, priority ones excepted; safe to read from any thread.</summary>
     public int Admitted => Volatile.Read(ref _admitted);

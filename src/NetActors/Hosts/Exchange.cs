@@ -172,6 +172,12 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     public int Attempts { get; set; }
 
+    /// <summary>When the current attempt went on the wire, as a timestamp of the host's clock (its latency sample).</summary>
+    public long AttemptStartedAt { get; set; }
+
+    /// <summary>How many attempts of its origin were on the wire when the current one started, itself included.</summary>
+    public int InFlightAtStart { get; set; }
+
     /// <summary>When its retry delay ends, while it waits for one (a restarted host re-arms what is left of it).</summary>
     public DateTimeOffset? RetryDueAt { get; set; }
 

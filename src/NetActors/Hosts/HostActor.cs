@@ -10,14 +10,16 @@ namespace NetActors.Hosts;
 
 /// <summary>
 /// Owns one origin: its slots, the <see cref="AdmissionLedger"/> of every request it holds, its timers, the wire and
-/// supervision. At most <c>max-connections</c> requests are on the wire at once; the others wait (queued, for a
+/// supervision. At most <c>max-connections</c> requests are on the wire at once (with adaptive concurrency, at most
+/// the origin's current limit, which never exceeds it: see <see cref="AdmissionLedger.SlotLimit"/>); the others wait (queued, for a
 /// token, for a retry delay or a <c>Retry-After</c> pause, or following a shared call), at most
 /// <c>queue-capacity</c> of them in all; beyond that a request is answered <see cref="OverloadedException"/> at
 /// the edge, before it reaches this actor. Token refreshes take the next free slot ahead of the queue. The
 /// decisions that need no actor state are plain classes called synchronously, each tested on its own:
 /// <see cref="RequestMessageBuilder"/> (what goes on the wire), <see cref="FailureClassifier"/> (what a failure
 /// means and whether it counts against the origin), <see cref="RetryPolicy"/>, <see cref="DedupTable"/>,
-/// <see cref="CacheRules"/>, <see cref="CircuitBreaker"/>, <see cref="RateGate"/>. Attempts run off the actor
+/// <see cref="CacheRules"/>, <see cref="CircuitBreaker"/>, <see cref="RateGate"/>, <see cref="AdaptiveLimit"/>,
+/// <see cref="AdaptiveRate"/>. Attempts run off the actor
 /// (<see cref="AttemptRunner"/>) and report back as messages; user hooks never run on this actor.
 /// </summary>
 internal sealed partial class HostActor : ReceiveActor, IWithTimers
@@ -55,11 +57,12 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _origin = origin;
         _ledger = ledger;
         _http = context.CreateInvoker(origin, connection);
-        _rate = new RateGate(connection.RateLimit, context.FleetMembers);
+        _rate = new RateGate(connection.RateLimit, context.FleetMembers, ledger.Rate);
         _maxRetryAfter = connection.MaxRetryAfter;
         _idleTimeout = connection.IdleOriginTimeout;
         _evictable = evictable;
         _gauge = context.Metrics.Origin(origin);
+        ShowAdaptive();
 
         Receive<Exchange>(Admit);
         Receive<AttemptCompleted>(OnAttemptCompleted);
@@ -362,6 +365,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ex.State = ExchangeState.InFlight;
         ex.Attempts++;
         InFlight.Add(ex);
+        ex.AttemptStartedAt = _context.Time.GetTimestamp();
+        ex.InFlightAtStart = InFlight.Count;
         Deadlines.Remove(ex);
         _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
         _ = AttemptRunner.RunAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
@@ -376,6 +381,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         ReturnSource(ex);
         try
         {
+            SampleAttempt(ex, done);
             if (ex.IsCompleted && !ex.HasLiveFollowers && done.Delivered is null)
             {
                 // Cancelled by its caller while on the wire, and nobody shares it: the outcome is delivered. A

@@ -20,17 +20,32 @@ namespace NetActors.Resilience;
 /// off at the burst, which with a one-permit share would lose the lateness on every permit and send below the
 /// rate. After a real idle period the bucket holds at most the burst, as usual.
 /// </para>
+/// <para>
+/// With an <see cref="AdaptiveRate"/> the fleet's rate is the adaptive one, re-read on every permit, and the burst
+/// follows it (the configured burst's share of the configured rate, or a tenth of a second's worth).
+/// </para>
 /// </summary>
 /// <param name="settings">The origin's rate limit (the fleet's, when shared).</param>
 /// <param name="members">How many processes share the rate (null: this process alone).</param>
-internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = null)
+/// <param name="adaptive">The adaptive rate, or null for a fixed one.</param>
+internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = null, AdaptiveRate? adaptive = null)
 {
-    private readonly double _fleetRate = settings.PermitsPerSecond;
-    private readonly double _fleetBurst = Math.Max(1, settings.Burst);
+    private readonly double _burstPerRate = BurstPerRate(settings);
+    private double _fleetRate = adaptive?.Rate ?? settings.PermitsPerSecond;
+    private double _fleetBurst = Math.Max(1, adaptive is null ? settings.Burst : adaptive.Rate * BurstPerRate(settings));
     private double _tokens = Share(Math.Max(1, settings.Burst), members?.Invoke() ?? 1);
     private long _stamp = Stopwatch.GetTimestamp();
     private bool _owed;
     private DateTimeOffset _pausedUntil;
+
+    /// <summary>Burst per permit per second: the configured burst's share of the configured rate, else a tenth of a second.</summary>
+    private static double BurstPerRate(RateLimitSettings s) => s.PermitsPerSecond > 0 ? Math.Max(1, s.Burst) / s.PermitsPerSecond : 0.1;
+
+    /// <summary>The adaptive rate, or null.</summary>
+    public AdaptiveRate? Adaptive => adaptive;
+
+    /// <summary>The fleet's rate the gate applies now (0: none).</summary>
+    public double FleetRate => _fleetRate;
 
     /// <summary>This process's share of the burst: a fraction, at least one permit.</summary>
     private static double Share(double fleetBurst, int members) => Math.Max(1, fleetBurst / Math.Max(1, members));
@@ -45,6 +60,12 @@ internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = 
         }
 
         wait = TimeSpan.Zero;
+        if (adaptive is not null && adaptive.Rate != _fleetRate)
+        {
+            _fleetRate = adaptive.Rate;
+            _fleetBurst = Math.Max(1, _fleetRate * _burstPerRate);
+        }
+
         if (_fleetRate <= 0)
         {
             return true;
@@ -69,6 +90,7 @@ internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = 
         }
 
         _owed = true;
+        adaptive?.Throttled();
         wait = TimeSpan.FromSeconds((1 - _tokens) / rate);
         return false;
     }

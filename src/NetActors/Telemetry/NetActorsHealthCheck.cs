@@ -31,10 +31,12 @@ public sealed class NetActorsHealthCheck(NetMetrics metrics, SessionStates sessi
                 data: degraded.ToDictionary(e => "realm:" + e.Key, e => (object)e.Value)));
         }
 
+        // The adaptive limits and rates are data, not a status: a limit that went down is the runtime doing its job.
+        var adaptive = metrics.AdaptiveData();
         var open = metrics.OriginsWithCircuitNotClosed();
         return Task.FromResult(open.Count > 0
-            ? HealthCheckResult.Degraded("Circuit not closed for: " + string.Join(", ", open.Order()))
-            : HealthCheckResult.Healthy());
+            ? HealthCheckResult.Degraded("Circuit not closed for: " + string.Join(", ", open.Order()), data: adaptive)
+            : HealthCheckResult.Healthy(data: adaptive));
     }
 }
 

@@ -45,6 +45,10 @@ public sealed class NetMetrics : IDisposable
             "Requests on the wire, per origin.");
         _meter.CreateObservableGauge("netactors.origin.circuit_state", () => Observe(g => g.CircuitState), "{state}",
             "Circuit state per origin: 0 closed, 1 half-open, 2 open.");
+        _meter.CreateObservableGauge("netactors.origin.concurrency_limit", () => Observe(g => g.Limit, adaptiveOnly: true), "{request}",
+            "The adaptive concurrency limit per origin (only origins with adaptive-concurrency enabled): how many requests may be on the wire now.");
+        _meter.CreateObservableGauge("netactors.origin.rate_limit", ObserveRates, "{request}/s",
+            "The adaptive rate per origin (only origins with adaptive-rate enabled): the fleet's permits per second now.");
     }
 
     /// <summary>The meter the instruments live on.</summary>
@@ -116,10 +120,46 @@ public sealed class NetMetrics : IDisposable
     internal IReadOnlyList<string> OriginsWithCircuitNotClosed() =>
         _origins.Values.Where(o => o.CircuitState != 0).Select(o => o.Origin).ToList();
 
-    private IEnumerable<Measurement<int>> Observe(Func<OriginGauge, int> read)
+    /// <summary>The adaptive limit and rate of the origins that have them: for the health check's data.</summary>
+    internal IReadOnlyDictionary<string, object> AdaptiveData()
+    {
+        var data = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var gauge in _origins.Values)
+        {
+            if (gauge.Limit >= 0)
+            {
+                data["concurrency-limit:" + gauge.Origin] = gauge.Limit;
+            }
+
+            if (gauge.Rate >= 0)
+            {
+                data["rate-limit:" + gauge.Origin] = Math.Round(gauge.Rate, 2);
+            }
+        }
+
+        return data;
+    }
+
+    private IEnumerable<Measurement<double>> ObserveRates()
     {
         foreach (var gauge in _origins.Values)
         {
+            if (gauge.Rate >= 0)
+            {
+                yield return new Measurement<double>(gauge.Rate, new KeyValuePair<string, object?>("netactors.origin", gauge.Origin));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<int>> Observe(Func<OriginGauge, int> read, bool adaptiveOnly = false)
+    {
+        foreach (var gauge in _origins.Values)
+        {
+            if (adaptiveOnly && gauge.Limit < 0)
+            {
+                continue;
+            }
+
             yield return new Measurement<int>(read(gauge), new KeyValuePair<string, object?>("netactors.origin", gauge.Origin));
         }
     }
@@ -140,6 +180,8 @@ internal sealed class OriginGauge(string origin)
     private int _queued;
     private int _inFlight;
     private int _circuit;
+    private int _limit = -1;
+    private long _rateBits = BitConverter.DoubleToInt64Bits(-1);
 
     public string Origin { get; } = origin;
 
@@ -148,6 +190,16 @@ internal sealed class OriginGauge(string origin)
     public int InFlight => Volatile.Read(ref _inFlight);
 
     public int CircuitState => Volatile.Read(ref _circuit);
+
+    /// <summary>The adaptive concurrency limit; -1 when the origin has none.</summary>
+    public int Limit => Volatile.Read(ref _limit);
+
+    /// <summary>The adaptive rate (the fleet's, permits per second); -1 when the origin has none.</summary>
+    public double Rate => BitConverter.Int64BitsToDouble(Volatile.Read(ref _rateBits));
+
+    public void SetLimit(int limit) => Volatile.Write(ref _limit, limit);
+
+    public void SetRate(double rate) => Volatile.Write(ref _rateBits, BitConverter.DoubleToInt64Bits(rate));
 
     public void Set(int queued, int inFlight)
     {

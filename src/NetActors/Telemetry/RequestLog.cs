@@ -77,6 +77,14 @@ internal sealed partial class RequestLog(ILogger logger, TimeProvider? time = nu
         Message = "{Method} {Url}: following redirect {Status} to {Location}")]
     public partial void Redirecting(string method, string url, int status, string location);
 
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information,
+        Message = "Adaptive concurrency limit for {Origin}: {Previous} -> {Current} ({Algorithm}, max-connections {MaxConnections})")]
+    public partial void LimitChanged(string origin, int previous, int current, string algorithm, int maxConnections);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information,
+        Message = "Adaptive rate for {Origin}: {Previous:0.##} -> {Current:0.##} permits/s (within {Min:0.##}..{Max:0.##})")]
+    public partial void RateChanged(string origin, double previous, double current, double min, double max);
+
     private sealed class Repeats
     {
         public long? LastLogged;

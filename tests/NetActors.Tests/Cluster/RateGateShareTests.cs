@@ -60,4 +60,23 @@ public sealed class RateGateShareTests
         Assert.True(gate.TryAcquire(DateTimeOffset.UtcNow, out _));
         Assert.False(gate.TryAcquire(DateTimeOffset.UtcNow, out _));
     }
+
+    [Fact]
+    public void An_adaptive_rate_is_the_fleets_and_each_member_takes_its_share_of_it()
+    {
+        // The adaptive rate starts at 40/s for the fleet: two members take 20/s each (a permit every 50 ms).
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var adaptive = new AdaptiveRate(new AdaptiveRateSettings { Enabled = true, MinRate = 1, MaxRate = 40, DecreaseFactor = 0.5 }, 40, clock);
+        var gate = new RateGate(Rate(40, 1), () => 2, adaptive);
+        Assert.True(gate.TryAcquire(DateTimeOffset.UtcNow, out _));
+        Assert.False(gate.TryAcquire(DateTimeOffset.UtcNow, out var before));
+        Assert.InRange(before.TotalMilliseconds, 40, 51);
+
+        // A 429 halves the fleet's rate to 20/s: each member's share is 10/s at once (a permit every 100 ms).
+        adaptive.Record(rateSignal: true);
+        Assert.Equal(20, adaptive.Rate);
+        Assert.False(gate.TryAcquire(DateTimeOffset.UtcNow, out var after));
+        Assert.Equal(20, gate.FleetRate);
+        Assert.InRange(after.TotalMilliseconds, 80, 101);
+    }
 }

@@ -29,6 +29,8 @@ public sealed class DotnetConfigurationTests
               retry { base-delay = 250ms, max-delay = 5s, jitter = 0.2, idempotency-keys = on }
               rate-limit { permits-per-second = 20, burst = 5 }
               circuit-breaker { failure-ratio = 0.25, break-duration = 10s }
+              adaptive-concurrency { enabled = on, algorithm = aimd, min-limit = 2, max-limit = 10, initial-limit = 4, window = 200ms }
+              adaptive-rate { enabled = on, min-rate = 2, max-rate = 40, decrease-factor = 0.8 }
               cache {
                 enabled = on
                 stale-if-error = 1m
@@ -73,6 +75,8 @@ public sealed class DotnetConfigurationTests
                 "Retry": { "BaseDelay": "250ms", "MaxDelay": "5s", "Jitter": 0.2, "IdempotencyKeys": true },
                 "RateLimit": { "PermitsPerSecond": 20, "Burst": 5 },
                 "CircuitBreaker": { "FailureRatio": 0.25, "BreakDuration": "10s" },
+                "AdaptiveConcurrency": { "Enabled": true, "Algorithm": "aimd", "MinLimit": 2, "max_limit": 10, "InitialLimit": 4, "Window": "200ms" },
+                "AdaptiveRate": { "Enabled": true, "MinRate": 2, "MaxRate": 40, "DecreaseFactor": 0.8 },
                 "Cache": { "Enabled": true, "StaleIfError": "1m", "PathTtls": { "/reference/*": "10m" } },
                 "Json": { "NamingPolicy": "snake-case-lower", "ReadPolicy": "strict" }
               },
@@ -136,6 +140,10 @@ public sealed class DotnetConfigurationTests
         var orders = fromJson.Clients["OrdersApi"];
         Assert.Equal((12, 300, 4, TimeSpan.FromSeconds(8)), (orders.MaxConnections, orders.QueueCapacity, orders.Retry.MaxAttempts, orders.ResponseTimeout));
         Assert.Equal(JsonReadPolicy.Strict, orders.Json.ReadPolicy);
+        Assert.Equal((true, NetActors.Resilience.AdaptiveAlgorithm.Aimd, 2, 10, 4, TimeSpan.FromMilliseconds(200)),
+            (orders.AdaptiveConcurrency.Enabled, orders.AdaptiveConcurrency.Algorithm, orders.AdaptiveConcurrency.MinLimit,
+                orders.AdaptiveConcurrency.MaxLimit, orders.AdaptiveConcurrency.InitialLimit, orders.AdaptiveConcurrency.Window));
+        Assert.Equal((true, 2.0, 40.0, 0.8), (orders.AdaptiveRate.Enabled, orders.AdaptiveRate.MinRate, orders.AdaptiveRate.MaxRate, orders.AdaptiveRate.DecreaseFactor));
         Assert.Equal("acme", orders.DefaultHeaders.Single(h => h.Key == "X-Tenant").Value);
         Assert.Equal(TimeSpan.FromMinutes(10), orders.Cache.TtlFor("/reference/countries"));
     }

@@ -20,6 +20,14 @@ public sealed class StartupValidationTests
         { "cache.stale-if-error = soon", "netactors.clients.api.cache.stale-if-error" },
         { "json.naming-policy = shouting", "netactors.clients.api.json.naming-policy" },
         { "json.read-policy = lenient", "netactors.clients.api.json.read-policy" },
+        { "max-connections = 8\nadaptive-concurrency { enabled = on, max-limit = 16 }", "netactors.clients.api.adaptive-concurrency.max-limit" },
+        { "max-connections = 8\nadaptive-concurrency { enabled = on, min-limit = 9 }", "netactors.clients.api.adaptive-concurrency.min-limit" },
+        { "adaptive-concurrency { enabled = on, min-limit = 4, initial-limit = 2 }", "netactors.clients.api.adaptive-concurrency.initial-limit" },
+        { "adaptive-concurrency { enabled = on, algorithm = vegas }", "netactors.clients.api.adaptive-concurrency.algorithm" },
+        { "adaptive-concurrency.window = 100", "netactors.clients.api.adaptive-concurrency.window" },
+        { "adaptive-rate.enabled = on", "netactors.clients.api.adaptive-rate.max-rate" },
+        { "rate-limit.permits-per-second = 50\nadaptive-rate { enabled = on, max-rate = 20 }", "netactors.clients.api.adaptive-rate.max-rate" },
+        { "adaptive-rate { enabled = on, max-rate = 20, min-rate = 30 }", "netactors.clients.api.adaptive-rate.min-rate" },
     };
 
     [Theory]
@@ -54,6 +62,19 @@ public sealed class StartupValidationTests
         var error = await Assert.ThrowsAsync<NetActorsConfigurationException>(() => host.StartAsync());
 
         Assert.Contains("one connection cap", error.Message);
+    }
+
+    [Fact]
+    public async Task Two_clients_on_one_origin_must_agree_on_its_adaptive_limit()
+    {
+        using var host = NetHost.Build(n => n
+            .AddClient("a", c => c.WithBaseAddress("https://api.example.com/v1").WithMaxConnections(8).WithAdaptiveConcurrency())
+            .AddClient("b", c => c.WithBaseAddress("https://api.example.com/v2").WithMaxConnections(8)));
+
+        var error = await Assert.ThrowsAsync<NetActorsConfigurationException>(() => host.StartAsync());
+
+        Assert.Equal("netactors.clients.b.adaptive-concurrency", error.Key);
+        Assert.Contains("one adaptive limit", error.Message);
     }
 
     [Fact]

@@ -35,10 +35,12 @@ public readonly record struct OriginStep(OriginEvent Event, int A, int B)
 }
 
 /// <summary>The origin's shape for one sequence.</summary>
-public readonly record struct OriginShape(int MaxConnections, int QueueCapacity, bool Auth, bool Dedup)
+public readonly record struct OriginShape(int MaxConnections, int QueueCapacity, bool Auth, bool Dedup,
+    AdaptiveAlgorithm? Adaptive = null)
 {
     public override string ToString() =>
-        $"max-connections {MaxConnections}, queue-capacity {QueueCapacity}, auth {Auth}, dedup {Dedup}";
+        $"max-connections {MaxConnections}, queue-capacity {QueueCapacity}, auth {Auth}, dedup {Dedup}, " +
+        $"adaptive {(Adaptive is { } a ? a.ToString() : "off")}";
 }
 
 /// <summary>
@@ -47,7 +49,8 @@ public readonly record struct OriginShape(int MaxConnections, int QueueCapacity,
 /// <see cref="TestScheduler"/> for its timers, moved together), a scripted transport that holds every call until
 /// the sequence answers it, and a scripted token actor. Everything runs on the calling thread, so a sequence is
 /// deterministic and replays from its seed. After every step it checks the origin's promises:
-/// at most max-connections calls on the wire at any moment; at most max-connections + queue-capacity requests
+/// at most max-connections calls on the wire at any moment, and with an adaptive limit, when a call goes on the
+/// wire, at most the limit at that moment (min(max-connections, limit)); at most max-connections + queue-capacity requests
 /// held; at most one outcome per request, and none missing past its total timeout (plus a small tolerance); no
 /// POST without an idempotency key sent twice; and, at the end, once time has run past every deadline, every
 /// request exactly one outcome, every slot free and the ledger empty.
@@ -93,8 +96,16 @@ internal sealed class OriginModel
             Retry = new RetrySettings { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(1) },
             CircuitBreaker = new CircuitBreakerSettings { MinimumThroughput = 4, BreakDuration = TimeSpan.FromSeconds(1) },
         };
-        _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock, _client.CircuitBreaker);
-        _wire = new ScriptedWire();
+        // The adaptive limit on short windows of few samples, so that a sequence moves it up and down (and probes).
+        var limit = shape.Adaptive is { } algorithm
+            ? AdaptiveLimit.Create(new AdaptiveConcurrencySettings
+            {
+                Enabled = true, Algorithm = algorithm, MinLimit = 1, Window = TimeSpan.FromMilliseconds(100),
+                MinWindowSamples = 1, BaselineProbeInterval = TimeSpan.FromSeconds(1), QueueAllowance = 1, Smoothing = 1,
+            }, shape.MaxConnections, _clock)
+            : null;
+        _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock, _client.CircuitBreaker, limit);
+        _wire = new ScriptedWire(() => _ledger.SlotLimit);
         var provider = ((ExtendedActorSystem)system).Provider;
         _gateway = new Recorder(provider, "gateway");
         _tokens = new Recorder(provider, "tokens");
@@ -256,6 +267,16 @@ internal sealed class OriginModel
             Violation($"{when}: {_wire.MostAtOnce} calls on the wire at once, over max-connections {_shape.MaxConnections}");
         }
 
+        if (_wire.OverLimit is { } over)
+        {
+            Violation($"{when}: {over}");
+        }
+
+        if (_ledger.Limit is { } limit && (limit.Current < 1 || limit.Current > _shape.MaxConnections))
+        {
+            Violation($"{when}: the adaptive limit is {limit.Current}, outside [1, max-connections {_shape.MaxConnections}]");
+        }
+
         // Held: admitted and without an outcome yet (a request whose outcome is decided frees its place at once,
         // even while its attempt still winds down on the wire; the slot itself is the cap's, checked above).
         var capacity = _shape.MaxConnections + _shape.QueueCapacity;
@@ -392,9 +413,13 @@ internal sealed class OriginModel
     /// The transport: every call waits until the sequence answers it (or its cancellation token fires, as a real
     /// handler's would). Counts the calls on the wire and the POSTs by model id.
     /// </summary>
-    private sealed class ScriptedWire : HttpMessageHandler
+    /// <summary>The wire: holds every call until the sequence answers it; <paramref name="limit"/> is the origin's limit now.</summary>
+    private sealed class ScriptedWire(Func<int> limit) : HttpMessageHandler
     {
         private readonly List<WireCall> _calls = [];
+
+        /// <summary>The first call that went on the wire over the limit at its dispatch, described; else null.</summary>
+        public string? OverLimit { get; private set; }
 
         public int OnWire => _calls.Count;
 
@@ -466,6 +491,11 @@ internal sealed class OriginModel
             Sent++;
             var call = new WireCall(request, new TaskCompletionSource<HttpResponseMessage>());
             _calls.Add(call);
+            if (_calls.Count > limit() && OverLimit is null)
+            {
+                OverLimit = $"a call went on the wire with {_calls.Count} on it, over the limit of {limit()} at dispatch";
+            }
+
             MostAtOnce = Math.Max(MostAtOnce, _calls.Count);
             call.Registration = cancellationToken.Register(() =>
             {

@@ -28,8 +28,15 @@ public sealed class OriginModelTests : IDisposable
 
     private readonly ActorSystem _system = ActorSystem.Create("origin-model", SystemConfig);
 
+    // One shape in three has an adaptive limit (gradient or AIMD) under its max-connections.
     private static readonly Gen<OriginShape> Shapes =
-        Gen.Select(Gen.Int[1, 3], Gen.Int[0, 4], Gen.Bool, Gen.Bool, (max, queue, auth, dedup) => new OriginShape(max, queue, auth, dedup));
+        Gen.Select(Gen.Int[1, 3], Gen.Int[0, 4], Gen.Bool, Gen.Bool, Gen.Int[0, 2], (max, queue, auth, dedup, adaptive) =>
+            new OriginShape(max, queue, auth, dedup, adaptive switch
+            {
+                1 => NetActors.Resilience.AdaptiveAlgorithm.Gradient,
+                2 => NetActors.Resilience.AdaptiveAlgorithm.Aimd,
+                _ => null,
+            }));
 
     // Admissions and answers are the common events; time passes often; crashes, denials and shutdown are rare.
     private static readonly Gen<OriginEvent> Events = Gen.Frequency(
