@@ -426,6 +426,105 @@ public sealed class StreamedResponseReviewTests
         await origin.DisposeAsync();
     }
 
+    /// <summary>
+    /// Cancel at every moment: before the send, while queued, during the headers, at the hand-over, mid-body, after
+    /// the end. Each request gets exactly one outcome, every slot comes back once, and the cap of 1 still holds.
+    /// </summary>
+    [Fact]
+    public async Task Cancelling_at_every_moment_gives_one_outcome_and_frees_each_slot_once()
+    {
+        await using var origin = await StreamOrigin.StartAsync();
+        origin.Gate.Open();
+        var outcomes = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        for (var i = 0; i < 80; i++)
+        {
+            using var cts = new CancellationTokenSource();
+            var spins = i * 2_000;
+            var cancel = Task.Run(() =>
+            {
+                Thread.SpinWait(spins);
+                cts.Cancel();
+            });
+            string outcome;
+            try
+            {
+                await using var streamed = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/stream"), cts.Token).WaitAsync(Safety);
+                try
+                {
+                    var text = await new StreamReader(streamed.Body).ReadToEndAsync().WaitAsync(Safety);
+                    outcome = text == "head-tail" ? "read" : $"truncated:{text}";
+                }
+                catch (OperationCanceledException)
+                {
+                    outcome = "cancelled-mid-body";
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                outcome = "cancelled";
+            }
+
+            await cancel.WaitAsync(Safety);
+            outcomes.AddOrUpdate(outcome, 1, (_, c) => c + 1);
+        }
+
+        Console.WriteLine("cancel-at-every-moment outcomes: " + string.Join(", ", outcomes.Select(o => $"{o.Key}={o.Value}")));
+
+        Assert.DoesNotContain(outcomes.Keys, k => k.StartsWith("truncated", StringComparison.Ordinal));
+        await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
+        Assert.Equal(0, origin.Ledger.Admitted);
+        origin.Upstream.Map("/held", async ctx =>
+        {
+            await ctx.Response.WriteAsync("x");
+            await ctx.Response.Body.FlushAsync();
+            await Task.Delay(Timeout.Infinite, ctx.RequestAborted).ContinueWith(_ => { });
+        });
+        var held = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/held")).WaitAsync(Safety);
+        var next = origin.Net.Client.SendAsync(NetRequest.Get("api", "/ok"));
+        await Eventually.Assert(() => Assert.Equal(1, origin.Ledger.Waiting)); // the cap of 1 holds
+        await held.DisposeAsync();
+        Assert.Equal(HttpStatusCode.OK, (await next.WaitAsync(Safety)).StatusCode);
+    }
+
+    /// <summary>Dispose from another thread while a read is pending: the read throws ObjectDisposedException, not a network error.</summary>
+    [Fact]
+    public async Task Dispose_from_another_thread_during_a_pending_read_fails_the_read_as_disposed()
+    {
+        await using var origin = await StreamOrigin.StartAsync();
+        var streamed = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/stream")).WaitAsync(Safety);
+        Assert.Equal("head-", await ReadExactAsync(streamed.Body, 5));
+        var pending = streamed.Body.ReadAsync(new byte[16]).AsTask();
+
+        await Task.Run(() => streamed.Dispose()).WaitAsync(Safety);
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(Safety));
+        await origin.ServerSawStreamEnd.WaitAsync(Safety);
+        await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
+        Assert.Equal(0, origin.Ledger.Admitted);
+    }
+
+    /// <summary>HEAD, 204 and Content-Length: 0 have no body to stream: the slot is free when the caller gets them, undisposed.</summary>
+    [Fact]
+    public async Task Bodiless_answers_free_the_slot_before_the_caller_disposes_them()
+    {
+        await using var origin = await StreamOrigin.StartAsync();
+        origin.Upstream.Respond("/empty", 204);
+        origin.Upstream.Map("/zero", ctx =>
+        {
+            ctx.Response.ContentLength = 0;
+            return Task.CompletedTask;
+        });
+
+        var head = await origin.Net.Client.SendStreamAsync(new NetRequest("api", HttpMethod.Head, "/ok")).WaitAsync(Safety);
+        var empty = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/empty")).WaitAsync(Safety);
+        var zero = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/zero")).WaitAsync(Safety); // cap 1: only if freed
+
+        Assert.Equal(HttpStatusCode.NoContent, empty.StatusCode);
+        Assert.Equal(0, await zero.Body.ReadAsync(new byte[1]));
+        Assert.Equal(0, await head.Body.ReadAsync(new byte[1]));
+        await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
+    }
+
     private static async Task<string> ReadExactAsync(Stream body, int bytes)
     {
         var buffer = new byte[bytes];
