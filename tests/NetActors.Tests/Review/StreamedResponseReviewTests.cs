@@ -525,6 +525,30 @@ public sealed class StreamedResponseReviewTests
         await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
     }
 
+    /// <summary>
+    /// The admission bound (max-connections + queue-capacity = 2): an open stream keeps its place, so with one queued
+    /// behind it a third is refused at the edge; once the stream is disposed its place is back at once.
+    /// </summary>
+    [Fact]
+    public async Task An_open_stream_keeps_its_place_in_the_bound_and_gives_it_back_once_disposed()
+    {
+        await using var origin = await StreamOrigin.StartAsync(c => c.WithQueueCapacity(1));
+        var streamed = await origin.Net.Client.SendStreamAsync(NetRequest.Get("api", "/stream")).WaitAsync(Safety);
+        var queued = origin.Net.Client.SendAsync(NetRequest.Get("api", "/ok"));
+        await Eventually.Assert(() => Assert.Equal(1, origin.Ledger.Waiting));
+
+        await Assert.ThrowsAsync<OverloadedException>(() => origin.Net.Client.SendAsync(NetRequest.Get("api", "/ok")).WaitAsync(Safety));
+
+        await streamed.DisposeAsync();
+        Assert.Equal(HttpStatusCode.OK, (await queued.WaitAsync(Safety)).StatusCode);
+        var again = await Task.WhenAll(
+            origin.Net.Client.SendAsync(NetRequest.Get("api", "/ok")),
+            origin.Net.Client.SendAsync(NetRequest.Get("api", "/ok"))).WaitAsync(Safety);
+        Assert.All(again, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
+        Assert.Equal(0, origin.Ledger.Admitted);
+    }
+
     private static async Task<string> ReadExactAsync(Stream body, int bytes)
     {
         var buffer = new byte[bytes];
