@@ -126,14 +126,23 @@ public static class NetClientExtensions
                     Telemetry.RedactionSettings.Default.Url(response.Uri), response.Attempts), null, null);
             }
 
-            if (!File.Exists(temp))
-            {
-                File.WriteAllBytes(temp, []); // a 2xx without a body, such as 204
-            }
-
             cancellationToken.ThrowIfCancellationRequested();
-            File.Move(temp, target, overwrite: true);
-            return new DownloadResult(target, new FileInfo(target).Length, response);
+            try
+            {
+                if (!File.Exists(temp))
+                {
+                    File.WriteAllBytes(temp, []); // a 2xx without a body, such as 204
+                }
+
+                File.Move(temp, target, overwrite: true);
+                return new DownloadResult(target, new FileInfo(target).Length, response);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The body arrived; putting it in place failed on the disk (the target is a directory, say).
+                throw new DownloadWriteException(new NetRequestInfo(request.Client, request.Method.Method,
+                    Telemetry.RedactionSettings.Default.Url(response.Uri), response.Attempts), e);
+            }
         }
         finally
         {

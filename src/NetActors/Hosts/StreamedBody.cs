@@ -28,6 +28,7 @@ internal sealed class StreamedBody : Stream
     private CancellationTokenRegistration _abort;
     private object? _end;
     private long _read;
+    private int _disposed;
 
     public StreamedBody(Exchange ex, HttpRequestMessage message, HttpResponseMessage response, Stream inner, IActorRef owner)
     {
@@ -53,7 +54,7 @@ internal sealed class StreamedBody : Stream
         _abort = attempt.UnsafeRegister(static state => ((StreamedBody)state!).OnAborted(), this);
 
     /// <summary>False once disposed; a body read to its end can still be read (it gives 0), as any stream at its end.</summary>
-    public override bool CanRead => !ReferenceEquals(Volatile.Read(ref _end), DisposedByCaller);
+    public override bool CanRead => Volatile.Read(ref _disposed) == 0;
 
     public override bool CanSeek => false;
 
@@ -76,6 +77,8 @@ internal sealed class StreamedBody : Stream
             return AfterEnd(end);
         }
 
+        var asked = buffer.Length;
+
         int read;
         try
         {
@@ -86,7 +89,7 @@ internal sealed class StreamedBody : Stream
             throw Failed(e, CancellationToken.None);
         }
 
-        return Counted(read);
+        return Counted(read, asked);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -99,6 +102,8 @@ internal sealed class StreamedBody : Stream
             return AfterEnd(end);
         }
 
+        var asked = buffer.Length;
+
         int read;
         try
         {
@@ -109,7 +114,7 @@ internal sealed class StreamedBody : Stream
             throw Failed(e, cancellationToken);
         }
 
-        return Counted(read);
+        return Counted(read, asked);
     }
 
     public override void Flush()
@@ -124,19 +129,29 @@ internal sealed class StreamedBody : Stream
 
     protected override void Dispose(bool disposing)
     {
+        Volatile.Write(ref _disposed, 1);
         End(DisposedByCaller);
         base.Dispose(disposing);
     }
 
     public override ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _disposed, 1);
         End(DisposedByCaller);
         return base.DisposeAsync();
     }
 
-    /// <summary>A read returned: the end of the body ends the stream; a byte past the limit fails it.</summary>
-    private int Counted(int read)
+    /// <summary>
+    /// A read returned: the end of the body ends the stream; a byte past the limit fails it. A read of an empty
+    /// buffer (the .NET way to wait for data without one, as PipeReader does) returns 0 without meaning the end.
+    /// </summary>
+    private int Counted(int read, int asked)
     {
+        if (read == 0 && asked == 0)
+        {
+            return 0;
+        }
+
         if (read == 0)
         {
             End(EndOfBody);
@@ -153,8 +168,10 @@ internal sealed class StreamedBody : Stream
         return read;
     }
 
-    /// <summary>What a read gets once the stream has ended.</summary>
-    private static int AfterEnd(object end) => end switch
+    /// <summary>What a read gets once the stream has ended (once disposed, whatever ended it first: disposed).</summary>
+    private int AfterEnd(object end) => Volatile.Read(ref _disposed) != 0
+        ? throw new ObjectDisposedException(nameof(NetStreamedResponse), "The streamed response was disposed.")
+        : end switch
     {
         Exception error => throw error,
         _ when ReferenceEquals(end, EndOfBody) => 0,

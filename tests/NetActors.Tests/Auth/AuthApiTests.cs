@@ -107,8 +107,8 @@ public sealed class AuthApiTests
         var refreshed = lines.FindIndex(l => l.StartsWith("Information NetActors.Auth: Auth realm api: refreshed token"));
         Assert.Contains("  Realm=api", lines.Skip(refreshed).Take(6));
         Assert.Contains("  TokenVersion=2", lines.Skip(refreshed).Take(6));
-        Assert.Contains(lines, l => l.StartsWith("Debug NetActors.Requests: GET") && l.Contains("-> 401") && l.Contains("attempt 1")
-            && l.Contains("retrying with a newer token"));
+        await Eventually.Assert(() => Assert.Contains(logs.Lines, l => l.StartsWith("Debug NetActors.Requests: GET") &&
+            l.Contains("-> 401") && l.Contains("attempt 1") && l.Contains("retrying with a newer token")));
         Assert.DoesNotContain(session.AccessToken, logs.All);
         Assert.DoesNotContain(session.RefreshToken!, logs.All);
         Assert.DoesNotContain(tokens.CurrentAccessToken, logs.All);

@@ -102,12 +102,21 @@ public sealed class LogCapture : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
             Func<TState, Exception?, string> formatter)
         {
-            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+            var record = new List<string> { $"{logLevel} {category}: {formatter(state, exception)} {exception}" };
             if (state is IEnumerable<KeyValuePair<string, object?>> values)
             {
                 foreach (var (k, v) in values)
                 {
-                    lines.Enqueue($"  {k}={v}");
+                    record.Add($"  {k}={v}");
+                }
+            }
+
+            // A record's lines stay together: its properties follow its message, whatever other threads log.
+            lock (lines)
+            {
+                foreach (var line in record)
+                {
+                    lines.Enqueue(line);
                 }
             }
         }

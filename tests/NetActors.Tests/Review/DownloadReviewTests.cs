@@ -11,7 +11,7 @@ public sealed class DownloadReviewTests
     /// existing directory). That is a local write failure like any other: expected DownloadWriteException (a
     /// NetException); the caller gets a raw IOException from File.Move instead, outside the NetException hierarchy.
     /// </summary>
-    [Fact(Skip = "review: a failure of the final move onto the target is a raw IOException, not DownloadWriteException")]
+    [Fact]
     public async Task A_download_whose_final_move_fails_on_the_disk_is_a_DownloadWriteException()
     {
         using var files = new TransferFiles();
