@@ -9,3 +9,14 @@ public sealed class TimingCollection
 {
     public const string Name = "Timing-sensitive";
 }
+
+/// <summary>
+/// The process-level fleet tests: one after another, but beside the timing collection rather than in it. Their
+/// member processes are idle between their paced loads, and their bounds are about seconds of handover, not the
+/// milliseconds the timing tests judge; together the two collections would take over half of the suite's time.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = false)]
+public sealed class FleetCollection
+{
+    public const string Name = "Fleet processes";
+}

@@ -9,10 +9,10 @@ namespace NetActors.Tests.Cluster.Fleet;
 /// A fleet that is a fleet: members as separate OS processes on 127.0.0.1 (tests/NetActors.FleetMember), sharing a
 /// file token store, with the upstream (single-use rotating refresh tokens) in the test process. What only
 /// processes show: a member killed with SIGKILL, a member frozen with SIGSTOP past stable-after and thawed, a member
-/// started before its seed, the fleet's rate at the upstream. Each test is bounded in requests and time, and
+/// started before its seed (the fleet's rate at the upstream: FleetRateProcessTests). Each test is bounded in requests and time, and
 /// every member process ends with its test (killed if it will not stop).
 /// </summary>
-[Collection(TimingCollection.Name)]
+[Collection(FleetCollection.Name)]
 public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -153,56 +153,8 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, first.LogCount("invalid_grant"));
     }
 
-    [SignalFact]
-    public async Task A_fleet_rate_of_30_per_second_over_three_member_processes_is_met_within_3_percent_after_one_leaves_and_after_one_is_killed()
-    {
-        await using var upstream = await TestUpstream.StartAsync();
-        var arrivals = new ConcurrentQueue<long>();
-        var tokens = new TokenServer
-        {
-            ProtectedHandler = ctx =>
-            {
-                arrivals.Enqueue(Stopwatch.GetTimestamp());
-                return TestUpstream.Write(ctx, 200, "{}");
-            },
-        }.Install(upstream);
-        await using var fleet = await FleetOf.StartAsync(3, upstream, Store, new Dictionary<string, string> { ["rate"] = "30" });
-        await WaitForShares(fleet.Members, 3);
-        var session = tokens.SignIn();
-        await SignInAsync(fleet[0], session);
-        await Task.WhenAll(fleet.Members.Select(m => m.SendAsync("burst 1 /api/warm")));
-        arrivals.Clear();
-
-        await AllSucceedAsync(fleet.Members, "burst 60 /api/three");
-        var three = SteadyRate(arrivals);
-        await fleet[2].ExitAsync(TimeSpan.FromSeconds(30));
-        await WaitForShares(fleet.Members.Take(2), 2);
-        arrivals.Clear();
-        await AllSucceedAsync(fleet.Members.Take(2), "burst 80 /api/two");
-        var two = SteadyRate(arrivals);
-
-        // A member that dies keeps its share until the cluster removes it (a member that is only unreachable may still
-        // be sending, so the survivors never take its share early): the last member has the whole rate once it has
-        // seen the other removed.
-        // Of two, keep-majority keeps the side with the lowest address, so the member with the higher port dies.
-        var (victim, last) = fleet[0].Port > fleet[1].Port ? (fleet[0], fleet[1]) : (fleet[1], fleet[0]);
-        var killed = Stopwatch.StartNew();
-        victim.Kill();
-        await WaitForShares([last], 1);
-        var regained = killed.Elapsed;
-        arrivals.Clear();
-        await AllSucceedAsync([last], "burst 80 /api/one");
-        var one = SteadyRate(arrivals);
-
-        output.WriteLine($"fleet rate of member processes at the upstream: {three:0.00}/s over three, {two:0.00}/s over two after one left, " +
-            $"{one:0.00}/s on the last one after the other was killed (its share counted {regained.TotalSeconds:0.0} s after SIGKILL)");
-        Assert.InRange(three, 30 * 0.97, 30 * 1.03);
-        Assert.InRange(two, 30 * 0.97, 30 * 1.03);
-        Assert.InRange(one, 30 * 0.97, 30 * 1.03);
-    }
-
     /// <summary>Sends <paramref name="command"/> (a burst) to every member; every request of each must succeed.</summary>
-    private static async Task<string[]> AllSucceedAsync(IEnumerable<FleetMemberProcess> members, string command)
+    internal static async Task<string[]> AllSucceedAsync(IEnumerable<FleetMemberProcess> members, string command)
     {
         var answers = await Task.WhenAll(members.Select(m => m.SendAsync(command)));
         Assert.All(answers, a => Assert.Equal(0, FleetMemberProcess.Counts(a).Failed));
@@ -210,13 +162,13 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>Signs in on <paramref name="member"/> (the tokens travel over its stdin, never on a command line).</summary>
-    private static async Task SignInAsync(FleetMemberProcess member, TokenSet session)
+    internal static async Task SignInAsync(FleetMemberProcess member, TokenSet session)
     {
         var expires = session.ExpiresAt is { } at ? at.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture) : "-";
         Assert.StartsWith("ok", await member.SendAsync($"signin {session.AccessToken} {session.RefreshToken} {expires}"));
     }
 
-    private static Task WaitForShares(IEnumerable<FleetMemberProcess> members, int shares) =>
+    internal static Task WaitForShares(IEnumerable<FleetMemberProcess> members, int shares) =>
         Task.WhenAll(members.Select(async m =>
         {
             var until = Stopwatch.StartNew();
@@ -228,7 +180,7 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
         }));
 
     /// <summary>The arrival rate from one second after the first arrival to one second before the last.</summary>
-    private static double SteadyRate(IEnumerable<long> arrivals)
+    internal static double SteadyRate(IEnumerable<long> arrivals)
     {
         var stamps = arrivals.Order().ToArray();
         var from = stamps[0] + Stopwatch.Frequency;
@@ -243,7 +195,7 @@ public sealed class FleetProcessTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>N member processes; the first is the seed (and so the oldest, running the singletons).</summary>
-    private sealed class FleetOf : IAsyncDisposable
+    internal sealed class FleetOf : IAsyncDisposable
     {
         private FleetOf(List<FleetMemberProcess> members) => Members = members;
 
