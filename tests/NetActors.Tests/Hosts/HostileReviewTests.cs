@@ -10,10 +10,14 @@ internal sealed class Stuck : NetInterceptor
 {
     public override string Name => "stuck-hook";
 
+    /// <summary>Completes once a /stuck request is inside the hook.</summary>
+    public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public override async ValueTask OnRequestAsync(HttpRequestMessage request, NetInterceptorContext context, CancellationToken ct)
     {
         if (request.RequestUri!.AbsolutePath == "/stuck")
         {
+            Entered.TrySetResult();
             await new TaskCompletionSource().Task.ConfigureAwait(false); // ignores ct
         }
     }
@@ -69,9 +73,9 @@ public sealed class HostileReviewTests
                 await Task.Yield();
             }
         })).ToList();
-        await Task.Delay(200);
+        await WhenSent(tasks, 200);
         host.Dispose(); // what `using var host` does when the app throws: no StopAsync
-        await Task.Delay(200);
+        await WhenSent(tasks, tasks.Count + 200); // and callers keep sending into the disposed runtime
         stop.Cancel();
         await Task.WhenAll(senders);
 
@@ -87,6 +91,10 @@ public sealed class HostileReviewTests
             await system.Terminate().WaitAsync(TimeSpan.FromSeconds(30));
         }
     }
+
+    /// <summary>Waits until the senders have sent at least <paramref name="count"/> requests (bounded).</summary>
+    private static Task WhenSent(System.Collections.Concurrent.ConcurrentBag<Task<NetResponse>> sent, int count) =>
+        Eventually.Assert(() => Assert.True(sent.Count >= count, $"{sent.Count} sent"), TimeSpan.FromSeconds(20));
 }
 
 [Collection(TimingCollection.Name)]
@@ -97,15 +105,16 @@ public sealed class HostileReviewSlotTests
     {
         await using var upstream = await TestUpstream.StartAsync();
         upstream.Respond("*", 200, "{}");
+        var hook = new Stuck();
         await using var net = await NetHost.StartAsync(upstream, c => c
             .WithMaxConnections(1)
             .WithResponseTimeout(TimeSpan.FromMilliseconds(500))
             .WithTotalTimeout(TimeSpan.FromSeconds(3))
-            .AddInterceptor(new Stuck()));
+            .AddInterceptor(hook));
 
         using var cts = new CancellationTokenSource();
         var stuck = net.Client.SendAsync(NetRequest.Get("api", "/stuck"), cts.Token);
-        await Task.Delay(300);
+        await hook.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the attempt is in the hook, holding the slot
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stuck.WaitAsync(TimeSpan.FromSeconds(2)));
 
@@ -193,7 +202,10 @@ public sealed class HostileReviewServerTests
 
         var call = net.Client.SendAsync(NetRequest.Get("api", "/limited"));
         await Eventually.Assert(() => Assert.Single(arrivals));
-        await Task.Delay(500); // the request now waits out the server's Retry-After: 3
+        // The 503 is handled: the request now waits out the server's Retry-After: 3, off the wire.
+        var ledger = net.Services.GetRequiredService<NetActors.Hosting.NetActorsRuntime>().Router!
+            .DeclaredHost(NetActors.Configuration.Origins.KeyOf(upstream.BaseAddress))!.Ledger;
+        await Eventually.Assert(() => Assert.True(ledger.InFlight.Count == 0 && ledger.Waiting == 1));
         var hostActor = await net.System.ActorSelection("/user/netactors/host-1").ResolveOne(TimeSpan.FromSeconds(5));
         hostActor.Tell(new NetActors.Hosts.InjectFault("a bug in the host actor (review)"), Akka.Actor.ActorRefs.NoSender);
 
@@ -300,7 +312,7 @@ public sealed class HostileReviewCrashTests
         var followers = callers.Skip(1).Select(c => net.Client.SendAsync(NetRequest.Get("api", "/shared"), c.Token)).ToList();
         var hostActor = await net.System.ActorSelection("/user/netactors/host-1").ResolveOne(TimeSpan.FromSeconds(5));
         hostActor.Tell(new NetActors.Hosts.InjectFault("a bug in the host actor (review)"), Akka.Actor.ActorRefs.NoSender);
-        await Task.Delay(200);
+        // What follows reaches the host actor after the fault: it is handled by the restarted actor.
 
         foreach (var c in callers.Skip(1))
         {
@@ -343,7 +355,7 @@ public sealed class HostileReviewCircuitTests
         Assert.IsType<Errors.CircuitOpenException>((await Outcomes.Of(net.Client.SendAsync(NetRequest.Get("api", "/probe")))).Error);
         var hostActor = await net.System.ActorSelection("/user/netactors/host-1").ResolveOne(TimeSpan.FromSeconds(5));
         hostActor.Tell(new NetActors.Hosts.InjectFault("a bug in the host actor (review)"), Akka.Actor.ActorRefs.NoSender);
-        await Task.Delay(300);
+        // The next request reaches the host actor after the fault: the restarted actor answers it.
 
         var after = await Outcomes.Of(net.Client.SendAsync(NetRequest.Get("api", "/probe")));
         Assert.True(after.Error is Errors.CircuitOpenException,
