@@ -191,7 +191,10 @@ public sealed class AuthRealmBuilder
         return this;
     }
 
-    /// <summary>Called (off the actor) after each refresh.</summary>
+    /// <summary>
+    /// Called (off the actor) after each refresh. Callbacks of refreshes close together may run at once and out of
+    /// order: <see cref="TokenRefreshed.Version"/> says which is newer.
+    /// </summary>
     /// <param name="callback">The callback; keep it short, exceptions are logged.</param>
     public AuthRealmBuilder OnTokenRefreshed(Action<TokenRefreshed> callback)
     {
