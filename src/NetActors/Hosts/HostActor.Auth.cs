@@ -68,7 +68,7 @@ internal sealed partial class HostActor
         if (cache.Route.Settings.DPoP is not null && !ex.DPoPNonceRetried &&
             Auth.DPoPProofs.AsksForNonce(HeaderValues(response, "WWW-Authenticate")))
         {
-            if (!MayResend(ex))
+            if (!RetryPolicy.MaySendAgain(ex)) // at most once, after a 401 too: the server did not act on it, but it was sent
             {
                 Fail(ex, new UnauthorizedException(ex.Info(), null, NotResent + " The nonce is remembered: the next request carries it."));
                 return;
@@ -97,7 +97,7 @@ internal sealed partial class HostActor
             return;
         }
 
-        if (!MayResend(ex))
+        if (!RetryPolicy.MaySendAgain(ex))
         {
             // The token is treated as the policy said (a refresh follows for the next request); this one went once.
             var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
@@ -120,13 +120,6 @@ internal sealed partial class HostActor
     private const string NotResent =
         "It was not resent with a new token: a request that is not idempotent and has no idempotency key is sent at most once.";
 
-    /// <summary>
-    /// A request that is not idempotent and has no idempotency key is sent at most once, after a 401 too: a POST or
-    /// PATCH without a key is never sent again, even though the server did not act on it; with a key it is resent
-    /// like any request.
-    /// </summary>
-    private static bool MayResend(Exchange ex) =>
-        Resilience.RetryClassifier.IsIdempotent(ex.Method) || ex.IdempotencyKey is not null;
 
     /// <summary>auth: a 2xx for a request that carried a token vouches for that token version on this origin.</summary>
     private void Vouch(Exchange ex)

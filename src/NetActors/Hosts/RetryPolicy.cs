@@ -19,6 +19,12 @@ internal readonly record struct RetryDecision(TimeSpan? Delay, Exception? Classi
 /// </summary>
 internal static class RetryPolicy
 {
+    /// <summary>
+    /// Whether the request may go on the wire again (a retry, or a resend after a 401 or a DPoP nonce challenge):
+    /// its method is idempotent or it carries an idempotency key. A POST or PATCH without one is sent at most once.
+    /// </summary>
+    public static bool MaySendAgain(Exchange ex) => RetryClassifier.IsIdempotent(ex.Method) || ex.IdempotencyKey is not null;
+
     /// <param name="ex">The exchange whose attempt failed.</param>
     /// <param name="failure">The typed failure, as its caller would see it.</param>
     /// <param name="retryAfter">The response's <c>Retry-After</c>, capped at <c>max-retry-after</c>, if any.</param>
@@ -33,7 +39,7 @@ internal static class RetryPolicy
             return RetryDecision.Final;
         }
 
-        if (!RetryClassifier.IsIdempotent(ex.Method) && ex.IdempotencyKey is null)
+        if (!MaySendAgain(ex))
         {
             return RetryDecision.Final;
         }
