@@ -20,6 +20,11 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default) =>
         Send(request, streamed: false, cancellationToken);
 
+    public ValueTask<NetOutcome> TrySendAsync(NetRequest request, CancellationToken cancellationToken = default) =>
+        TrySend(request, streamed: false, cancellationToken, out var answered) is { } task
+            ? NetOutcome.OfAsync(task)
+            : new ValueTask<NetOutcome>(new NetOutcome(answered!));
+
     public async Task<NetStreamedResponse> SendStreamAsync(NetRequest request, CancellationToken cancellationToken = default)
     {
         var streamed = new NetStreamedResponse(await Send(request, streamed: true, cancellationToken).ConfigureAwait(false));
@@ -38,8 +43,17 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     /// Hands the request to its origin's host actor (or the gateway) and returns its outcome; a
     /// <paramref name="streamed"/> request's 2xx comes with its body still on the wire (<see cref="NetResponse.Stream"/>).
     /// </summary>
-    private Task<NetResponse> Send(NetRequest request, bool streamed, CancellationToken cancellationToken)
+    private Task<NetResponse> Send(NetRequest request, bool streamed, CancellationToken cancellationToken) =>
+        TrySend(request, streamed, cancellationToken, out var answered) ?? Task.FromException<NetResponse>(answered!);
+
+    /// <summary>
+    /// <see cref="Send"/>, but an error answered before the request reached an actor (shutdown, an invalid request,
+    /// a full origin) comes back in <paramref name="answered"/> with a null task, never thrown or wrapped in one.
+    /// </summary>
+    private Task<NetResponse>? TrySend(NetRequest request, bool streamed, CancellationToken cancellationToken,
+        out Errors.NetException? answered)
     {
+        answered = null;
         ArgumentNullException.ThrowIfNull(request);
         if (cancellationToken.IsCancellationRequested)
         {
@@ -49,8 +63,9 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         if (_shutdown.ShutdownReason is not null || runtime.IsDisposed)
         {
             // Once shutdown has begun no request is accepted; answering here means none can be lost with the system.
-            return Task.FromException<NetResponse>(new Errors.NetShutdownException(
-                new Errors.NetRequestInfo(request.Client, request.Method?.Method ?? "(none)", Telemetry.RedactionSettings.Default.Url(request.Url ?? string.Empty), 0)));
+            answered = new Errors.NetShutdownException(
+                new Errors.NetRequestInfo(request.Client, request.Method?.Method ?? "(none)", Telemetry.RedactionSettings.Default.Url(request.Url ?? string.Empty), 0));
+            return null;
         }
 
         var target = _gateway;
@@ -77,7 +92,8 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         if (router.Resolve(exchange) is { } problem)
         {
             // Answered before SendAsync returns: nothing of it reached an actor.
-            return Task.FromException<NetResponse>(new Errors.InvalidRequestException(exchange.Info(), problem));
+            answered = new Errors.InvalidRequestException(exchange.Info(), problem);
+            return null;
         }
 
         exchange.Span = Telemetry.NetActivity.Begin(request.Method, System.Diagnostics.Activity.Current); // telemetry: the caller's trace
@@ -95,7 +111,8 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
                     Telemetry.NetActivity.End(exchange, null, overloaded); // telemetry: the span ends with this outcome
                 }
 
-                return Task.FromException<NetResponse>(overloaded);
+                answered = overloaded;
+                return null;
             }
 
             host.Actor.Tell(exchange, ActorRefs.NoSender);

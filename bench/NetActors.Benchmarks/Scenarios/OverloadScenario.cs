@@ -29,10 +29,13 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
         await LoadRunner.WarmUpAsync(server, client, "small", 2_000, Cap, settings);
 
         // Refused callers resend at once (yielding to the pool only), or after a 1 ms pause, as a client with the
-        // smallest backoff would.
+        // smallest backoff would; they learn of the refusal from a thrown OverloadedException (SendAsync) or from the
+        // outcome (TrySendAsync).
         var rows = new List<string[]>();
-        foreach (var backoff in new[] { TimeSpan.Zero, TimeSpan.FromMilliseconds(1) })
+        foreach (var (backoff, api) in new[] { (TimeSpan.Zero, Api.SendAsync), (TimeSpan.Zero, Api.TrySendAsync),
+                     (TimeSpan.FromMilliseconds(1), Api.SendAsync) })
         {
+            var send = api == Api.SendAsync ? Send(client.Net, "work") : TrySend(client.Net, "work");
             var calm = new List<double>();
             var storm = new List<double>();
             var ratio = new List<double>();
@@ -41,8 +44,8 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
             var p99 = new List<double>();
             for (var round = 0; round < settings.Rounds; round++)
             {
-                var few = await RoundAsync(Send(client.Net, "work"), Queue, backoff, settings.OverloadDuration, settings.MeasurementLimit);
-                var many = await RoundAsync(Send(client.Net, "work"), Callers, backoff, settings.OverloadDuration, settings.MeasurementLimit);
+                var few = await RoundAsync(send, Queue, backoff, settings.OverloadDuration, settings.MeasurementLimit);
+                var many = await RoundAsync(send, Callers, backoff, settings.OverloadDuration, settings.MeasurementLimit);
                 calm.Add(few.Goodput);
                 storm.Add(many.Goodput);
                 ratio.Add(many.Goodput / few.Goodput);
@@ -51,7 +54,7 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
                 p99.Add(many.OverloadedP99Ms);
             }
 
-            var resend = backoff == TimeSpan.Zero ? "at once" : $"after {backoff.TotalMilliseconds:0} ms";
+            var resend = (backoff == TimeSpan.Zero ? "at once" : $"after {backoff.TotalMilliseconds:0} ms") + $", {api}";
             rows.Add([resend, Summary.Of(calm).Format(0), Summary.Of(storm).Format(0), Summary.Of(ratio).Format(2),
                 Summary.Of(refusals).Format(0), Summary.Of(p50).Format(3), Summary.Of(p99).Format(3)]);
         }
@@ -69,19 +72,65 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
                   "(no deduplication). Goal: goodput at 1,000 callers at least 0.8 × goodput at 50, Overloaded p99 under 1 ms.")
             .Note("Overloaded latency: from SendAsync to the refusal reaching the caller (a faulted task, already " +
                   "completed when SendAsync returns). The callers share the process's thread pool with the runtime: " +
-                  "callers that resend at once spend the CPU the requests on the wire need."));
+                  "callers that resend at once spend the CPU the requests on the wire need.")
+            .Note("SendAsync: the caller catches a thrown OverloadedException (about 5 µs each). TrySendAsync: the caller " +
+                  "reads the refusal from the outcome (about 1 µs)."));
+        report.Add(await RefusalCost.RunAsync(server, Math.Max(3, settings.Rounds)));
     }
 
-    /// <summary>Sends GET <paramref name="url"/>?c=caller&amp;n=count through the bench client: every request its own URL.</summary>
-    public static Func<int, int, Task> Send(INetClient net, string url) =>
-        (c, n) => net.SendAsync(NetRequest.Get(NetActorsClient.ClientName, $"{url}?c={c}&n={n}"));
+    /// <summary>How a refused caller learns of its refusal.</summary>
+    public enum Api
+    {
+        /// <summary>A thrown <see cref="OverloadedException"/>, caught.</summary>
+        SendAsync,
+
+        /// <summary>The outcome's <see cref="NetOutcome.Error"/>, never thrown.</summary>
+        TrySendAsync,
+    }
+
+    /// <summary>
+    /// Sends GET <paramref name="url"/>?c=caller&amp;n=count through the bench client (every request its own URL);
+    /// false when it was refused with a thrown <see cref="OverloadedException"/>.
+    /// </summary>
+    public static Func<int, int, ValueTask<bool>> Send(INetClient net, string url) => async (c, n) =>
+    {
+        try
+        {
+            await net.SendAsync(NetRequest.Get(NetActorsClient.ClientName, $"{url}?c={c}&n={n}"));
+            return true;
+        }
+        catch (OverloadedException)
+        {
+            return false;
+        }
+    };
+
+    /// <summary>As <see cref="Send"/>, through <see cref="INetClient.TrySendAsync"/>: the refusal is a value, not thrown.</summary>
+    public static Func<int, int, ValueTask<bool>> TrySend(INetClient net, string url) => async (c, n) =>
+    {
+        var outcome = await net.TrySendAsync(NetRequest.Get(NetActorsClient.ClientName, $"{url}?c={c}&n={n}"));
+        if (outcome.Error is OverloadedException)
+        {
+            return false;
+        }
+
+        outcome.GetResponseOrThrow(); // any other error fails the round, as SendAsync's would
+        return true;
+    };
+
+    /// <summary>A send that is never refused (a client without a queue limit), for <see cref="RoundAsync"/>.</summary>
+    public static Func<int, int, ValueTask<bool>> Never(Func<int, int, Task> send) => async (c, n) =>
+    {
+        await send(c, n);
+        return true;
+    };
 
     /// <summary>
     /// <paramref name="callers"/> callers send for <paramref name="duration"/>, each one request at a time
-    /// (<paramref name="send"/> gets the caller's number and its request count), resending after an
-    /// <see cref="OverloadedException"/> at once or after <paramref name="backoff"/>.
+    /// (<paramref name="send"/> gets the caller's number and its request count, and answers false for a refusal),
+    /// resending after a refusal at once or after <paramref name="backoff"/>.
     /// </summary>
-    public static async Task<OverloadRound> RoundAsync(Func<int, int, Task> send, int callers, TimeSpan backoff,
+    public static async Task<OverloadRound> RoundAsync(Func<int, int, ValueTask<bool>> send, int callers, TimeSpan backoff,
         TimeSpan duration, TimeSpan limit)
     {
         using var stop = new CancellationTokenSource(duration);
@@ -95,12 +144,11 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
             while (!stop.IsCancellationRequested)
             {
                 var sent = Stopwatch.GetTimestamp();
-                try
+                if (await send(c, n++))
                 {
-                    await send(c, n++);
                     Interlocked.Increment(ref succeeded);
                 }
-                catch (OverloadedException)
+                else
                 {
                     mine.Add(Stopwatch.GetTimestamp() - sent);
 
