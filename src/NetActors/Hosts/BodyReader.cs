@@ -5,6 +5,14 @@ namespace NetActors.Hosts;
 /// <summary>Reads a response body whole, refusing to read past the size limit.</summary>
 internal static class BodyReader
 {
+    /// <summary>
+    /// The content type of a response read from a <see cref="SocketsHttpHandler"/> connection. Its synchronous
+    /// <see cref="HttpContent.ReadAsStream(CancellationToken)"/> returns the connection's stream without blocking;
+    /// any other content (a custom handler's, a decoded one) is opened asynchronously, as it may have to buffer.
+    /// </summary>
+    private static readonly Type? ConnectionContent =
+        typeof(SocketsHttpHandler).Assembly.GetType("System.Net.Http.HttpConnectionResponseContent");
+
     public static async ValueTask<ReadOnlyMemory<byte>> ReadAsync(HttpContent content, long limit, CancellationToken ct)
     {
         var declared = content.Headers.ContentLength;
@@ -18,7 +26,9 @@ internal static class BodyReader
             return ReadOnlyMemory<byte>.Empty;
         }
 
-        await using var stream = await content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        await using var stream = content.GetType() == ConnectionContent
+            ? content.ReadAsStream(ct) // the connection's own stream, handed over at once (no Task<Stream> per response)
+            : await content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         if (declared is long length)
         {
             var exact = new byte[length];

@@ -185,8 +185,22 @@ internal sealed class Exchange : IThreadPoolWorkItem
 
     public long StartedAt { get; }
 
-    /// <summary>The node of this exchange in its host's queue, while queued.</summary>
-    public LinkedListNode<Exchange>? QueueNode { get; set; }
+    /// <summary>The list that holds this exchange (its host's queue or a realm's waiting list), while it waits in one.</summary>
+    public ExchangeList? QueueList { get; set; }
+
+    /// <summary>The next exchange in <see cref="QueueList"/>.</summary>
+    public Exchange? QueueNext { get; set; }
+
+    /// <summary>The previous exchange in <see cref="QueueList"/>.</summary>
+    public Exchange? QueuePrevious { get; set; }
+
+    /// <summary>Out of any list (taken out, or its list died with an actor's incarnation).</summary>
+    public void ForgetQueue()
+    {
+        QueueList = null;
+        QueueNext = null;
+        QueuePrevious = null;
+    }
 
     /// <summary>The host actor that owns it now; cancellation notices go there.</summary>
     public IActorRef? Owner { get; set; }

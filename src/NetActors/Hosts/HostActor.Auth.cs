@@ -56,7 +56,7 @@ internal sealed partial class HostActor
     {
         ex.State = ExchangeState.WaitingForToken;
         ArmTotal(ex);
-        ex.QueueNode = cache.Waiting.AddLast(ex);
+        cache.Waiting.AddLast(ex);
         cache.Ask(staleVersion, Self);
     }
 
@@ -171,11 +171,9 @@ internal sealed partial class HostActor
 
         cache.Granted(granted);
         // Waiting exchanges go back to the front of the queue, in their order, ahead of newer requests.
-        for (var node = cache.Waiting.Last; node is not null; node = cache.Waiting.Last)
+        for (var ex = cache.Waiting.Last; ex is not null; ex = cache.Waiting.Last)
         {
-            cache.Waiting.RemoveLast();
-            var ex = node.Value;
-            ex.QueueNode = null;
+            cache.Waiting.Remove(ex);
             if (ex.IsCompleted && !ex.HasLiveFollowers)
             {
                 Drop(ex);

@@ -33,8 +33,8 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private readonly string _origin;
     private readonly HttpMessageInvoker _http;
     private readonly AdmissionLedger _ledger;
-    private readonly LinkedList<Exchange> _queue = new();
-    private readonly LinkedList<Exchange> _priority = new();
+    private readonly ExchangeList _queue = new();
+    private readonly ExchangeList _priority = new();
     private readonly HashSet<Exchange> _retrying = new(Exchange.Identity);
     private readonly Dictionary<string, RealmCache> _realms = new(StringComparer.Ordinal);
     private readonly DedupTable _shared = new();
@@ -197,7 +197,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 ArmTotal(ex);
             }
 
-            ex.QueueNode = front ? _priority.AddFirst(ex) : _priority.AddLast(ex);
+            Add(_priority, ex, front);
             return;
         }
 
@@ -207,7 +207,19 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             ArmTotal(ex);
         }
 
-        ex.QueueNode = front ? _queue.AddFirst(ex) : _queue.AddLast(ex);
+        Add(_queue, ex, front);
+    }
+
+    private static void Add(ExchangeList list, Exchange ex, bool front)
+    {
+        if (front)
+        {
+            list.AddFirst(ex);
+        }
+        else
+        {
+            list.AddLast(ex);
+        }
     }
 
     // ---- Retry-After pauses ----------------------------------------------------------------------------------
@@ -244,16 +256,15 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
 
         _ledger.PausedUntil = until;
-        for (var node = _queue.First; node is not null;)
+        for (var ex = _queue.First; ex is not null;)
         {
-            var next = node.Next;
-            var ex = node.Value;
+            var next = ex.QueueNext;
             if (ex.Remaining - DeadlineTolerance <= pause && !ex.IsCompleted)
             {
                 FailPaused(ex, pause);
             }
 
-            node = next;
+            ex = next;
         }
     }
 
@@ -297,8 +308,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            next.QueueNode!.List!.Remove(next.QueueNode);
-            next.QueueNode = null;
+            next.QueueList!.Remove(next);
             if (!next.Priority && Breaker.State == CircuitState.Open)
             {
                 // Opened while this one waited: it fails fast too rather than adding to the failing upstream.
@@ -313,18 +323,17 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         }
     }
 
-    private Exchange? Peek(LinkedList<Exchange> list)
+    private Exchange? Peek(ExchangeList list)
     {
-        while (list.First is { } node)
+        while (list.First is { } first)
         {
-            if (!node.Value.IsCompleted || node.Value.HasLiveFollowers)
+            if (!first.IsCompleted || first.HasLiveFollowers)
             {
-                return node.Value;
+                return first;
             }
 
-            list.RemoveFirst();
-            node.Value.QueueNode = null;
-            Drop(node.Value);
+            list.Remove(first);
+            Drop(first);
         }
 
         return null;
@@ -729,11 +738,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     /// <summary>Takes the exchange out of whatever list or shared request holds it here.</summary>
     private void Detach(Exchange ex)
     {
-        if (ex.QueueNode is { } node)
-        {
-            node.List?.Remove(node);
-            ex.QueueNode = null;
-        }
+        ex.QueueList?.Remove(ex);
 
         if (_retrying.Remove(ex))
         {
@@ -1104,7 +1109,7 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
             }
 
             // The lists, timers and dedup table that indexed it die with this incarnation.
-            ex.QueueNode = null;
+            ex.ForgetQueue();
             ex.Leader = null;
             ex.Followers = null;
             ex.DedupKey = null;

@@ -29,7 +29,7 @@ internal sealed class RealmCache(RealmRoute route)
     /// <summary>Why the session ended, while it is ended: authenticated requests fail fast.</summary>
     public string? EndedReason { get; private set; }
 
-    public LinkedList<Exchange> Waiting { get; } = new();
+    public ExchangeList Waiting { get; } = new();
 
     /// <summary>auth: vouching, outage notices and use reports of the realm on this origin.</summary>
     public OriginAuthState Auth { get; } = new(route.Settings, route.TokenActor);
