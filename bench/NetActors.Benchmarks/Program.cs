@@ -5,7 +5,7 @@ using NetActors.Benchmarks;
 using NetActors.Benchmarks.Scenarios;
 using NetActors.Benchmarks.Strict;
 
-// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --overload | --origins | --adaptive | --alloc-profile | --load <client> <n> | --compare <n> [--variant <hocon>] [--rounds <n>]]
+// dotnet run -c Release --project bench/NetActors.Benchmarks [-- --quick] [-- --origin-count <n>] [-- --overload | --origins | --idle-origins | --adaptive | --alloc-profile | --load <client> <n> | --compare <n> [--variant <hocon>] [--rounds <n>]]
 // dotnet run -c Release --project bench/NetActors.Benchmarks -- --strict [--quick] [options: see Strict/StrictSettings.cs]
 // One in-process Kestrel server on 127.0.0.1; raw HttpClient, IHttpClientFactory + standard resilience, and
 // NetActors compared against it at the same connection caps. Progress goes to stderr, the report to stdout
@@ -33,6 +33,22 @@ if (args.Contains("--strict-worker") || args.Contains("--serve") || args.Contain
 }
 
 var settings = args.Contains("--quick") ? BenchSettings.Quick : BenchSettings.Full;
+if (Array.IndexOf(args, "--origin-count") is var originCount and >= 0)
+{
+    settings = settings with { Origins = int.Parse(args[originCount + 1], System.Globalization.CultureInfo.InvariantCulture) };
+}
+
+if (args.Contains("--idle-origins"))
+{
+    // Its own upstream process: the heap measured is the client's alone.
+    var idleReport = new Report([$"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",
+        $"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, " +
+        $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC"]);
+    await IdleOriginsScenario.RunAsync(idleReport, settings);
+    Console.WriteLine(idleReport.ToText());
+    return;
+}
+
 var total = Stopwatch.StartNew();
 
 Console.Error.WriteLine($"NetActors benchmarks, {settings.Mode} mode: starting the server");

@@ -153,7 +153,7 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
     /// After the run, waits for the idle origins to be removed and for the heap to come back within 10 % of
     /// <paramref name="before"/> (bounded), and returns what is left per origin.
     /// </summary>
-    private static async Task<double> AfterIdleAsync(long before, int origins)
+    internal static async Task<double> AfterIdleAsync(long before, int origins)
     {
         var deadline = DateTime.UtcNow + IdleOriginTimeout + TimeSpan.FromSeconds(60);
         long now;

@@ -92,8 +92,6 @@ public static class NetActorsHostingExtensions
         // Validation starts before Akka's hosted service when registered first, so that a bad setting
         // fails the host's StartAsync with a message that names the key.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, NetActorsStartupValidator>());
-        // The first filter wraps all others: this one must see the handlers the factory's logging filter adds.
-        services.Insert(0, ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, NetActorsHandlerFilter>());
         services.AddHttpClient();
         services.AddLogging();
         services.TryAddSingleton<OriginConnections>();

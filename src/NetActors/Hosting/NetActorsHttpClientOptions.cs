@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Http.Logging;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,7 @@ namespace NetActors.Hosting;
 /// every <c>pooled-connection-lifetime</c> (so DNS changes are seen), which does not follow redirects (the
 /// runtime does, so tokens never cross origins), keeps no cookies and leaves decompression to the runtime. The
 /// handler is kept for the life of the process (connection lifetime does the rotation), and the factory's own logs
-/// never show a header value (they are off for these clients anyway: see <see cref="NetActorsHandlerFilter"/>).
+/// never show a header value (they are off for these clients anyway: see <see cref="SuppressFactoryLogging"/>).
 /// </summary>
 internal sealed class NetActorsHttpClientOptions(OriginConnections connections) : IConfigureNamedOptions<HttpClientFactoryOptions>
 {
@@ -38,6 +39,7 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
         lifetime = connection.IdleOriginTimeout < lifetime ? connection.IdleOriginTimeout : lifetime;
         options.HandlerLifetime = lifetime < MinHandlerLifetime ? MinHandlerLifetime : lifetime; // the factory's minimum
         options.ShouldRedactHeaderValue = static _ => true;
+        SuppressFactoryLogging(options);
         options.HttpClientActions.Add(static client => client.Timeout = Timeout.InfiniteTimeSpan);
         options.HttpMessageHandlerBuilderActions.Add(builder => builder.PrimaryHandler = new SocketsHttpHandler
         {
@@ -61,32 +63,41 @@ internal sealed class NetActorsHttpClientOptions(OriginConnections connections) 
     public void Configure(HttpClientFactoryOptions options)
     {
     }
-}
 
-/// <summary>
-/// Takes the factory's default logging handlers out of NetActors' own clients. The runtime logs every request
-/// itself (<c>NetActors.Requests</c>, with its redaction rules); the factory's two handlers would add two async
-/// layers, a logging scope and a formatted URL to every request (about 600 bytes) for lines nobody reads twice.
-/// Handlers an application adds to all clients stay. Registered first, so it wraps the factory's logging filter
-/// and runs after it.
-/// </summary>
-internal sealed class NetActorsHandlerFilter : IHttpMessageHandlerBuilderFilter
-{
-    public Action<HttpMessageHandlerBuilder> Configure(Action<HttpMessageHandlerBuilder> next) => builder =>
+    /// <summary>
+    /// What the factory's public <c>RemoveAllLoggers()</c> does to a named client's options, captured once (the
+    /// option it sets is not public, and the names here are made per origin at run time, too late to register a
+    /// builder). With it the factory creates no logging handlers for these clients, and so no two loggers per
+    /// origin, which its logger factory would keep for the life of the process after the origin is evicted
+    /// (about 1.5 KB per origin visited once). The runtime logs every request itself (<c>NetActors.Requests</c>,
+    /// with its redaction rules).
+    /// </summary>
+    private static readonly Action<HttpClientFactoryOptions> SuppressFactoryLogging = CaptureRemoveAllLoggers();
+
+    private static Action<HttpClientFactoryOptions> CaptureRemoveAllLoggers()
     {
-        next(builder);
-        if (builder.Name?.StartsWith(NetActorsHttpClientOptions.NamePrefix, StringComparison.Ordinal) != true)
+        var services = new ServiceCollection();
+        new CapturingBuilder(services).RemoveAllLoggers();
+        var actions = services
+            .Select(d => d.ImplementationInstance)
+            .OfType<ConfigureNamedOptions<HttpClientFactoryOptions>>()
+            .Select(c => c.Action)
+            .OfType<Action<HttpClientFactoryOptions>>()
+            .ToArray();
+        return options =>
         {
-            return;
-        }
-
-        var handlers = builder.AdditionalHandlers;
-        for (var i = handlers.Count - 1; i >= 0; i--)
-        {
-            if (handlers[i] is LoggingHttpMessageHandler or LoggingScopeHttpMessageHandler)
+            foreach (var action in actions)
             {
-                handlers.RemoveAt(i);
+                action(options);
             }
-        }
-    };
+        };
+    }
+
+    /// <summary>A builder whose registrations are only read, never used.</summary>
+    private sealed class CapturingBuilder(IServiceCollection services) : IHttpClientBuilder
+    {
+        public string Name => NamePrefix;
+
+        public IServiceCollection Services { get; } = services;
+    }
 }
