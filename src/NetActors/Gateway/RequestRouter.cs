@@ -1,6 +1,5 @@
 using Akka.Actor;
 using NetActors.Configuration;
-using NetActors.Hosting;
 using NetActors.Hosts;
 
 namespace NetActors.Gateway;

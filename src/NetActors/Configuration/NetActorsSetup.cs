@@ -1,6 +1,6 @@
 using NetActors.Auth;
 
-namespace NetActors.Hosting;
+namespace NetActors.Configuration;
 
 /// <summary>
 /// What the C# builders registered that HOCON cannot hold (delegates, stores, callbacks), carried into the
