@@ -1,4 +1,5 @@
 using Akka.Actor;
+using NetActors.Auth;
 using NetActors.Configuration;
 using NetActors.Hosts;
 

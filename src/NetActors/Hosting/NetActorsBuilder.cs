@@ -1,6 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Configuration;
-using NetActors.Configuration;
+using NetActors.Auth;
 
 namespace NetActors.Hosting;
 

@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NetActors.Auth;
 using NetActors.Configuration;
 using NetActors.Telemetry;
 using NetActors.Gateway;
