@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using NetActors.Errors;
-using NetActors.Hosts;
 
 namespace NetActors;
 
@@ -146,7 +145,7 @@ public static class NetClientExtensions
         }
         finally
         {
-            BodyReader.TryDelete(temp); // gone already after a successful move
+            DownloadTarget.TryDelete(temp); // gone already after a successful move
         }
     }
 }

@@ -86,7 +86,7 @@ public sealed class NetResponse
     public bool Stale { get; internal init; }
 
     /// <summary>The body of a streamed response, still on the wire (<see cref="INetClient.SendStreamAsync"/>); else null.</summary>
-    internal Hosts.StreamedBody? Stream { get; set; }
+    internal Stream? Stream { get; set; }
 
     /// <summary>The client's JSON options, used by <see cref="ReadJson{T}"/> when it is given none.</summary>
     internal System.Text.Json.JsonSerializerOptions? JsonOptions { get; set; }

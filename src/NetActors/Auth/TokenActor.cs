@@ -503,7 +503,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
                 Become(Ready);
                 return;
 
-            case RefreshOutcome.Transient when Cluster.SessionFence.IsLost(error): // fence: a newer singleton holds the session
+            case RefreshOutcome.Transient when SessionFence.IsLost(error): // fence: a newer singleton holds the session
                 StepDown(error!);
                 return;
 
@@ -660,7 +660,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             return;
         }
 
-        if (Cluster.SessionFence.IsOverdue(signIn.Deadline, Now, _log, Realm, "sign-in")) // fence: a failed call is never applied later
+        if (SessionFence.IsOverdue(signIn.Deadline, Now, _log, Realm, "sign-in")) // fence: a failed call is never applied later
         {
             return;
         }
@@ -689,7 +689,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
             return;
         }
 
-        if (Cluster.SessionFence.IsOverdue(terminate.Deadline, Now, _log, Realm, "session termination")) // fence: a failed call is never applied later
+        if (SessionFence.IsOverdue(terminate.Deadline, Now, _log, Realm, "session termination")) // fence: a failed call is never applied later
         {
             return;
         }
@@ -827,11 +827,11 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     /// </summary>
     private void StepDown(Exception lost)
     {
-        Cluster.SessionFence.LogStepDown(_log, Realm, lost);
+        SessionFence.LogStepDown(_log, Realm, lost);
         NextGeneration();
         Timers.CancelAll();
         _current = null;
-        if (Cluster.SessionFence.AnswersWaiters(lost))
+        if (SessionFence.AnswersWaiters(lost))
         {
             DenyStashed(TokenDenial.Failed, lost.Message);
         }
@@ -844,7 +844,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
         Become(() =>
         {
             Receive<HandOver>(_ => OnHandOver());
-            ReceiveAny(message => Cluster.SessionFence.AnswerSteppedDown(message, Sender, Realm, lost));
+            ReceiveAny(message => SessionFence.AnswerSteppedDown(message, Sender, Realm, lost));
         });
     }
 

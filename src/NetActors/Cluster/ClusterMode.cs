@@ -4,7 +4,7 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using NetActors.Auth;
 using NetActors.Configuration;
-using NetActors.Hosting;
+using NetActors.Telemetry;
 
 namespace NetActors.Cluster;
 
@@ -29,15 +29,15 @@ internal sealed class ClusterMode : IRealmPlacement
     }
 
     /// <summary>Starts the fleet's membership count and returns where the realms run.</summary>
-    public static ClusterMode Start(ActorSystem system, ClusterSettings settings, NetActorsRuntime runtime)
+    public static ClusterMode Start(ActorSystem system, ClusterSettings settings, FleetShare fleet, NetMetrics metrics)
     {
         HandoverBudget.Of(system).Check(NetActorsSettings.Create(system), settings, Logging.GetLogger(system, typeof(ClusterMode)));
         if (settings.SharedRateLimits)
         {
-            system.ActorOf(FleetMembership.Props(settings.Role, runtime.Fleet), "netactors-fleet");
+            system.ActorOf(FleetMembership.Props(settings.Role, fleet), "netactors-fleet");
         }
 
-        var remoteRequests = runtime.Metrics.Meter.CreateCounter<long>("netactors.cluster.token_requests", "{request}",
+        var remoteRequests = metrics.Meter.CreateCounter<long>("netactors.cluster.token_requests", "{request}",
             "Token requests a member sent to its realm's singleton (cluster mode): its local token was missing, " +
             "expired or rejected, or the singleton moved.");
         return new ClusterMode(settings, remoteRequests);

@@ -3,7 +3,7 @@ using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
-using NetActors.Hosting;
+using NetActors.Configuration;
 
 namespace NetActors.Cluster;
 

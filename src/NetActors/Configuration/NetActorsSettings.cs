@@ -44,7 +44,7 @@ public sealed record NetActorsSettings
     public static NetActorsSettings Create(ActorSystem system)
     {
         var settings = Create(system.Settings.Config,
-            system.Settings.Setup.Get<Hosting.NetActorsSetup>() is { HasValue: true } setup ? setup.Value.DelegateRealms : null);
+            system.Settings.Setup.Get<Auth.NetActorsSetup>() is { HasValue: true } setup ? setup.Value.DelegateRealms : null);
         settings.Cluster.CheckProvider(system);
         return settings;
     }

@@ -18,4 +18,17 @@ public sealed class DownloadTarget
 
     /// <summary>Receives the progress of the download, if anyone asked.</summary>
     internal IProgress<TransferProgress>? Progress { get; }
+
+    /// <summary>Deletes a temporary file, best effort: one that cannot be deleted is never the target file.</summary>
+    internal static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a temporary file that cannot be deleted is never the target file.
+        }
+    }
 }

@@ -3,7 +3,6 @@ using Akka.Event;
 using NetActors.Auth;
 using NetActors.Configuration;
 using NetActors.Errors;
-using NetActors.Hosting;
 using NetActors.Hosts;
 using NetActors.Resilience;
 using NetActors.Telemetry;
@@ -18,7 +17,7 @@ namespace NetActors.Gateway;
 /// </summary>
 public sealed class NetGateway : ReceiveActor
 {
-    private readonly NetActorsRuntime _runtime;
+    private readonly GatewayServices _runtime;
     private readonly NetActorsSettings _settings;
     private readonly Dictionary<string, HostEntry> _hosts = new(StringComparer.Ordinal);
     private bool _draining;
@@ -27,7 +26,7 @@ public sealed class NetGateway : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _hostCounter;
 
-    private NetGateway(NetActorsRuntime runtime, NetActorsSettings settings)
+    private NetGateway(GatewayServices runtime, NetActorsSettings settings)
     {
         _runtime = runtime;
         _settings = settings;
@@ -47,7 +46,7 @@ public sealed class NetGateway : ReceiveActor
 
         _realms = realms;
         _hostContext = new HostContext(Self, realms, runtime.Time, runtime.Metrics, runtime.RequestLog, runtime.Caches,
-            runtime.JsonFor, runtime.CreateInvoker, () => runtime.Fleet.Members);
+            runtime.JsonFor, runtime.CreateInvoker, runtime.FleetMembers);
 
         // The declared origins' host actors exist from the start, so the facade can send to them directly from
         // its first request on (a request never overtakes an earlier one of the same sender through the gateway).
@@ -57,7 +56,7 @@ public sealed class NetGateway : ReceiveActor
         }
 
         _router = new Gateway.RequestRouter(settings, runtime.Setup, new Dictionary<string, HostEntry>(_hosts, StringComparer.Ordinal));
-        runtime.PublishRouter(_router);
+        runtime.Traffic.PublishRouter(_router);
         Receive<Exchange>(Route);
         Receive<NetRequest>(request => Route(NetActivity.Told(Exchange.ForActor(request, Sender)))); // telemetry: the sender's trace
         Receive<SignIn>(m => ToRealm(m.Realm, m));
@@ -130,7 +129,7 @@ public sealed class NetGateway : ReceiveActor
             $"no auth realm named '{realm}' is configured (configured: {string.Join(", ", _realms.Keys.Order())}).")));
     }
 
-    internal static Props Props(NetActorsRuntime runtime, NetActorsSettings settings) =>
+    internal static Props Props(GatewayServices runtime, NetActorsSettings settings) =>
         ActorProps.Of(() => new NetGateway(runtime, settings));
 
     /// <summary>
@@ -174,7 +173,7 @@ public sealed class NetGateway : ReceiveActor
                 {
                     // The facade sends straight to declared hosts: it must route this origin through here again.
                     _router = _router.Without(origin);
-                    _runtime.PublishRouter(_router);
+                    _runtime.Traffic.PublishRouter(_router);
                 }
 
                 _log.Warning("Host actor for {Origin} stopped; its origin is created again on its next request", origin);
@@ -195,7 +194,7 @@ public sealed class NetGateway : ReceiveActor
             {
                 // Only now, after it is in its host's mailbox, may the facade send later requests there directly.
                 ex.CountedInGateway = false;
-                _runtime.LeftGateway();
+                _runtime.Traffic.LeftGateway();
             }
         }
     }

@@ -1,6 +1,6 @@
 using Akka.Actor;
+using NetActors.Auth;
 using NetActors.Configuration;
-using NetActors.Hosting;
 using NetActors.Hosts;
 
 namespace NetActors.Gateway;

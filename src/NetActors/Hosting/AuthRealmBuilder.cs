@@ -1,4 +1,5 @@
 using NetActors.Auth;
+using NetActors.Configuration;
 
 namespace NetActors.Hosting;
 

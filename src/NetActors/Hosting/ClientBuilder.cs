@@ -1,3 +1,5 @@
+using NetActors.Configuration;
+
 namespace NetActors.Hosting;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Configuration;
+using NetActors.Auth;
 
 namespace NetActors.Hosting;
 

@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NetActors.Auth;
 using NetActors.Configuration;
 using NetActors.Telemetry;
 using NetActors.Gateway;
@@ -80,27 +81,19 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
     /// <summary>How many processes share each origin's rate limit (1 unless cluster mode shares them).</summary>
     public Cluster.FleetShare Fleet { get; } = new();
 
-    private volatile Gateway.RequestRouter? _router;
+    private readonly GatewayTraffic _traffic = new();
 
     /// <summary>The gateway's router, or null until the gateway has created the declared origins' host actors.</summary>
-    public Gateway.RequestRouter? Router => _router;
-
-    /// <summary>Called by the gateway once the declared origins' host actors exist (again, after a restart).</summary>
-    public void PublishRouter(Gateway.RequestRouter router) => _router = router;
-
-    private int _inGateway;
+    public Gateway.RequestRouter? Router => _traffic.Router;
 
     /// <summary>
     /// True when no facade request sent through the gateway is still waiting there. Only then may the facade send
     /// to a host actor directly: a later request must not overtake an earlier one of the same sender.
     /// </summary>
-    public bool GatewayIdle => Volatile.Read(ref _inGateway) == 0;
+    public bool GatewayIdle => _traffic.GatewayIdle;
 
     /// <summary>The facade sends a request through the gateway.</summary>
-    public void EnteringGateway() => Interlocked.Increment(ref _inGateway);
-
-    /// <summary>The gateway has passed such a request on (to its host actor), or answered it.</summary>
-    public void LeftGateway() => Interlocked.Decrement(ref _inGateway);
+    public void EnteringGateway() => _traffic.EnteringGateway();
 
     /// <summary>Reads the settings, starts the gateway and registers it. Called once by the actor system.</summary>
     public IActorRef Start(ActorSystem system, IActorRegistry registry)
@@ -112,10 +105,12 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
         if (settings.Cluster.Enabled)
         {
-            RealmPlacement = Cluster.ClusterMode.Start(system, settings.Cluster, this);
+            RealmPlacement = Cluster.ClusterMode.Start(system, settings.Cluster, Fleet, Metrics);
         }
 
-        var gateway = system.ActorOf(NetGateway.Props(this, settings), "netactors");
+        var services = new GatewayServices(Time, Metrics, Sessions, RequestLog, Caches, Stores, StoreWrites, JsonFor,
+            CreateInvoker, ForgetOrigin, () => Fleet.Members, () => IsDisposed, Setup, RealmPlacement, _traffic);
+        var gateway = system.ActorOf(NetGateway.Props(services, settings), "netactors");
         registry.Register<NetGateway>(gateway);
         if (settings.FeatureFlags.Enabled)
         {

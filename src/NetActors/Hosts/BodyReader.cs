@@ -147,17 +147,7 @@ internal static class BodyReader
         }
     }
 
-    public static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: a temporary file that cannot be deleted is never the target file.
-        }
-    }
+    public static void TryDelete(string path) => DownloadTarget.TryDelete(path);
 }
 
 // ecosystem: DownloadTarget moved to Content/DownloadTarget.cs (a public type: NetRequest exposes only public types)

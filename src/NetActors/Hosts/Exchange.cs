@@ -36,7 +36,7 @@ internal enum ExchangeState
 /// its attempts, its deadline and the one place its outcome goes. It is owned by exactly one actor at a time
 /// (the gateway, then a HostActor) and only that actor changes it; the outcome is delivered exactly once.
 /// </summary>
-internal sealed class Exchange : IThreadPoolWorkItem
+internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
 {
     private readonly TaskCompletionSource<NetResponse>? _tcs;
     private readonly IActorRef? _replyTo;

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
 using NetActors.Errors;
-using NetActors.Hosts;
 
 namespace NetActors.Telemetry;
 
@@ -66,7 +65,7 @@ public static class NetActivity
     }
 
     /// <summary>A request told or asked to the gateway: its trace context is the one its creator had.</summary>
-    internal static Exchange Told(Exchange ex)
+    internal static T Told<T>(T ex) where T : ITracedExchange
     {
         ex.Span = Begin(ex.Request.Method, ex.Request.Caller);
         return ex;
@@ -80,7 +79,7 @@ public static class NetActivity
     /// <c>tracestate</c>), those of its span; the caller's own headers of that name are left out by the builder
     /// (see <see cref="IsTraceHeader"/>).
     /// </summary>
-    internal static void Inject(Exchange ex, HttpRequestMessage message)
+    internal static void Inject(ITracedExchange ex, HttpRequestMessage message)
     {
         if (ex.Span is not { IdFormat: ActivityIdFormat.W3C } span)
         {
@@ -95,13 +94,13 @@ public static class NetActivity
     }
 
     /// <summary>True for a header the runtime sets from the exchange's trace context when it has one.</summary>
-    internal static bool IsTraceHeader(Exchange ex, string name) =>
+    internal static bool IsTraceHeader(ITracedExchange ex, string name) =>
         ex.Span is { IdFormat: ActivityIdFormat.W3C } &&
         (string.Equals(name, TraceParent, StringComparison.OrdinalIgnoreCase) ||
          string.Equals(name, TraceState, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Adds one attempt's outcome to the request's span, as an event (status, or the error's type).</summary>
-    internal static void Attempt(Exchange ex, HttpResponseMessage? response, Exception? error)
+    internal static void Attempt(ITracedExchange ex, HttpResponseMessage? response, Exception? error)
     {
         if (ex.Span is not { IsAllDataRequested: true } span || !IsOwn(span))
         {
@@ -126,7 +125,7 @@ public static class NetActivity
     /// Ends the request's span with its outcome (once: the exchange calls it when it claims the outcome). The
     /// URL tag is redacted with the exchange's rules; an error status or a failure sets status Error.
     /// </summary>
-    internal static void End(Exchange ex, int? status, Exception? error)
+    internal static void End(ITracedExchange ex, int? status, Exception? error)
     {
         if (ex.Span is not { } span || !IsOwn(span))
         {
@@ -231,7 +230,7 @@ public static class NetActivity
     /// A request that waited for a token gets it: when the token came from a refresh whose span is known, the
     /// request's span is linked to that refresh (and the wait shows as an event).
     /// </summary>
-    internal static void WaitedFor(Exchange ex, IActorRef realm, long version)
+    internal static void WaitedFor(ITracedExchange ex, IActorRef realm, long version)
     {
         if (ex.Span is not { IsAllDataRequested: true } span || !IsOwn(span) ||
             !s_refreshes.TryGetValue(realm, out var refresh) || refresh.Version != version)
@@ -262,4 +261,21 @@ public static class NetActivity
         method == HttpMethod.Get || method == HttpMethod.Post || method == HttpMethod.Put || method == HttpMethod.Delete ||
         method == HttpMethod.Head || method == HttpMethod.Patch || method == HttpMethod.Options ||
         method == HttpMethod.Trace || method == HttpMethod.Connect;
+}
+
+/// <summary>
+/// What the request span needs of a request in the runtime (its request, target, attempts, redaction rules and
+/// span), so that telemetry does not depend on the actors that carry the request.
+/// </summary>
+internal interface ITracedExchange
+{
+    NetRequest Request { get; }
+
+    Uri? Target { get; }
+
+    int Attempts { get; }
+
+    RedactionSettings Redaction { get; }
+
+    Activity? Span { get; set; }
 }

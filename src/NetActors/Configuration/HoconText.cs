@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace NetActors.Hosting;
+namespace NetActors.Configuration;
 
 /// <summary>Writes values as HOCON text.</summary>
 internal static class HoconText

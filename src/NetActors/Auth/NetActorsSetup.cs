@@ -1,6 +1,4 @@
-using NetActors.Auth;
-
-namespace NetActors.Hosting;
+namespace NetActors.Auth;
 
 /// <summary>
 /// What the C# builders registered that HOCON cannot hold (delegates, stores, callbacks), carried into the

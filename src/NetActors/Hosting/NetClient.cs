@@ -1,10 +1,9 @@
 using Akka.Actor;
 using Akka.Hosting;
-using NetActors.Hosting;
 using NetActors.Hosts;
 using NetActors.Gateway;
 
-namespace NetActors;
+namespace NetActors.Hosting;
 
 /// <summary>
 /// The <see cref="INetClient"/> implementation: it hands each request with a completion attached (no <c>Ask</c>
