@@ -32,6 +32,7 @@ public sealed class RedactionSettings
     ];
 
     private readonly HashSet<string> _query;
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _queryBySpan;
     private readonly HashSet<string> _headers;
     private readonly string[] _extraQuery;
     private readonly string[] _extraHeaders;
@@ -41,6 +42,7 @@ public sealed class RedactionSettings
         _extraQuery = [.. query.Select(Normalize).Where(q => q.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase)];
         _extraHeaders = [.. headers.Distinct(StringComparer.OrdinalIgnoreCase)];
         _query = new HashSet<string>(BuiltInParameters.Concat(_extraQuery), StringComparer.OrdinalIgnoreCase);
+        _queryBySpan = _query.GetAlternateLookup<ReadOnlySpan<char>>();
         _headers = new HashSet<string>(BuiltInHeaders.Concat(_extraHeaders), StringComparer.OrdinalIgnoreCase);
     }
 
@@ -92,7 +94,7 @@ public sealed class RedactionSettings
         var query = uri.Query;
         var path = uri.AbsolutePath;
         var hasUserInfo = uri.UserInfo.Length > 0;
-        if (query.Length == 0 && !hasUserInfo && uri.Fragment.Length == 0 && !path.Contains(';'))
+        if (!hasUserInfo && uri.Fragment.Length == 0 && !path.Contains(';') && !QueryMayNeedMask(query))
         {
             return uri.AbsoluteUri;
         }
@@ -116,6 +118,11 @@ public sealed class RedactionSettings
     {
         var q = text.IndexOf('?');
         var hash = text.IndexOf('#');
+        if (hash < 0 && !text.AsSpan(0, q >= 0 ? q : text.Length).Contains(';') && !QueryMayNeedMask(q >= 0 ? text.AsSpan(q) : default))
+        {
+            return text; // nothing to mask, and nothing to drop: the text as it is (no copy, the common case)
+        }
+
         var pathEnd = q >= 0 ? q : hash >= 0 ? hash : text.Length;
         var sb = new StringBuilder(text.Length);
         AppendPath(sb, text[..pathEnd]);
@@ -153,6 +160,38 @@ public sealed class RedactionSettings
                 AppendParameter(sb, parts[p]);
             }
         }
+    }
+
+    /// <summary>
+    /// False when no parameter of <paramref name="query"/> (with its leading '?') can need its value masked: every
+    /// one without a value, or named plainly (no '%', '+' or surrounding space, which only the slow path decodes) by
+    /// a name that is not secret. True sends the URL through the slow path, which decides exactly.
+    /// </summary>
+    private bool QueryMayNeedMask(ReadOnlySpan<char> query)
+    {
+        if (query.Length <= 1)
+        {
+            return false;
+        }
+
+        foreach (var range in query[1..].Split('&'))
+        {
+            var part = query[1..][range];
+            var eq = part.IndexOf('=');
+            if (eq < 0)
+            {
+                continue; // no value to mask
+            }
+
+            var name = part[..eq];
+            if (name.IsEmpty || name.ContainsAny('%', '+') || char.IsWhiteSpace(name[0]) || char.IsWhiteSpace(name[^1]) ||
+                _queryBySpan.Contains(name))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void AppendQuery(StringBuilder sb, string query)

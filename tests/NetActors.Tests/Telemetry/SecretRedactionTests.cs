@@ -57,6 +57,10 @@ public sealed class SecretRedactionTests
     [InlineData("https://shop.example.com/cart;jsessionid=ABC123/items?x=1", "https://shop.example.com/cart;jsessionid=***/items?x=1")]
     [InlineData("/cart;JSESSIONID=ABC123;lang=en", "/cart;JSESSIONID=***;lang=en")]
     [InlineData("https://api.example.com/a;v=2/b", "https://api.example.com/a;v=2/b")]
+    [InlineData("/p? token=a&x=1", "/p? token=***&x=1")]
+    [InlineData("/p?x=1&token+=a", "/p?x=1&token+=***")]
+    [InlineData("/p?x=1&&Token=a", "/p?x=1&&Token=***")]
+    [InlineData("https://api.example.com/p?c=1&n=2&Code=3", "https://api.example.com/p?c=1&n=2&Code=***")]
     public void Urls_are_redacted(string url, string expected)
     {
         Assert.Equal(expected, RedactionSettings.Default.Url(url));
@@ -71,6 +75,18 @@ public sealed class SecretRedactionTests
         Assert.Equal(RedactionSettings.Mask, redaction.HeaderForDisplay("x-internal-secret", "v"));
         Assert.Equal(RedactionSettings.Mask, redaction.HeaderForDisplay("authorization", "Bearer x"));
         Assert.Equal("v", redaction.HeaderForDisplay("Accept", "v"));
+    }
+
+    [Theory]
+    [InlineData("/work?c=0&n=17")]
+    [InlineData("search?u=http://x&page=2")]
+    [InlineData("/p?flag&x=")]
+    [InlineData("/plain/path")]
+    public void A_relative_URL_with_nothing_to_mask_comes_back_as_the_same_text_without_a_copy(string url)
+    {
+        var shown = RedactionSettings.Default.Url(url);
+        Assert.Equal(url, shown);
+        Assert.Same(url, shown);
     }
 
     [Fact]
