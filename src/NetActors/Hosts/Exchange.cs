@@ -35,6 +35,11 @@ internal enum ExchangeState
 /// One logical request from acceptance to outcome: the request, its resolved client, its current target,
 /// its attempts, its deadline and the one place its outcome goes. It is owned by exactly one actor at a time
 /// (the gateway, then a HostActor) and only that actor changes it; the outcome is delivered exactly once.
+/// Its state is grouped by concern below (where it goes, its place in the origin's books, time, auth, retries,
+/// shared calls, the cache, the outcome). A request ends through one of two verbs, <see cref="TryComplete"/> or
+/// <see cref="TryFail"/>; the attempt that read a plain 2xx claims the outcome instead (<see cref="TryClaim"/>)
+/// and hands it over on its own thread (<see cref="CompleteClaimed"/>), a streamed one likewise
+/// (<see cref="TryClaimStream"/>).
 /// </summary>
 internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
 {
@@ -96,6 +101,30 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     /// <summary>The outcome, for the facade's path.</summary>
     public Task<NetResponse> Task => _tcs?.Task ?? throw new InvalidOperationException("Not a task exchange.");
 
+    /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
+    public bool Priority { get; }
+
+    /// <summary>
+    /// Sent by <see cref="INetClient.SendStreamAsync"/>: a 2xx body is handed to the caller as a stream that holds
+    /// the attempt's slot until it ends (see <see cref="StreamedBody"/>). Never shared, never cached.
+    /// </summary>
+    public bool Streamed { get; set; }
+
+    public ExchangeState State { get; set; } = ExchangeState.New;
+
+    public long StartedAt { get; }
+
+    /// <summary>The host actor that owns it now; cancellation notices go there.</summary>
+    public IActorRef? Owner { get; set; }
+
+    public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
+    public bool CallerCancelled => _callerToken.IsCancellationRequested;
+
+    public CancellationToken CallerToken => _callerToken;
+
+    // ---- where it goes: its client, target and the message it is sent as ------------------------
+
     /// <summary>The resolved client; set by the gateway.</summary>
     public ClientSettings Client { get; set; } = null!;
 
@@ -120,70 +149,13 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     /// <summary>Sent by the facade through the gateway, which reports when it has passed it on.</summary>
     public bool CountedInGateway { get; set; }
 
-    /// <summary>Jumps the queue: used by token refreshes so they never wait behind requests.</summary>
-    public bool Priority { get; }
-
-    /// <summary>
-    /// Sent by <see cref="INetClient.SendStreamAsync"/>: a 2xx body is handed to the caller as a stream that holds
-    /// the attempt's slot until it ends (see <see cref="StreamedBody"/>). Never shared, never cached.
-    /// </summary>
-    public bool Streamed { get; set; }
-
-    /// <summary>The Authorization header value (the realm's bearer token) the current attempt carries, or null.</summary>
-    public string? Authorization { get; set; }
-
-    /// <summary>The version of the token in <see cref="Authorization"/>.</summary>
-    public long TokenVersion { get; set; }
-
-    /// <summary>True once the exchange was retried after a 401: a second 401 is final (no auth loop).</summary>
-    public bool AuthRetried { get; set; }
-
-    /// <summary>auth: true once the exchange was retried because the server asked for a DPoP nonce (once only).</summary>
-    public bool DPoPNonceRetried { get; set; }
-
     /// <summary>The client's C# hooks (retry classifier, interceptors); set by the gateway.</summary>
     public Resilience.ClientHooks Hooks { get; set; } = Resilience.ClientHooks.None;
 
-    /// <summary>The idempotency key sent on every attempt, or null.</summary>
-    public string? IdempotencyKey { get; set; }
+    /// <summary>The client's JSON options, for the response's <c>ReadJson</c>; set when the host prepares the exchange.</summary>
+    public System.Text.Json.JsonSerializerOptions? JsonOptions { get; set; }
 
-    /// <summary>The deduplication key while this exchange leads a shared wire request.</summary>
-    public SharedKey? DedupKey { get; set; }
-
-    /// <summary>The client's HTTP cache, when this exchange may be stored in it; else null.</summary>
-    public Caching.ResponseCache? Cache { get; set; }
-
-    /// <summary>The cache's epoch when this exchange was admitted: after a clear, its response is not stored.</summary>
-    public long CacheEpoch { get; set; }
-
-    /// <summary>A stored response this exchange revalidates, or may serve stale when the origin is down.</summary>
-    public Caching.CacheEntry? Cached { get; set; }
-
-    /// <summary>Exchanges that share this one's wire request.</summary>
-    public List<Exchange>? Followers { get; set; }
-
-    /// <summary>The exchange whose wire request this one shares.</summary>
-    public Exchange? Leader { get; set; }
-
-    /// <summary>True while some follower still waits for this exchange's result.</summary>
-    public bool HasLiveFollowers => Followers is { } f && f.Exists(x => !x.IsCompleted);
-
-    public ExchangeState State { get; set; } = ExchangeState.New;
-
-    public int Attempts { get; set; }
-
-    /// <summary>When the current attempt went on the wire, as a timestamp of the host's clock (its latency sample).</summary>
-    public long AttemptStartedAt { get; set; }
-
-    /// <summary>How many attempts of its origin were on the wire when the current one started, itself included.</summary>
-    public int InFlightAtStart { get; set; }
-
-    /// <summary>When its retry delay ends, while it waits for one (a restarted host re-arms what is left of it).</summary>
-    public DateTimeOffset? RetryDueAt { get; set; }
-
-    public int Redirects { get; set; }
-
-    public long StartedAt { get; }
+    // ---- its place in the origin's books: the ledger, the queue ---------------------------------
 
     /// <summary>The list that holds this exchange (its host's queue or a realm's waiting list), while it waits in one.</summary>
     public ExchangeList? QueueList { get; set; }
@@ -201,9 +173,6 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
         QueueNext = null;
         QueuePrevious = null;
     }
-
-    /// <summary>The host actor that owns it now; cancellation notices go there.</summary>
-    public IActorRef? Owner { get; set; }
 
     /// <summary>The admission ledger of the origin that holds this exchange, from admission until it leaves.</summary>
     public AdmissionLedger? Ledger => _ledger;
@@ -243,11 +212,15 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
         _ledger = null;
     }
 
-    public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+    // ---- time: its total deadline, its attempts and their deadlines, the caller's cancellation ----
 
-    public bool CallerCancelled => _callerToken.IsCancellationRequested;
+    public int Attempts { get; set; }
 
-    public CancellationToken CallerToken => _callerToken;
+    /// <summary>When the current attempt went on the wire, as a timestamp of the host's clock (its latency sample).</summary>
+    public long AttemptStartedAt { get; set; }
+
+    /// <summary>How many attempts of its origin were on the wire when the current one started, itself included.</summary>
+    public int InFlightAtStart { get; set; }
 
     /// <summary>The token the current attempt runs under: its deadline (attempt or total) and, through
     /// <see cref="Abort"/>, the caller's cancellation.</summary>
@@ -362,6 +335,86 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
         Owner?.Tell(new ExchangeDeadline(this), ActorRefs.NoSender);
     }
 
+    /// <summary>
+    /// The headers of a streamed response arrived: from here the attempt's deadline is the total one (reading the
+    /// body is bounded by the request's total timeout, not by the response timeout). Called on the attempt's thread
+    /// before the host hears of the stream, so the host reads <see cref="DeadlineIsTotal"/> after it was set.
+    /// </summary>
+    public void ExtendAttemptToTotal()
+    {
+        var remaining = Remaining;
+        if (remaining > NetRequest.MaxTimeout)
+        {
+            remaining = NetRequest.MaxTimeout;
+        }
+
+        try
+        {
+            if (_attempt is null || _attempt.IsCancellationRequested)
+            {
+                return; // its response timeout ran out first: that is what the stream reports
+            }
+
+            _deadlineIsTotal = true;
+            _attempt.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Released already (the host stopped): the stream is aborted through its registration.
+        }
+    }
+
+    // ---- auth: the token the current attempt carries --------------------------------------------
+
+    /// <summary>The Authorization header value (the realm's bearer token) the current attempt carries, or null.</summary>
+    public string? Authorization { get; set; }
+
+    /// <summary>The version of the token in <see cref="Authorization"/>.</summary>
+    public long TokenVersion { get; set; }
+
+    /// <summary>True once the exchange was retried after a 401: a second 401 is final (no auth loop).</summary>
+    public bool AuthRetried { get; set; }
+
+    /// <summary>auth: true once the exchange was retried because the server asked for a DPoP nonce (once only).</summary>
+    public bool DPoPNonceRetried { get; set; }
+
+    // ---- retries and redirects ------------------------------------------------------------------
+
+    /// <summary>The idempotency key sent on every attempt, or null.</summary>
+    public string? IdempotencyKey { get; set; }
+
+    /// <summary>When its retry delay ends, while it waits for one (a restarted host re-arms what is left of it).</summary>
+    public DateTimeOffset? RetryDueAt { get; set; }
+
+    public int Redirects { get; set; }
+
+    // ---- shared calls (deduplication) -----------------------------------------------------------
+
+    /// <summary>The deduplication key while this exchange leads a shared wire request.</summary>
+    public SharedKey? DedupKey { get; set; }
+
+    /// <summary>Exchanges that share this one's wire request.</summary>
+    public List<Exchange>? Followers { get; set; }
+
+    /// <summary>The exchange whose wire request this one shares.</summary>
+    public Exchange? Leader { get; set; }
+
+    /// <summary>True while some follower still waits for this exchange's result.</summary>
+    public bool HasLiveFollowers => Followers is { } f && f.Exists(x => !x.IsCompleted);
+
+    // ---- the HTTP cache -------------------------------------------------------------------------
+
+    /// <summary>The client's HTTP cache, when this exchange may be stored in it; else null.</summary>
+    public Caching.ResponseCache? Cache { get; set; }
+
+    /// <summary>The cache's epoch when this exchange was admitted: after a clear, its response is not stored.</summary>
+    public long CacheEpoch { get; set; }
+
+    /// <summary>A stored response this exchange revalidates, or may serve stale when the origin is down.</summary>
+    public Caching.CacheEntry? Cached { get; set; }
+
+    // ---- the one outcome: claimed once, handed over once, and what it is made of ----------------
+
     /// <summary>What error messages say about this request; the URL is redacted.</summary>
     public NetRequestInfo Info() =>
         new(Request.Client, Method?.Method ?? "(none)", Target is null ? Redaction.Url(Request.Url ?? string.Empty) : Redaction.Url(Target), Attempts);
@@ -412,35 +465,6 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     /// releases it (<see cref="LeaveLedger"/>).
     /// </summary>
     public bool TryClaimStream() => Interlocked.Exchange(ref _completed, 1) == 0;
-
-    /// <summary>
-    /// The headers of a streamed response arrived: from here the attempt's deadline is the total one (reading the
-    /// body is bounded by the request's total timeout, not by the response timeout). Called on the attempt's thread
-    /// before the host hears of the stream, so the host reads <see cref="DeadlineIsTotal"/> after it was set.
-    /// </summary>
-    public void ExtendAttemptToTotal()
-    {
-        var remaining = Remaining;
-        if (remaining > NetRequest.MaxTimeout)
-        {
-            remaining = NetRequest.MaxTimeout;
-        }
-
-        try
-        {
-            if (_attempt is null || _attempt.IsCancellationRequested)
-            {
-                return; // its response timeout ran out first: that is what the stream reports
-            }
-
-            _deadlineIsTotal = true;
-            _attempt.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Released already (the host stopped): the stream is aborted through its registration.
-        }
-    }
 
     /// <summary>
     /// Delivers a claimed response on this thread, as a bare <see cref="HttpClient"/> does: the caller's
@@ -513,9 +537,6 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     public NetResponse ResponseOf(HttpResponseMessage response, ReadOnlyMemory<byte> body) =>
         new(Request, Target!, response.StatusCode, response.Headers, response.Content.Headers, body, Attempts, Elapsed,
             Redaction) { JsonOptions = JsonOptions };
-
-    /// <summary>The client's JSON options, for the response's <c>ReadJson</c>; set when the host prepares the exchange.</summary>
-    public System.Text.Json.JsonSerializerOptions? JsonOptions { get; set; }
 }
 
 /// <summary>What makes two requests identical for in-flight deduplication.</summary>
