@@ -395,14 +395,24 @@ internal sealed class OriginModel
     {
         foreach (var ex in _ledger.InFlight)
         {
-            if (ex.Token == token)
+            if (ex.Token == token && _byExchange.GetValueOrDefault(ex) is { } r)
             {
-                return _byExchange.GetValueOrDefault(ex);
+                // A final answer (a 404, a 401 where there is no token to refresh, a request hook that threw, a
+                // 200) ends a request: it never goes on the wire again, whatever the retry policy allows.
+                if (r.Facts.Answers.FirstOrDefault(a => IsFinal(a.Answer)) is { Step: > 0 } final)
+                {
+                    Violation($"request {r.Id} went on the wire again after its final answer {final.Answer} at step {final.Step}");
+                }
+
+                return r;
             }
         }
 
         return null;
     }
+
+    private bool IsFinal(WireAnswer answer) =>
+        answer is WireAnswer.Ok or WireAnswer.NotFound or WireAnswer.HookFailed || (answer == WireAnswer.Unauthorized && !_shape.Auth);
 
     private void Answered(ModelRequest? r, WireAnswer answer)
     {
