@@ -86,6 +86,10 @@ internal sealed class OriginModel
     private static readonly TimeSpan Chunk = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan HostDeadlineTolerance = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>How many answers (or grants) one round of the end may give, and how many rounds: past them, a livelock.</summary>
+    private const int Livelock = 500;
+    private const int Rounds = 50;
+
     private readonly ActorSystem _system;
     private readonly TestScheduler _scheduler;
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
@@ -455,7 +459,7 @@ internal sealed class OriginModel
         while (_requests.FirstOrDefault(r => r.Outcomes == 0 && r.Ex.State == ExchangeState.Done && !_hooks.Holds(r.Request)) is { } waiting)
         {
             // A generous bound on a signal that normally comes within microseconds: its absence is a failure.
-            if (!_hooks.Arrived.Wait(TimeSpan.FromSeconds(5)))
+            if (!_hooks.Arrived.Wait(TimeSpan.FromSeconds(2)))
             {
                 Violation($"request {waiting.Id} is done without an outcome and never reached its response or error hook");
                 return;
@@ -567,33 +571,40 @@ internal sealed class OriginModel
 
         void Settle()
         {
-            for (var round = 0; round < 1_000 && _violations.Count == 0; round++)
+            for (var round = 0; round < Rounds && _violations.Count == 0; round++)
             {
-                var moved = false;
+                var moved = 0;
                 AwaitHooks();
-                while (_hooks?.Return(0) == true)
+                while (moved < Livelock && _hooks?.Return(0) == true)
                 {
-                    moved = true;
+                    moved++;
                     AwaitHooks();
                 }
 
-                while (GrantToken(1))
+                while (moved < Livelock && GrantToken(1))
                 {
-                    moved = true;
+                    moved++;
                     AwaitHooks();
                 }
 
-                while (_wire.OnWire > 0)
+                while (moved < Livelock && _wire.OnWire > 0)
                 {
                     _wire.Respond(0, 1);
-                    moved = true;
+                    moved++;
                     AwaitHooks();
                 }
 
                 Check("while answering everything");
-                if (!moved)
+                if (moved == 0)
                 {
                     return;
+                }
+
+                if (moved >= Livelock || round == Rounds - 1)
+                {
+                    // Every request is answered 200 and every token granted: an origin that still asks for more is
+                    // in a livelock, a failure of its own (and never a hang of the test).
+                    Violation($"while answering everything: the origin still asks for tokens or calls after {round + 1} rounds");
                 }
             }
         }
