@@ -120,6 +120,13 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         _ledger.Hold(ex);
         ex.Owner = Self;
+        if (ex.State == ExchangeState.New)
+        {
+            // Its clock starts before anything can answer it: a refusal delivered through slow hooks is still bounded
+            // by the request's own total timeout, not by a timeout of zero.
+            ex.Begin(ex.Request.Timeout ?? ex.Client.TotalTimeout);
+        }
+
         if (_drainReply is not null)
         {
             Finish(ex, new NetShutdownException(ex.Info()));
@@ -128,7 +135,6 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
 
         if (ex.State == ExchangeState.New)
         {
-            ex.Begin(ex.Request.Timeout ?? ex.Client.TotalTimeout);
             // Once per logical request: a redirected exchange keeps its first origin and its idempotency key.
             var problem = ex.OriginalOrigin is null ? RequestMessageBuilder.Prepare(ex, _context.Json) : null;
             if (problem is not null)
@@ -1124,6 +1130,18 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
     private void FailInHand(Exchange ex, Exception reason)
     {
         var error = new NetRuntimeException(ex.Info(), "the host actor failed while handling it: " + reason.Message, reason);
+
+        // Its followers are admitted again with everything else the ledger holds (PreRestart), not also handed off
+        // here: admitted twice, a follower would go on the wire twice, its first call outside the cap.
+        if (ex.Followers is { } followers)
+        {
+            ex.Followers = null;
+            foreach (var follower in followers)
+            {
+                follower.Leader = null;
+            }
+        }
+
         try
         {
             // If it is on the wire again (a retry dispatched in this very message), that attempt still counts

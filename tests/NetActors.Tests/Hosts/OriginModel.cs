@@ -25,6 +25,15 @@ public enum OriginEvent
     GrantToken,
     DenyToken,
     Crash,
+
+    /// <summary>Answers a call with a failure while the actor's jitter source throws: a crash with that request in hand.</summary>
+    CrashWhileAnswering,
+
+    /// <summary>Admits a GET while the actor's JSON options source throws: a crash with the new request in hand.</summary>
+    CrashWhileAdmitting,
+
+    /// <summary>Lets one held response or error hook return (with hooks on, every delivery waits in one).</summary>
+    ReturnHook,
     Shutdown,
 }
 
@@ -34,33 +43,52 @@ public readonly record struct OriginStep(OriginEvent Event, int A, int B)
     public override string ToString() => $"{Event}({A},{B})";
 }
 
+/// <summary>How a sequence ends: everything answered or cancelled at once, or time run out past every deadline.</summary>
+public enum OriginEnd
+{
+    AnswerAndCancel,
+    RunOutTheClock,
+}
+
 /// <summary>The origin's shape for one sequence.</summary>
 public readonly record struct OriginShape(int MaxConnections, int QueueCapacity, bool Auth, bool Dedup,
-    AdaptiveAlgorithm? Adaptive = null)
+    AdaptiveAlgorithm? Adaptive = null, bool Hooks = false)
 {
     public override string ToString() =>
         $"max-connections {MaxConnections}, queue-capacity {QueueCapacity}, auth {Auth}, dedup {Dedup}, " +
-        $"adaptive {(Adaptive is { } a ? a.ToString() : "off")}";
+        $"adaptive {(Adaptive is { } a ? a.ToString() : "off")}, hooks {Hooks}";
 }
 
 /// <summary>
 /// Runs one generated sequence of events against a real <see cref="HostActor"/>, with a fake clock
 /// (<see cref="FakeTimeProvider"/> for the actor's deadlines and attempt timeouts, Akka's
 /// <see cref="TestScheduler"/> for its timers, moved together), a scripted transport that holds every call until
-/// the sequence answers it, and a scripted token actor. Everything runs on the calling thread, so a sequence is
-/// deterministic and replays from its seed. After every step it checks the origin's promises:
-/// at most max-connections calls on the wire at any moment, and with an adaptive limit, when a call goes on the
-/// wire, at most the limit at that moment (min(max-connections, limit)); at most max-connections + queue-capacity requests
-/// held; at most one outcome per request, and none missing past its total timeout (plus a small tolerance); no
-/// POST without an idempotency key sent twice; and, at the end, once time has run past every deadline, every
-/// request exactly one outcome, every slot free and the ledger empty.
+/// the sequence answers it, a scripted token actor and (with hooks on) a client interceptor whose response and
+/// error hooks are held until the sequence lets them return. Everything the actor does runs on the calling thread
+/// (a held hook is resumed on it too), so a sequence is deterministic and replays from its seed.
+/// After every step it checks the origin's promises: at most max-connections calls on the wire at any moment, and
+/// with an adaptive limit, when a call goes on the wire, at most the limit at that moment; at most
+/// max-connections + queue-capacity requests held; at most one outcome per request, and none missing past its
+/// total timeout (plus a small tolerance); every outcome of a kind the <see cref="OriginOracle"/> allows; no POST
+/// without an idempotency key acted on twice; every attempt through the request hooks.
+/// At the end (<see cref="OriginEnd.AnswerAndCancel"/>) it answers every call, grants every token and cancels
+/// every request left, without moving the clock, and then every request must have exactly one outcome, every slot
+/// be free and the ledger empty: a leak shows as a failure, not drained by a timeout. With
+/// <see cref="OriginEnd.RunOutTheClock"/> it instead runs time past every deadline and checks the same: the
+/// deadlines alone answer everything.
 /// </summary>
 internal sealed class OriginModel
 {
     private const string Origin = "http://model.test:80";
     private const string Realm = "model-realm";
+    private const string HookHeader = "X-Model-Hook";
     private static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan Chunk = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan HostDeadlineTolerance = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How many answers (or grants) one round of the end may give, and how many rounds: past them, a livelock.</summary>
+    private const int Livelock = 500;
+    private const int Rounds = 50;
 
     private readonly ActorSystem _system;
     private readonly TestScheduler _scheduler;
@@ -72,10 +100,20 @@ internal sealed class OriginModel
     private readonly Recorder _gateway;
     private readonly Recorder _tokens;
     private readonly IActorRef _host;
+    private readonly OriginOracle _oracle;
+    private readonly ModelHooks? _hooks;
+    private readonly ClientHooks _clientHooks = new();
     private readonly List<ModelRequest> _requests = [];
+    private readonly Dictionary<Exchange, ModelRequest> _byExchange = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<NetRequest, ModelRequest> _byRequest = new(ReferenceEqualityComparer.Instance);
     private readonly List<string> _violations = [];
+    private readonly Random _random;
     private long _tokenVersion;
     private bool _shutdown;
+    private int _step;
+    private bool _crashOnJitter;
+    private bool _crashOnJson;
+    private bool _crashed;
 
     public OriginModel(ActorSystem system, OriginShape shape, int seed)
     {
@@ -91,11 +129,13 @@ internal sealed class OriginModel
             ResponseTimeout = TimeSpan.FromSeconds(2),
             TotalTimeout = TimeSpan.FromSeconds(6),
             MaxRetryAfter = TimeSpan.FromSeconds(3),
+            MaxRedirects = 2,
             Deduplicate = shape.Dedup,
             AuthRealm = shape.Auth ? Realm : null,
             Retry = new RetrySettings { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(1) },
             CircuitBreaker = new CircuitBreakerSettings { MinimumThroughput = 4, BreakDuration = TimeSpan.FromSeconds(1) },
         };
+        _oracle = new OriginOracle(shape.Auth, shape.Dedup, _client.MaxRedirects, HostDeadlineTolerance);
         // The adaptive limit on short windows of few samples, so that a sequence moves it up and down (and probes).
         var limit = shape.Adaptive is { } algorithm
             ? AdaptiveLimit.Create(new AdaptiveConcurrencySettings
@@ -105,7 +145,13 @@ internal sealed class OriginModel
             }, shape.MaxConnections, _clock)
             : null;
         _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock, _client.CircuitBreaker, limit);
-        _wire = new ScriptedWire(() => _ledger.SlotLimit);
+        _wire = new ScriptedWire(() => _ledger.SlotLimit, OfCall, Answered);
+        if (shape.Hooks)
+        {
+            _hooks = new ModelHooks(this);
+            _clientHooks.Interceptors.Add(_hooks);
+        }
+
         var provider = ((ExtendedActorSystem)system).Provider;
         _gateway = new Recorder(provider, "gateway");
         _tokens = new Recorder(provider, "tokens");
@@ -113,15 +159,14 @@ internal sealed class OriginModel
         {
             [Realm] = new(new RealmSettings { Name = Realm, Origins = new HashSet<string> { Origin } }, _tokens),
         };
-        var random = new Random(seed);
+        _random = new Random(seed);
         var context = new HostContext(_gateway, realms, _clock, new NetMetrics(), new RequestLog(NullLogger.Instance),
-            new NetActors.Caching.CacheRegistry(), _ => NetJson.Default, (_, _) => new HttpMessageInvoker(_wire), () => 1,
-            random.NextDouble);
+            new NetActors.Caching.CacheRegistry(), JsonFor, (_, _) => new HttpMessageInvoker(_wire), () => 1, Jitter);
         _host = system.ActorOf(HostActor.Props(context, Origin, _client, _ledger));
     }
 
-    /// <summary>Runs the steps, checking after each; then runs the clock out and checks quiescence.</summary>
-    public IReadOnlyList<string> Run(IReadOnlyList<OriginStep> steps)
+    /// <summary>Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that nothing is left.</summary>
+    public IReadOnlyList<string> Run(IReadOnlyList<OriginStep> steps, OriginEnd end = OriginEnd.AnswerAndCancel)
     {
         // Without a synchronization context an attempt's continuation runs inline, on this thread, when the
         // sequence answers its call: every step, and all it sets off, is over when the step returns.
@@ -131,23 +176,65 @@ internal sealed class OriginModel
         {
             for (var i = 0; i < steps.Count && _violations.Count == 0; i++)
             {
+                _step = i + 1;
                 Apply(steps[i]);
+                AwaitHooks();
                 Check($"after step {i + 1} ({steps[i]})");
                 Trace($"{i + 1} {steps[i]}");
             }
 
             if (_violations.Count == 0)
             {
-                Quiesce();
+                _step = steps.Count + 1;
+                if (end == OriginEnd.AnswerAndCancel)
+                {
+                    AnswerAndCancelEverything();
+                }
+                else
+                {
+                    Advance(_client.TotalTimeout + TimeSpan.FromSeconds(1));
+                    AwaitHooks();
+                    Check("after the clock ran out");
+                }
+
+                if (_violations.Count == 0)
+                {
+                    CheckQuiescent(end == OriginEnd.AnswerAndCancel ? "after answering and cancelling everything" : "after every deadline");
+                }
             }
         }
         finally
         {
             _system.Stop(_host);
+            _hooks?.ReturnAll();
             SynchronizationContext.SetSynchronizationContext(context);
         }
 
         return _violations;
+    }
+
+    private System.Text.Json.JsonSerializerOptions JsonFor(ClientSettings client)
+    {
+        if (_crashOnJson)
+        {
+            _crashOnJson = false;
+            _crashed = true;
+            throw new InvalidOperationException("a bug injected by the model (JSON options)");
+        }
+
+        return NetJson.Default;
+    }
+
+    private double Jitter()
+    {
+        if (_crashOnJitter)
+        {
+            _crashOnJitter = false;
+            _crashed = true;
+            throw new InvalidOperationException("a bug injected by the model (jitter)");
+        }
+
+        return _random.NextDouble();
     }
 
     private void Apply(OriginStep step)
@@ -164,42 +251,78 @@ internal sealed class OriginModel
                 Admit(NetRequest.Post("model", "/orders", NetContent.Text("order")).WithIdempotencyKey("key-" + step.A),
                     postWithoutKey: false, step.B);
                 break;
+            case OriginEvent.CrashWhileAdmitting:
+                _crashOnJson = true;
+                _crashed = false;
+                var admitted = Admit(NetRequest.Get("model", "/items/" + (step.A % 3)), postWithoutKey: false, step.B);
+                _crashOnJson = false;
+                if (_crashed)
+                {
+                    admitted.Facts.CrashedInHand = admitted.Outcomes == 0 || admitted.OutcomeStep == _step;
+                }
+
+                break;
             case OriginEvent.Cancel:
                 var live = _requests.Where(r => r.Outcomes == 0).ToList();
                 if (live.Count > 0)
                 {
-                    live[step.A % live.Count].Cancel.Cancel();
+                    CancelRequest(live[step.A % live.Count]);
                 }
 
                 break;
             case OriginEvent.Respond:
                 _wire.Respond(step.A, step.B);
                 break;
+            case OriginEvent.CrashWhileAnswering:
+                // A failure (404, 503 or a reset) makes the actor decide on a retry, which draws the jitter.
+                if (_wire.Peek(step.A) is { } answered)
+                {
+                    _crashOnJitter = true;
+                    _crashed = false;
+                    var inHand = answered.Outcomes == 0;
+                    _wire.Respond(step.A, (step.B % 3) switch { 0 => 0, 1 => 6, _ => 7 });
+                    _crashOnJitter = false;
+                    if (_crashed && inHand)
+                    {
+                        answered.Facts.CrashedInHand = true;
+                    }
+                }
+
+                break;
             case OriginEvent.Advance:
                 Advance(TimeSpan.FromMilliseconds(1 + step.A % 2000));
                 break;
             case OriginEvent.GrantToken:
-                if (_tokens.Take<GetToken>() is { } ask)
-                {
-                    _host.Tell(new TokenGranted(Realm, "token-" + ++_tokenVersion, Math.Max(ask.StaleVersion + 1, _tokenVersion),
-                        step.B % 2 == 0 ? null : _clock.GetUtcNow() + TimeSpan.FromMilliseconds(500 + step.B)));
-                }
-
+                GrantToken(step.B);
                 break;
             case OriginEvent.DenyToken:
                 if (_tokens.Take<GetToken>() is not null)
                 {
-                    _host.Tell(new TokenDenied(Realm, step.A % 2 == 0 ? TokenDenial.SessionExpired : TokenDenial.Failed, "denied by the model"));
+                    var denial = step.A % 2 == 0 ? TokenDenial.SessionExpired : TokenDenial.Failed;
+                    if (denial == TokenDenial.SessionExpired)
+                    {
+                        _oracle.SessionExpiredStep ??= _step;
+                    }
+                    else
+                    {
+                        _oracle.TokenFailedStep ??= _step;
+                    }
+
+                    _host.Tell(new TokenDenied(Realm, denial, "denied by the model"));
                 }
 
                 break;
             case OriginEvent.Crash:
                 _host.Tell(new InjectFault("crash injected by the model"));
                 break;
+            case OriginEvent.ReturnHook:
+                _hooks?.Return(step.A);
+                break;
             case OriginEvent.Shutdown:
                 if (!_shutdown)
                 {
                     _shutdown = true;
+                    _oracle.ShutdownStep = _step;
                     _host.Tell(Drain.Instance, _gateway);
                 }
 
@@ -207,13 +330,32 @@ internal sealed class OriginModel
         }
     }
 
-    private void Admit(NetRequest request, bool postWithoutKey, int timeoutPick)
+    private bool GrantToken(int pick)
+    {
+        if (_tokens.Take<GetToken>() is not { } ask)
+        {
+            return false;
+        }
+
+        _host.Tell(new TokenGranted(Realm, "token-" + ++_tokenVersion, Math.Max(ask.StaleVersion + 1, _tokenVersion),
+            pick % 2 == 0 ? null : _clock.GetUtcNow() + TimeSpan.FromMilliseconds(500 + pick)));
+        return true;
+    }
+
+    private void CancelRequest(ModelRequest r)
+    {
+        if (r.Outcomes == 0)
+        {
+            r.Facts.CancelledStep ??= _step;
+        }
+
+        r.Cancel.Cancel();
+    }
+
+    private ModelRequest Admit(NetRequest request, bool postWithoutKey, int timeoutPick)
     {
         var id = _requests.Count + 1;
-        if (request.Method == HttpMethod.Post)
-        {
-            request = request.WithHeader("X-Model-Id", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
+        var path = request.Url!;
 
         // Some requests carry their own, shorter total timeout.
         var timeout = timeoutPick % 3 == 0 ? TimeSpan.FromMilliseconds(300 + timeoutPick % 3000) : _client.TotalTimeout;
@@ -227,19 +369,62 @@ internal sealed class OriginModel
         var ex = Exchange.ForActor(request, reply, cancel.Token, _clock);
         ex.Client = _client;
         ex.OriginKey = Origin;
-        var model = new ModelRequest(id, request, reply, cancel, _clock.GetUtcNow(), timeout, postWithoutKey);
+        if (_hooks is not null)
+        {
+            ex.Hooks = _clientHooks;
+        }
+
+        var facts = new RequestFacts(id, path, request.Method == HttpMethod.Get, postWithoutKey, _step, _clock.GetUtcNow(), timeout);
+        var model = new ModelRequest(id, request, ex, reply, cancel, facts);
         _requests.Add(model);
+        _byExchange[ex] = model;
+        _byRequest[request] = model;
         reply.Owner = model;
-        reply.Clock = _clock;
+        reply.Model = this;
 
         // What the facade does: count it at the edge, or answer it there.
         if (!_ledger.TryEnter(ex))
         {
+            facts.RefusedAtEdge = true;
             reply.Tell(new Status.Failure(new OverloadedException(ex.Info(), Origin, _shape.QueueCapacity)), ActorRefs.NoSender);
-            return;
+            return model;
         }
 
         _host.Tell(ex);
+        return model;
+    }
+
+    /// <summary>The request whose attempt is on the wire with <paramref name="token"/> (the attempt's own token).</summary>
+    private ModelRequest? OfCall(CancellationToken token)
+    {
+        foreach (var ex in _ledger.InFlight)
+        {
+            if (ex.Token == token && _byExchange.GetValueOrDefault(ex) is { } r)
+            {
+                // A final answer (a 404, a 401 where there is no token to refresh, a request hook that threw, a
+                // 200) ends a request: it never goes on the wire again, whatever the retry policy allows.
+                if (r.Facts.Answers.FirstOrDefault(a => IsFinal(a.Answer)) is { Step: > 0 } final)
+                {
+                    Violation($"request {r.Id} went on the wire again after its final answer {final.Answer} at step {final.Step}");
+                }
+
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    private bool IsFinal(WireAnswer answer) =>
+        answer is WireAnswer.Ok or WireAnswer.NotFound or WireAnswer.HookFailed || (answer == WireAnswer.Unauthorized && !_shape.Auth);
+
+    private void Answered(ModelRequest? r, WireAnswer answer)
+    {
+        r?.Facts.Answers.Add((answer, _step));
+        if (answer is WireAnswer.TooManyRequests or WireAnswer.Unavailable)
+        {
+            _oracle.PausedStep ??= _step;
+        }
     }
 
     /// <summary>Moves both clocks in small steps, so that timers of either fire in their order.</summary>
@@ -251,6 +436,7 @@ internal sealed class OriginModel
             _clock.Advance(step);
             _scheduler.Advance(step);
             by -= step;
+            AwaitHooks();
             Check("while time passed");
             if (_violations.Count > 0)
             {
@@ -259,9 +445,36 @@ internal sealed class OriginModel
         }
     }
 
+    /// <summary>
+    /// With hooks on, a delivery's hooks start on the thread pool: waits (for a signal, not a delay) until every
+    /// delivery that has begun is held in its hook, so that nothing of the actor runs off this thread.
+    /// </summary>
+    private void AwaitHooks()
+    {
+        if (_hooks is null || _violations.Count > 0)
+        {
+            return;
+        }
+
+        while (_requests.FirstOrDefault(r => r.Outcomes == 0 && r.Ex.State == ExchangeState.Done && !_hooks.Holds(r.Request)) is { } waiting)
+        {
+            // A generous bound on a signal that normally comes within microseconds: its absence is a failure.
+            if (!_hooks.Arrived.Wait(TimeSpan.FromSeconds(2)))
+            {
+                Violation($"request {waiting.Id} is done without an outcome and never reached its response or error hook");
+                return;
+            }
+        }
+    }
+
     private void Check(string when)
     {
         var now = _clock.GetUtcNow();
+        if (_ledger.Breaker.State != CircuitState.Closed)
+        {
+            _oracle.CircuitStep ??= _step;
+        }
+
         if (_wire.MostAtOnce > _shape.MaxConnections)
         {
             Violation($"{when}: {_wire.MostAtOnce} calls on the wire at once, over max-connections {_shape.MaxConnections}");
@@ -270,6 +483,11 @@ internal sealed class OriginModel
         if (_wire.OverLimit is { } over)
         {
             Violation($"{when}: {over}");
+        }
+
+        if (_hooks is not null && _wire.WithoutHook > 0)
+        {
+            Violation($"{when}: {_wire.WithoutHook} calls went on the wire without passing the client's request hook");
         }
 
         if (_ledger.Limit is { } limit && (limit.Current < 1 || limit.Current > _shape.MaxConnections))
@@ -290,52 +508,124 @@ internal sealed class OriginModel
         {
             if (r.Outcomes > 1)
             {
-                Violation($"{when}: request {r.Id} got {r.Outcomes} outcomes");
+                Violation($"{when}: request {r.Id} got {r.Outcomes} outcomes ({string.Join(", ", r.Kinds)})");
             }
-            else if (r.Outcomes == 0 && now - r.AdmittedAt > r.Timeout + Tolerance)
+            else if (r.Outcomes == 0 && now - r.Facts.AdmittedAt > r.Facts.Timeout + Tolerance)
             {
-                Violation($"{when}: request {r.Id} ({r.Request.Method} {r.Request.Url}) has no outcome {(now - r.AdmittedAt).TotalMilliseconds:0} ms after admission, past its total timeout of {r.Timeout.TotalMilliseconds:0} ms");
+                Violation($"{when}: request {r.Id} ({r.Request.Method} {r.Request.Url}) has no outcome {(now - r.Facts.AdmittedAt).TotalMilliseconds:0} ms after admission, past its total timeout of {r.Facts.Timeout.TotalMilliseconds:0} ms");
             }
-            else if (r.Outcomes == 1 && r.OutcomeAt - r.AdmittedAt > r.Timeout + Tolerance)
+            else if (r.Outcomes == 1 && r.OutcomeAt - r.Facts.AdmittedAt > r.Facts.Timeout + Tolerance)
             {
-                Violation($"{when}: request {r.Id} got its outcome {(r.OutcomeAt - r.AdmittedAt).TotalMilliseconds:0} ms after admission, past its total timeout");
+                Violation($"{when}: request {r.Id} got its outcome {(r.OutcomeAt - r.Facts.AdmittedAt).TotalMilliseconds:0} ms after admission, past its total timeout");
+            }
+
+            if (r.Outcomes >= 1 && !r.Judged)
+            {
+                Judge(r, when);
             }
         }
 
         foreach (var (id, sent) in _wire.PostsSent)
         {
-            // A 401 says the server did not act on the request (it was not authenticated), so the one resend
-            // with a fresh token is not a second delivery; any other answer, or none, may have been acted on.
-            var unprocessed = _wire.PostsRefused.GetValueOrDefault(id);
-            if (sent - unprocessed > 1 && _requests[id - 1].PostWithoutKey)
+            // A 401 says the server did not act on the request (it was not authenticated), and a redirect that it
+            // is to be sent elsewhere, so the one resend with a fresh token, or to the new location (a 307 or 308
+            // keeps the method and body), is not a second delivery; any other answer, or none, may have been acted on.
+            var unprocessed = _wire.PostsNotActedOn.GetValueOrDefault(id);
+            if (sent - unprocessed > 1 && _requests[id - 1].Facts.PostWithoutKey)
             {
-                Violation($"{when}: POST {id} without an idempotency key went on the wire {sent} times ({unprocessed} refused with 401)");
+                Violation($"{when}: POST {id} without an idempotency key went on the wire {sent} times ({unprocessed} answered 401 or redirected)");
             }
         }
     }
 
-    /// <summary>Runs the clock past every deadline, answering nothing more (calls on the wire hang), then checks that nothing is left.</summary>
-    private void Quiesce()
+    /// <summary>The oracle's verdict on the first outcome of <paramref name="r"/>: its kind must be one the facts allow.</summary>
+    private void Judge(ModelRequest r, string when)
     {
-        Advance(_client.TotalTimeout + TimeSpan.FromSeconds(1));
-        if (_violations.Count > 0)
+        r.Judged = true;
+        var allowed = _oracle.Allowed(r.Facts, r.OutcomeStep, r.OutcomeAt, _requests.Select(q => q.Facts));
+        var kind = r.Kinds[0];
+        if (!allowed.ContainsKey(kind))
         {
-            return;
+            Violation($"{when}: request {r.Id} ({r.Request.Method} {r.Facts.Path}) got {kind} at step {r.OutcomeStep}, " +
+                $"{(r.OutcomeAt - r.Facts.AdmittedAt).TotalMilliseconds:0} ms after admission; the oracle allows " +
+                $"{(allowed.Count == 0 ? "nothing yet" : string.Join("; ", allowed.Select(a => $"{a.Key} ({a.Value})")))}; " +
+                $"its answers: [{string.Join(", ", r.Facts.Answers.Select(a => $"{a.Answer}@{a.Step}"))}]");
+        }
+    }
+
+    /// <summary>
+    /// Ends the sequence without moving the clock: lets every held hook return, grants every token asked for and
+    /// answers every call 200, until nothing moves; then cancels every request left and does the same again.
+    /// </summary>
+    private void AnswerAndCancelEverything()
+    {
+        Settle();
+        foreach (var r in _requests.Where(r => r.Outcomes == 0).ToList())
+        {
+            CancelRequest(r);
+            AwaitHooks();
         }
 
+        Settle();
+        Check("after answering and cancelling everything");
+
+        void Settle()
+        {
+            for (var round = 0; round < Rounds && _violations.Count == 0; round++)
+            {
+                var moved = 0;
+                AwaitHooks();
+                while (moved < Livelock && _hooks?.Return(0) == true)
+                {
+                    moved++;
+                    AwaitHooks();
+                }
+
+                while (moved < Livelock && GrantToken(1))
+                {
+                    moved++;
+                    AwaitHooks();
+                }
+
+                while (moved < Livelock && _wire.OnWire > 0)
+                {
+                    _wire.Respond(0, 1);
+                    moved++;
+                    AwaitHooks();
+                }
+
+                Check("while answering everything");
+                if (moved == 0)
+                {
+                    return;
+                }
+
+                if (moved >= Livelock || round == Rounds - 1)
+                {
+                    // Every request is answered 200 and every token granted: an origin that still asks for more is
+                    // in a livelock, a failure of its own (and never a hang of the test).
+                    Violation($"while answering everything: the origin still asks for tokens or calls after {round + 1} rounds");
+                }
+            }
+        }
+    }
+
+    /// <summary>Every request exactly one outcome, every slot free, the ledger empty.</summary>
+    private void CheckQuiescent(string when)
+    {
         foreach (var r in _requests.Where(r => r.Outcomes != 1))
         {
-            Violation($"at quiescence: request {r.Id} has {r.Outcomes} outcomes");
+            Violation($"{when}: request {r.Id} has {r.Outcomes} outcomes");
         }
 
         if (_wire.OnWire != 0 || _ledger.InFlight.Count != 0)
         {
-            Violation($"at quiescence: {_wire.OnWire} calls still on the wire, {_ledger.InFlight.Count} slots taken");
+            Violation($"{when}: {_wire.OnWire} calls still on the wire, {_ledger.InFlight.Count} slots taken");
         }
 
         if (_ledger.Members.Count != 0 || !_ledger.IsEmpty)
         {
-            Violation($"at quiescence: the ledger still holds {_ledger.Members.Count} requests (admitted {_ledger.Admitted})");
+            Violation($"{when}: the ledger still holds {_ledger.Members.Count} requests (admitted {_ledger.Admitted})");
         }
     }
 
@@ -349,7 +639,7 @@ internal sealed class OriginModel
 
         Console.WriteLine($"{_clock.GetUtcNow():HH:mm:ss.fff} {step}: wire {_wire.OnWire}, in flight {_ledger.InFlight.Count}, " +
             $"held [{string.Join(", ", _ledger.Members.Select(m => $"{m.Request.Method} {m.Request.Url} {m.State} a{m.Attempts}{(m.IsCompleted ? " done" : "")}"))}], " +
-            $"outcomes [{string.Join(" ", _requests.Select(r => $"{r.Id}:{r.Outcomes}"))}]");
+            $"outcomes [{string.Join(" ", _requests.Select(r => $"{r.Id}:{string.Join("+", r.Kinds)}"))}]");
     }
 
     private void Violation(string text)
@@ -361,12 +651,18 @@ internal sealed class OriginModel
     }
 
     /// <summary>One request of the sequence and what became of it.</summary>
-    private sealed record ModelRequest(int Id, NetRequest Request, Recorder Reply, CancellationTokenSource Cancel,
-        DateTimeOffset AdmittedAt, TimeSpan Timeout, bool PostWithoutKey)
+    private sealed record ModelRequest(int Id, NetRequest Request, Exchange Ex, Recorder Reply, CancellationTokenSource Cancel,
+        RequestFacts Facts)
     {
         public int Outcomes { get; set; }
 
+        public List<string> Kinds { get; } = [];
+
         public DateTimeOffset OutcomeAt { get; set; }
+
+        public int OutcomeStep { get; set; }
+
+        public bool Judged { get; set; }
     }
 
     /// <summary>An actor reference that records what is told to it, on the teller's thread.</summary>
@@ -380,7 +676,7 @@ internal sealed class OriginModel
 
         public ModelRequest? Owner { get; set; }
 
-        public TimeProvider? Clock { get; set; }
+        public OriginModel? Model { get; set; }
 
         /// <summary>Takes the oldest message of type <typeparamref name="T"/>, or null.</summary>
         public T? Take<T>() where T : class
@@ -400,8 +696,17 @@ internal sealed class OriginModel
         {
             if (Owner is { } owner && message is NetResponse or Status.Failure)
             {
-                owner.Outcomes++;
-                owner.OutcomeAt = Clock!.GetUtcNow();
+                lock (owner)
+                {
+                    owner.Outcomes++;
+                    owner.Kinds.Add(OriginOracle.KindOf(message));
+                    if (owner.Outcomes == 1)
+                    {
+                        owner.OutcomeAt = Model!._clock.GetUtcNow();
+                        owner.OutcomeStep = Model._step;
+                    }
+                }
+
                 return;
             }
 
@@ -410,13 +715,114 @@ internal sealed class OriginModel
     }
 
     /// <summary>
-    /// The transport: every call waits until the sequence answers it (or its cancellation token fires, as a real
-    /// handler's would). Counts the calls on the wire and the POSTs by model id.
+    /// The client's interceptor: its request hook marks every attempt (and throws for /items/2, a hook's bug);
+    /// its response and error hooks are held, each until the sequence lets it return.
     /// </summary>
-    /// <summary>The wire: holds every call until the sequence answers it; <paramref name="limit"/> is the origin's limit now.</summary>
-    private sealed class ScriptedWire(Func<int> limit) : HttpMessageHandler
+    private sealed class ModelHooks(OriginModel model) : NetInterceptor
+    {
+        private readonly List<HeldHook> _held = [];
+
+        public SemaphoreSlim Arrived { get; } = new(0);
+
+        public bool Holds(NetRequest request)
+        {
+            lock (_held)
+            {
+                return _held.Any(h => ReferenceEquals(h.Request, request));
+            }
+        }
+
+        /// <summary>Lets the held hook <paramref name="pick"/> return, on this thread; false when none is held.</summary>
+        public bool Return(int pick)
+        {
+            HeldHook hook;
+            lock (_held)
+            {
+                if (_held.Count == 0)
+                {
+                    return false;
+                }
+
+                hook = _held[pick % _held.Count];
+                _held.Remove(hook);
+            }
+
+            hook.Return();
+            return true;
+        }
+
+        public void ReturnAll()
+        {
+            while (Return(0))
+            {
+            }
+        }
+
+        public override ValueTask OnRequestAsync(HttpRequestMessage request, NetInterceptorContext context, CancellationToken cancellationToken)
+        {
+            if (context.Request.Url == "/items/2")
+            {
+                model.Answered(model._byRequest.GetValueOrDefault(context.Request), WireAnswer.HookFailed);
+                throw new InvalidOperationException("a bug in the model's request hook");
+            }
+
+            request.Headers.TryAddWithoutValidation(HookHeader, "seen");
+            return ValueTask.CompletedTask;
+        }
+
+        public override ValueTask OnResponseAsync(NetResponse response, NetInterceptorContext context, CancellationToken cancellationToken) =>
+            Hold(context.Request);
+
+        public override ValueTask OnErrorAsync(Exception error, NetInterceptorContext context, CancellationToken cancellationToken) =>
+            Hold(context.Request);
+
+        private ValueTask Hold(NetRequest request) => new HeldHook(request, Attached).Task;
+
+        // The hook's caller now awaits it: from here on nothing of it runs until the sequence returns it.
+        private void Attached(HeldHook hook)
+        {
+            lock (_held)
+            {
+                _held.Add(hook);
+            }
+
+            Arrived.Release();
+        }
+
+        /// <summary>A hook's result that tells when it is awaited, and resumes its awaiter inline when returned.</summary>
+        private sealed class HeldHook(NetRequest request, Action<HeldHook> attached) : System.Threading.Tasks.Sources.IValueTaskSource
+        {
+            private System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore<bool> _core;
+
+            public NetRequest Request { get; } = request;
+
+            public ValueTask Task => new(this, _core.Version);
+
+            public void Return() => _core.SetResult(true);
+
+            public void GetResult(short token) => _core.GetResult(token);
+
+            public System.Threading.Tasks.Sources.ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+            public void OnCompleted(Action<object?> continuation, object? state, short token,
+                System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags flags)
+            {
+                _core.OnCompleted(continuation, state, token, flags);
+                attached(this);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The transport: every call waits until the sequence answers it (or its cancellation token fires, as a real
+    /// handler's would). Counts the calls on the wire and the POSTs by model id; <paramref name="limit"/> is the
+    /// origin's limit now, <paramref name="of"/> finds the request of a call, <paramref name="answered"/> is told each answer.
+    /// </summary>
+    private sealed class ScriptedWire(Func<int> limit, Func<CancellationToken, ModelRequest?> of,
+        Action<ModelRequest?, WireAnswer> answered) : HttpMessageHandler
     {
         private readonly List<WireCall> _calls = [];
+        private int _redirects;
 
         /// <summary>The first call that went on the wire over the limit at its dispatch, described; else null.</summary>
         public string? OverLimit { get; private set; }
@@ -427,10 +833,17 @@ internal sealed class OriginModel
 
         public int Sent { get; private set; }
 
+        /// <summary>Calls that went on the wire without the request hook's mark.</summary>
+        public int WithoutHook { get; private set; }
+
+        /// <summary>POSTs on the wire by model id.</summary>
         public Dictionary<int, int> PostsSent { get; } = [];
 
-        /// <summary>POSTs by model id answered 401: refused before the server acted on them.</summary>
-        public Dictionary<int, int> PostsRefused { get; } = [];
+        /// <summary>POSTs by model id answered 401 or redirected: the server did not act on them.</summary>
+        public Dictionary<int, int> PostsNotActedOn { get; } = [];
+
+        /// <summary>The request of the call <paramref name="pick"/> would answer, or null when none is on the wire.</summary>
+        public ModelRequest? Peek(int pick) => _calls.Count == 0 ? null : _calls[pick % _calls.Count].Owner;
 
         public void Respond(int pick, int kind)
         {
@@ -442,54 +855,79 @@ internal sealed class OriginModel
             var call = _calls[pick % _calls.Count];
             _calls.Remove(call);
             call.Registration.Dispose();
-            if (kind % 8 == 0)
+            if (kind % 12 == 0)
             {
+                answered(call.Owner, WireAnswer.Reset);
                 call.Done.TrySetException(new HttpRequestException(HttpRequestError.ConnectionError,
                     "the connection was reset by the model", new IOException("reset")));
                 return;
             }
 
-            var response = new HttpResponseMessage(StatusFor(kind)) { Content = new ByteArrayContent("{}"u8.ToArray()), RequestMessage = call.Request };
-            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
+            var status = StatusFor(kind);
+            var response = new HttpResponseMessage(status) { Content = new ByteArrayContent("{}"u8.ToArray()), RequestMessage = call.Request };
+            if (status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
             {
                 // From a moment to a decade: the origin must never pause for longer than max-retry-after.
                 response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(kind % 3 == 0 ? 315_360_000 : kind % 4));
             }
 
-            if (response.StatusCode == HttpStatusCode.Unauthorized)
+            if ((int)status is >= 300 and <= 399)
             {
-                response.Headers.WwwAuthenticate.Add(new AuthenticationHeaderValue("Bearer"));
-                if (ModelId(call.Request) is { } refused)
-                {
-                    PostsRefused[refused] = PostsRefused.GetValueOrDefault(refused) + 1;
-                }
+                // Always to the same origin; a 301 or 302 turns a POST into a GET, a 307 or 308 keeps it.
+                response.Headers.Location = new Uri("/moved/" + ++_redirects, UriKind.Relative);
             }
 
+            if (status == HttpStatusCode.Unauthorized)
+            {
+                response.Headers.WwwAuthenticate.Add(new AuthenticationHeaderValue("Bearer"));
+            }
+
+            if (call.Request.Method == HttpMethod.Post && call.Owner is { } owner &&
+                (status == HttpStatusCode.Unauthorized || (int)status is >= 300 and <= 399))
+            {
+                PostsNotActedOn[owner.Id] = PostsNotActedOn.GetValueOrDefault(owner.Id) + 1;
+            }
+
+            answered(call.Owner, status switch
+            {
+                HttpStatusCode.OK => WireAnswer.Ok,
+                HttpStatusCode.Unauthorized => WireAnswer.Unauthorized,
+                HttpStatusCode.TooManyRequests => WireAnswer.TooManyRequests,
+                HttpStatusCode.ServiceUnavailable => WireAnswer.Unavailable,
+                HttpStatusCode.NotFound => WireAnswer.NotFound,
+                _ => WireAnswer.Redirect,
+            });
             call.Done.TrySetResult(response);
         }
 
-        private static int? ModelId(HttpRequestMessage request) =>
-            request.Headers.TryGetValues("X-Model-Id", out var ids) &&
-            int.TryParse(ids.First(), System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : null;
-
-        private static HttpStatusCode StatusFor(int kind) => (kind % 8) switch
+        private static HttpStatusCode StatusFor(int kind) => (kind % 12) switch
         {
             1 or 2 or 3 => HttpStatusCode.OK,
             4 => HttpStatusCode.Unauthorized,
             5 => HttpStatusCode.TooManyRequests,
             6 => HttpStatusCode.ServiceUnavailable,
+            8 => HttpStatusCode.MovedPermanently,
+            9 => HttpStatusCode.Found,
+            10 => HttpStatusCode.TemporaryRedirect,
+            11 => HttpStatusCode.PermanentRedirect,
             _ => HttpStatusCode.NotFound,
         };
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            if (ModelId(request) is { } id)
+            var owner = of(cancellationToken);
+            if (owner is not null && request.Method == HttpMethod.Post)
             {
-                PostsSent[id] = PostsSent.GetValueOrDefault(id) + 1;
+                PostsSent[owner.Id] = PostsSent.GetValueOrDefault(owner.Id) + 1;
+            }
+
+            if (!request.Headers.Contains(HookHeader))
+            {
+                WithoutHook++;
             }
 
             Sent++;
-            var call = new WireCall(request, new TaskCompletionSource<HttpResponseMessage>());
+            var call = new WireCall(request, owner, new TaskCompletionSource<HttpResponseMessage>());
             _calls.Add(call);
             if (_calls.Count > limit() && OverLimit is null)
             {
@@ -501,15 +939,18 @@ internal sealed class OriginModel
             {
                 if (_calls.Remove(call))
                 {
+                    answered(call.Owner, WireAnswer.AttemptCancelled);
                     call.Done.TrySetCanceled(cancellationToken);
                 }
             });
             return call.Done.Task;
         }
 
-        private sealed class WireCall(HttpRequestMessage request, TaskCompletionSource<HttpResponseMessage> done)
+        private sealed class WireCall(HttpRequestMessage request, ModelRequest? owner, TaskCompletionSource<HttpResponseMessage> done)
         {
             public HttpRequestMessage Request { get; } = request;
+
+            public ModelRequest? Owner { get; } = owner;
 
             public TaskCompletionSource<HttpResponseMessage> Done { get; } = done;
 

@@ -6,16 +6,21 @@ namespace NetActors.Tests.Hosts;
 
 /// <summary>
 /// The origin actor's deterministic model-based test: thousands of generated sequences of events (requests
-/// admitted, cancelled, answered 200 / 401 / 429 or 503 with any Retry-After / 404 / reset, calls that hang,
-/// tokens granted or denied, time passing, crashes, shutdown) run against a real host actor on a fake clock, with
-/// every promise of the origin checked after every step (see <see cref="OriginModel"/>). A failing sequence is
-/// shrunk to a short one and reported with its seed; set NETACTORS_MODEL_SEED to that seed to replay it.
+/// admitted, cancelled, answered 200 / 401 / 429 or 503 with any Retry-After / 404 / reset / a redirect to the same
+/// origin, calls that hang, tokens granted or denied, time passing, crashes idle or with a request in hand, a
+/// client's request hook and held response hooks, shutdown) run against a real host actor on a fake clock, with
+/// every promise of the origin checked after every step and every outcome's kind checked against a reference
+/// model (see <see cref="OriginModel"/> and <see cref="OriginOracle"/>). A failing sequence is shrunk to a short
+/// one and reported with its seed; set NETACTORS_MODEL_SEED to that seed to replay it.
 /// </summary>
 public sealed class OriginModelTests : IDisposable
 {
     /// <summary>How many sequences CI runs; more with NETACTORS_MODEL_ITERATIONS.</summary>
     private static readonly long Iterations =
         long.TryParse(Environment.GetEnvironmentVariable("NETACTORS_MODEL_ITERATIONS"), out var n) ? n : 2_000;
+
+    /// <summary>How many sequences the deadline-only test runs (a quarter of the others).</summary>
+    private static readonly long DeadlineIterations = Math.Max(1, Iterations / 4);
 
     private static readonly Config SystemConfig = ConfigurationFactory.ParseString("""
         akka.actor.default-dispatcher.type = "Akka.TestKit.CallingThreadDispatcherConfigurator, Akka.TestKit"
@@ -28,15 +33,15 @@ public sealed class OriginModelTests : IDisposable
 
     private readonly ActorSystem _system = ActorSystem.Create("origin-model", SystemConfig);
 
-    // One shape in three has an adaptive limit (gradient or AIMD) under its max-connections.
+    // One shape in three has an adaptive limit (gradient or AIMD) under its max-connections; one in three has hooks.
     private static readonly Gen<OriginShape> Shapes =
-        Gen.Select(Gen.Int[1, 3], Gen.Int[0, 4], Gen.Bool, Gen.Bool, Gen.Int[0, 2], (max, queue, auth, dedup, adaptive) =>
+        Gen.Select(Gen.Int[1, 3], Gen.Int[0, 4], Gen.Bool, Gen.Bool, Gen.Int[0, 2], Gen.Int[0, 2], (max, queue, auth, dedup, adaptive, hooks) =>
             new OriginShape(max, queue, auth, dedup, adaptive switch
             {
                 1 => NetActors.Resilience.AdaptiveAlgorithm.Gradient,
                 2 => NetActors.Resilience.AdaptiveAlgorithm.Aimd,
                 _ => null,
-            }));
+            }, hooks == 0));
 
     // Admissions and answers are the common events; time passes often; crashes, denials and shutdown are rare.
     private static readonly Gen<OriginEvent> Events = Gen.Frequency(
@@ -49,6 +54,9 @@ public sealed class OriginModelTests : IDisposable
         (3, Gen.Const(OriginEvent.GrantToken)),
         (1, Gen.Const(OriginEvent.DenyToken)),
         (1, Gen.Const(OriginEvent.Crash)),
+        (1, Gen.Const(OriginEvent.CrashWhileAnswering)),
+        (1, Gen.Const(OriginEvent.CrashWhileAdmitting)),
+        (3, Gen.Const(OriginEvent.ReturnHook)),
         (1, Gen.Const(OriginEvent.Shutdown)));
 
     private static readonly Gen<OriginStep> Steps =
@@ -57,20 +65,27 @@ public sealed class OriginModelTests : IDisposable
     private static readonly Gen<(OriginShape Shape, int Seed, OriginStep[] Steps)> Sequences =
         Gen.Select(Shapes, Gen.Int, Steps.Array[1, 60]);
 
+    /// <summary>Ends each sequence by answering and cancelling everything without moving the clock: a leak is a failure.</summary>
     [Fact]
-    public void Generated_event_sequences_keep_every_promise_of_the_origin()
-    {
+    public void Generated_event_sequences_keep_every_promise_of_the_origin() =>
+        Check(OriginEnd.AnswerAndCancel, Iterations);
+
+    /// <summary>Ends each sequence by running the clock past every deadline: the deadlines alone answer everything.</summary>
+    [Fact]
+    public void Generated_event_sequences_end_by_their_deadlines_alone() =>
+        Check(OriginEnd.RunOutTheClock, DeadlineIterations);
+
+    private void Check(OriginEnd end, long iterations) =>
         Sequences.Sample(
             sequence =>
             {
-                var violations = new OriginModel(_system, sequence.Shape, sequence.Seed).Run(sequence.Steps);
+                var violations = new OriginModel(_system, sequence.Shape, sequence.Seed).Run(sequence.Steps, end);
                 Assert.True(violations.Count == 0, string.Join("\n", violations));
             },
             seed: Environment.GetEnvironmentVariable("NETACTORS_MODEL_SEED"),
-            iter: Iterations,
+            iter: iterations,
             threads: 1,
             print: s => $"{s.Shape}; jitter seed {s.Seed}; {s.Steps.Length} steps: {string.Join(", ", s.Steps)}");
-    }
 
     public void Dispose() => _system.Dispose();
 }
