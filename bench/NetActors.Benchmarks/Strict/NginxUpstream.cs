@@ -32,16 +32,21 @@ internal sealed class NginxProcess : IUpstreamProcess
     private const string WatchdogScript = """
         while read -r _; do :; done
         kids=$(cat /proc/$1/task/$1/children 2>/dev/null)
-        kill -QUIT $1 2>/dev/null || exit 0
+        kill -QUIT $1 2>/dev/null || { rm -rf "$2"; exit 0; }
         i=0
         while kill -0 $1 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
         if kill -0 $1 2>/dev/null; then kill -KILL $1 $kids 2>/dev/null; fi
+        rm -rf "$2"
         """;
 
     private readonly Process _master;
     private readonly Process _watchdog;
     private readonly string _directory;
     private int _stopped;
+
+    // SIGTERM and SIGHUP end the process without the exit handlers unless someone handles them: stop nginx first.
+    private static readonly PosixSignalRegistration[] SignalRegistrations =
+        [.. new[] { PosixSignal.SIGTERM, PosixSignal.SIGHUP }.Select(s => PosixSignalRegistration.Create(s, _ => StopAll()))];
 
     static NginxProcess()
     {
@@ -205,11 +210,11 @@ internal sealed class NginxProcess : IUpstreamProcess
         Process? watchdog = null;
         try
         {
-            watchdog = StartWatchdog(master.Id);
+            watchdog = StartWatchdog(master.Id, directory);
             var baseAddress = new Uri($"http://127.0.0.1:{port}/");
             if (!await WaitUntilServingAsync(master, baseAddress))
             {
-                await StopAsync(master, watchdog, master.Id);
+                Stop(master, watchdog, master.Id);
                 return null;
             }
 
@@ -233,15 +238,15 @@ internal sealed class NginxProcess : IUpstreamProcess
         }
         catch
         {
-            await StopAsync(master, watchdog, master.Id);
+            Stop(master, watchdog, master.Id);
             throw;
         }
     }
 
-    private static Process StartWatchdog(int masterPid)
+    private static Process StartWatchdog(int masterPid, string directory)
     {
         var info = new ProcessStartInfo("/bin/sh") { RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var arg in new[] { "-c", WatchdogScript, "nginx-watchdog", masterPid.ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { "-c", WatchdogScript, "nginx-watchdog", masterPid.ToString(CultureInfo.InvariantCulture), directory })
         {
             info.ArgumentList.Add(arg);
         }
@@ -283,26 +288,30 @@ internal sealed class NginxProcess : IUpstreamProcess
         }
 
         var pid = ReadPidFile() ?? _master.Id;
-        StopAsync(_master, _watchdog, pid).GetAwaiter().GetResult();
+        Console.Error.WriteLine($"upstream nginx: stopping (SIGQUIT to {pid}, from its pid file)");
+        Stop(_master, _watchdog, pid);
         TryDelete(_directory);
     }
 
-    private static async Task StopAsync(Process master, Process? watchdog, int pid)
+    /// <summary>
+    /// SIGQUIT, then SIGKILL to the master and workers after the grace. Synchronous and from /proc alone (a zombie
+    /// counts as gone), because it also runs in the exit handlers, where the runtime's child tracking may not.
+    /// </summary>
+    private static void Stop(Process master, Process? watchdog, int pid)
     {
         try
         {
             var pids = MachineLoad.WithChildren(pid);
-            if (!master.HasExited)
+            if (!pids.All(Gone))
             {
                 _ = kill(pid, Sigquit);
                 var deadline = Stopwatch.GetTimestamp() + (long)(StopGrace.TotalSeconds * Stopwatch.Frequency);
-                while ((!master.HasExited || pids.Any(p => p != pid && System.IO.Directory.Exists($"/proc/{p}"))) &&
-                       Stopwatch.GetTimestamp() < deadline)
+                while (!pids.All(Gone) && Stopwatch.GetTimestamp() < deadline)
                 {
-                    await Task.Delay(50);
+                    Thread.Sleep(20);
                 }
 
-                if (!master.HasExited || pids.Any(p => p != pid && System.IO.Directory.Exists($"/proc/{p}")))
+                if (!pids.All(Gone))
                 {
                     Console.Error.WriteLine($"upstream nginx: still running {StopGrace.TotalSeconds:0} s after SIGQUIT, killed");
                     foreach (var p in pids)
@@ -311,15 +320,10 @@ internal sealed class NginxProcess : IUpstreamProcess
                     }
                 }
             }
-
-            await master.WaitForExitAsync().WaitAsync(StopGrace);
-        }
-        catch (TimeoutException)
-        {
-            // Killed above; nothing more to do.
         }
         finally
         {
+            master.WaitForExit(1_000);
             master.Dispose();
             if (watchdog is not null)
             {
@@ -327,7 +331,7 @@ internal sealed class NginxProcess : IUpstreamProcess
                 try
                 {
                     watchdog.Kill();
-                    watchdog.WaitForExit(2_000);
+                    watchdog.WaitForExit(1_000);
                 }
                 catch (InvalidOperationException)
                 {
@@ -336,6 +340,20 @@ internal sealed class NginxProcess : IUpstreamProcess
 
                 watchdog.Dispose();
             }
+        }
+    }
+
+    /// <summary>Whether a process has exited (no longer in /proc, or a zombie waiting to be reaped).</summary>
+    private static bool Gone(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return true;
         }
     }
 
