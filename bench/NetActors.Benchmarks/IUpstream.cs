@@ -1,14 +1,22 @@
 namespace NetActors.Benchmarks;
 
-/// <summary>What the server has counted since it started (or, for the maximum, since the last reset).</summary>
+/// <summary>
+/// What the server has counted since it started (or, for the maximum, since the last reset); null where the server
+/// cannot count it (nginx: the maximum concurrency and the storm's counters).
+/// </summary>
 internal sealed record UpstreamCounters(
     long Requests,
-    int MaxConcurrency,
+    int? MaxConcurrency,
     int OpenConnections,
     long AcceptedConnections,
-    int Refreshes,
-    int RejectedRefreshes,
-    int StormUnauthorized);
+    int? Refreshes,
+    int? RejectedRefreshes,
+    int? StormUnauthorized)
+{
+    /// <summary>A counter the scenario needs, or a clear failure when this upstream cannot count it.</summary>
+    public static int Required(int? value, string name) =>
+        value ?? throw new InvalidOperationException($"this upstream does not count {name}");
+}
 
 /// <summary>
 /// The bench server as a client sees it: <see cref="BenchServer"/> in this process, or one in another process

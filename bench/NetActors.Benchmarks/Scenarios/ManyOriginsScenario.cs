@@ -142,7 +142,7 @@ internal sealed class ManyOriginsScenario(BenchServer server, BenchSettings sett
         run = run with
         {
             ServerRequests = countersAfter.Requests - countersBefore.Requests,
-            ServerMaxConcurrency = countersAfter.MaxConcurrency,
+            ServerMaxConcurrency = UpstreamCounters.Required(countersAfter.MaxConcurrency, "its concurrency"),
         };
         Stats.FullGc();
         var after = GC.GetTotalMemory(true);

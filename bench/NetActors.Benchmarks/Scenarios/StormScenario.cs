@@ -132,16 +132,16 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
         Array.Sort(latencies);
         var counters = await server.CountersAsync();
         return new StormRun(
-            Refreshes: counters.Refreshes,
-            RejectedRefreshes: counters.RejectedRefreshes,
-            Unauthorized: counters.StormUnauthorized,
+            Refreshes: UpstreamCounters.Required(counters.Refreshes, "refreshes"),
+            RejectedRefreshes: UpstreamCounters.Required(counters.RejectedRefreshes, "rejected refreshes"),
+            Unauthorized: UpstreamCounters.Required(counters.StormUnauthorized, "401s"),
             ServerRequests: counters.Requests - requestsBefore,
             DrainMs: drain.TotalMilliseconds,
             P50Ms: Stats.PercentileMs(latencies, latencies.Length, 50),
             MaxMs: Stats.PercentileMs(latencies, latencies.Length, 100),
             Failures: failures,
             TimedOut: cts.IsCancellationRequested,
-            ServerMaxConcurrency: counters.MaxConcurrency,
+            ServerMaxConcurrency: UpstreamCounters.Required(counters.MaxConcurrency, "its concurrency"),
             FirstError: firstError);
     }
 

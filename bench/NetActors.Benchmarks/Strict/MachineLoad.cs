@@ -113,6 +113,21 @@ internal sealed class MachineLoad
     /// <summary>User and system clock ticks of the processes (one that has exited counts 0).</summary>
     public static long ReadProcesses(params int[] pids) => pids.Sum(ReadProcess);
 
+    /// <summary>The process and its children (nginx's master and workers), from /proc; just the pid when unknown.</summary>
+    public static int[] WithChildren(int pid)
+    {
+        try
+        {
+            var children = File.ReadAllText($"/proc/{pid}/task/{pid}/children")
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(c => int.Parse(c, CultureInfo.InvariantCulture));
+            return [pid, .. children];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [pid];
+        }
+    }
+
     /// <summary>
     /// Per process other than <paramref name="own"/>: its ticks. (Reaped children's ticks are left out: they hold a
     /// child's whole life, most of it before the window.)

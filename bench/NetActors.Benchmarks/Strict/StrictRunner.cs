@@ -79,23 +79,44 @@ internal sealed class StrictRunner(StrictSettings settings)
     private async Task<bool> RunUpstreamAsync(string upstream, Report report)
     {
         var scenarios = settings.Scenarios.Select(k => StrictScenario.Find(k)!).ToList();
+        IUpstreamProcess? process = null;
         if (upstream == Upstreams.Nginx)
         {
-            var reason = FindOnPath("nginx") is null
-                ? "nginx is not on PATH"
-                : "the nginx upstream is not implemented yet (only inproc and process are)";
-            report.Add(new Section($"Upstream nginx: skipped ({reason})", "scenario").Note(
-                "Run with --upstream inproc,process for the Kestrel upstreams."));
-            return true;
+            if (NginxProcess.Find() is not { } nginx)
+            {
+                report.Add(new Section("Upstream nginx: skipped (nginx is not on PATH nor in /usr/sbin)", "scenario").Note(
+                    "Install nginx (Debian: apt-get install nginx), or run with --upstream inproc,process for the Kestrel upstreams."));
+                return true;
+            }
+
+            Console.Error.WriteLine($"upstream: starting {nginx} with the bench's own config on 127.0.0.1");
+            try
+            {
+                var started = await NginxProcess.StartAsync(nginx, settings.InjectFailure == "upstream");
+                process = started;
+                _preamble.Add($"upstream nginx: {started.Version} ({nginx}) on {started.Info.BaseAddress}, the bench's own " +
+                              "config in a temp prefix directory: daemon off, worker_processes 1 (2 cores: one for nginx, " +
+                              "the worker client has the other), access_log off, keepalive_requests 1e9, keepalive_timeout 60s, " +
+                              "GET /small a static file with Kestrel's bytes; counters from stub_status (no maximum concurrency); " +
+                              "upstream CPU = master + worker (/proc); stopped by SIGQUIT to the pid in its pid file");
+            }
+            catch (ChildFailedException e)
+            {
+                Console.Error.WriteLine($"upstream FAILED: {e.Message}");
+                report.Add(new Section("Upstream nginx: FAILED to start, its scenarios were not run", "error").Row(e.Message));
+                return false;
+            }
         }
 
-        UpstreamProcess? process = null;
         if (upstream == Upstreams.Process)
         {
             Console.Error.WriteLine($"upstream: starting the bench server in its own process ({settings.Origins} origin ports)");
             try
             {
-                process = await UpstreamProcess.StartAsync(settings.Origins, settings.InjectFailure == "upstream");
+                var started = await UpstreamProcess.StartAsync(settings.Origins, settings.InjectFailure == "upstream");
+                process = started;
+                _preamble.Add($"upstream process: Kestrel on {started.Info.BaseAddress} in its own process (server GC), " +
+                              $"+{started.Info.OriginPorts.Length} origin ports");
             }
             catch (ChildFailedException e)
             {
@@ -104,9 +125,6 @@ internal sealed class StrictRunner(StrictSettings settings)
                     .Row(e.Message));
                 return false;
             }
-
-            _preamble.Add($"upstream process: Kestrel on {process.Info.BaseAddress} in its own process (server GC), " +
-                          $"+{process.Info.OriginPorts.Length} origin ports");
         }
 
         var ok = true;
@@ -154,10 +172,10 @@ internal sealed class StrictRunner(StrictSettings settings)
     }
 
     private async Task<RunRecord> RunWorkerAsync(StrictScenario scenario, string client, string upstream, int round,
-        UpstreamProcess? process)
+        IUpstreamProcess? process)
     {
         List<string> args = ["--strict-worker", client, scenario.Key, .. settings.WorkerArguments(),
-            "--own-pids", string.Join(',', new[] { Environment.ProcessId, process?.Pid ?? 0 }.Where(p => p > 0))];
+            "--own-pids", string.Join(',', new[] { Environment.ProcessId }.Concat(process?.Pids ?? []))];
         if (settings.InjectFailure is "worker" or "hang" && client == StrictClients.NetActors && !_failureInjected)
         {
             _failureInjected = true;
@@ -284,7 +302,8 @@ internal sealed class StrictRunner(StrictSettings settings)
             section.Note(upstream == Upstreams.InProcess
                 ? "CPU µs/req is the worker process's CPU time over the measured window divided by its requests: with the in-process " +
                   "upstream the server's share is in it (the same for both clients); allocation likewise (GC.GetTotalAllocatedBytes)."
-                : "CPU µs/req and alloc B/req are the client worker's only; upstream CPU µs/req is the server process's (/proc, 10 ms ticks).");
+                : "CPU µs/req and alloc B/req are the client worker's only; upstream CPU µs/req is the server process's " +
+                  $"{(upstream == Upstreams.Nginx ? "(nginx: master + worker) " : "")}(/proc, 10 ms ticks).");
         }
 
         if (!noisy && kept.Count < RoundsForTargets)
@@ -330,10 +349,6 @@ internal sealed class StrictRunner(StrictSettings settings)
 
     private static string FormatLoadAverage() =>
         MachineLoad.LoadAverage() is { } l ? l.ToString("0.00", CultureInfo.InvariantCulture) : "unknown";
-
-    private static string? FindOnPath(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-        .Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists);
 
     /// <summary>One worker run: its result, or why there is none.</summary>
     private sealed record RunRecord(int Round, string Client, WorkerResult? Result, string? Error)

@@ -29,7 +29,8 @@ internal sealed record StrictSettings(
           --rounds N         interleaved rounds per scenario and upstream (default 7 full, 2 quick); targets need 5 kept
           --requests N       requests per measured run in the GET scenarios (default 50,000 full)
           --upstream LIST    where the server runs: inproc (Kestrel in the worker process), process (its own process), nginx
-                             (static files, GET scenarios only; needs nginx on PATH). Default inproc,process
+                             (the machine's nginx with the bench's own config, one worker, on 127.0.0.1: a static file,
+                             the GET scenarios only; skipped when nginx is not installed). Default inproc,process
           --scenarios LIST   default all six
           --max-other-load F a round whose other load (CPU used by other processes, fraction of all cores) exceeds F in
                              any of its runs is dropped from the medians (default 0.10)

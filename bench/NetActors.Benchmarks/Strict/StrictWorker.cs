@@ -77,8 +77,17 @@ internal sealed class StrictWorker
         }
         else
         {
-            using var remote = new RemoteUpstream(JsonSerializer.Deserialize<UpstreamInfo>(info, Upstreams.Json)!);
-            await worker.RunAsync(remote, remote.Info.Kind);
+            var upstream = JsonSerializer.Deserialize<UpstreamInfo>(info, Upstreams.Json)!;
+            if (upstream.Kind == Upstreams.Nginx)
+            {
+                using var nginx = new NginxUpstream(upstream);
+                await worker.RunAsync(nginx, upstream.Kind);
+            }
+            else
+            {
+                using var remote = new RemoteUpstream(upstream);
+                await worker.RunAsync(remote, upstream.Kind);
+            }
         }
 
         return 0;
@@ -328,7 +337,13 @@ internal sealed class StrictWorker
         }
     }
 
-    private int[] UpstreamPids(IUpstream server) => server is RemoteUpstream remote ? [remote.Info.Pid] : [];
+    /// <summary>The upstream's processes, for its CPU: the bench server's, or nginx's master and workers.</summary>
+    private static int[] UpstreamPids(IUpstream server) => server switch
+    {
+        RemoteUpstream remote => [remote.Info.Pid],
+        NginxUpstream nginx => MachineLoad.WithChildren(nginx.Info.Pid),
+        _ => [],
+    };
 
     private WorkerResult Result(Measurement m, LoadSample? load, Dictionary<string, double> figures) =>
         new(_clientName, _scenario.Key, "", false, m.Requests, m.Errors, m.TimedOut, m.FirstError, _warmupBatches,

@@ -115,8 +115,24 @@ internal sealed class RemoteUpstream : IUpstream, IDisposable
     public void Dispose() => _control.Dispose();
 }
 
-/// <summary>The bench's side of an out-of-process upstream: started once per run, stopped when the run ends.</summary>
-internal sealed class UpstreamProcess : IAsyncDisposable
+/// <summary>The bench's side of an out-of-process upstream (Kestrel or nginx): started once per run, stopped when it ends.</summary>
+internal interface IUpstreamProcess : IAsyncDisposable
+{
+    /// <summary>What the workers get, as JSON in their environment.</summary>
+    string Json { get; }
+
+    /// <summary>Its processes now, counted as the bench's own in the noise accounting.</summary>
+    int[] Pids { get; }
+
+    /// <summary>Whether it is still running (checked after every round: a dead upstream fails the run clearly).</summary>
+    bool IsAlive { get; }
+
+    /// <summary>The last lines it logged, for a failure report.</summary>
+    string StderrTail { get; }
+}
+
+/// <summary>The bench server in a process of its own (<c>--serve</c>).</summary>
+internal sealed class UpstreamProcess : IUpstreamProcess
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(90);
 
@@ -136,7 +152,8 @@ internal sealed class UpstreamProcess : IAsyncDisposable
 
     public int Pid => _child.Pid;
 
-    /// <summary>Whether it is still running (checked after every round: a dead upstream fails the run clearly).</summary>
+    public int[] Pids => [Pid];
+
     public bool IsAlive
     {
         get
