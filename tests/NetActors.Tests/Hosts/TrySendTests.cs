@@ -93,7 +93,7 @@ public sealed class TrySendTests
     [Fact]
     public async Task Another_INetClient_gets_TrySendAsync_from_its_SendAsync()
     {
-        INetClient failing = new FailingClient(new CircuitOpenException(null, "http://x", TimeSpan.FromSeconds(1)));
+        INetClient failing = new FailingClient(new CircuitOpenException(null, "http://api.example", TimeSpan.FromSeconds(1)));
         var outcome = await failing.TrySendAsync(NetRequest.Get("api", "/x"));
         Assert.IsType<CircuitOpenException>(outcome.Error);
 
