@@ -70,7 +70,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         var target = _gateway;
         if (target is null)
         {
-            return SendWhenStartedAsync(request, streamed, cancellationToken);
+            return SendWhenStartedAsync(request, streamed, cancellationToken).Unwrap();
         }
 
         var router = runtime.Router;
@@ -144,9 +144,14 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     private async ValueTask<IActorRef> GatewayAsync(CancellationToken cancellationToken) =>
         _gateway ??= await gateway.GetAsync(cancellationToken).ConfigureAwait(false);
 
-    private async Task<NetResponse> SendWhenStartedAsync(NetRequest request, bool streamed, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first request of this facade waits for the gateway, then goes as any other. Its outcome is the inner task,
+    /// handed on by <see cref="TaskExtensions.Unwrap{TResult}(Task{Task{TResult}})"/>: an error answered at once is
+    /// never thrown on the way (as <see cref="INetClient.TrySendAsync"/> promises).
+    /// </summary>
+    private async Task<Task<NetResponse>> SendWhenStartedAsync(NetRequest request, bool streamed, CancellationToken cancellationToken)
     {
         await GatewayAsync(cancellationToken).ConfigureAwait(false);
-        return await Send(request, streamed, cancellationToken).ConfigureAwait(false);
+        return Send(request, streamed, cancellationToken);
     }
 }

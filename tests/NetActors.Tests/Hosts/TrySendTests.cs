@@ -67,6 +67,27 @@ public sealed class TrySendTests
     }
 
     [Fact]
+    public async Task A_request_built_wrong_and_one_sent_after_shutdown_are_answered_as_outcomes_never_thrown()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/ok", 200, "{}");
+        var net = await NetHost.StartAsync(upstream);
+
+        var unknownClient = await net.Client.TrySendAsync(NetRequest.Get("nobody", "/ok"));
+        var invalid = Assert.IsType<InvalidRequestException>(unknownClient.Error);
+        Assert.Null(invalid.StackTrace);
+        Assert.Contains("nobody", invalid.Message);
+
+        await net.Host.StopAsync();
+        var afterShutdown = net.Client.TrySendAsync(NetRequest.Get("api", "/ok"));
+        Assert.True(afterShutdown.IsCompletedSuccessfully, "a request after shutdown was not answered at once, or was thrown");
+        var shutdown = Assert.IsType<NetShutdownException>((await afterShutdown).Error);
+        Assert.Null(shutdown.StackTrace);
+        Assert.Equal(0, upstream.Count("/ok"));
+        net.Host.Dispose();
+    }
+
+    [Fact]
     public async Task The_callers_cancellation_and_a_null_request_are_still_thrown()
     {
         await using var upstream = await TestUpstream.StartAsync();
