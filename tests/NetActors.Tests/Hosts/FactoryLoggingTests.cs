@@ -9,7 +9,8 @@ namespace NetActors.Tests.Hosts;
 /// <summary>
 /// The per-origin clients the runtime takes from IHttpClientFactory carry none of the factory's logging: no
 /// logging handler on the wire path, and no logger created per origin (the logger factory would keep it after the
-/// origin is evicted). An application's own named clients keep the factory's logging.
+/// origin is evicted). An application's own named clients keep the factory's logging, and a message handler it adds to
+/// all clients stays in NetActors' pipeline.
 /// </summary>
 public sealed class FactoryLoggingTests
 {
@@ -21,11 +22,13 @@ public sealed class FactoryLoggingTests
         await using var second = await TestUpstream.StartAsync();
         second.Respond("/ok", 200, "{}");
         var categories = new ConcurrentQueue<string>();
+        var counted = new ConcurrentQueue<string>();
         await using var net = await NetHost.StartAsync(n => n.AddClient("api", c => c.WithBaseAddress(upstream.BaseAddress)),
             services: s =>
             {
                 s.AddLogging(l => l.AddProvider(new RecordingProvider(categories)));
                 s.AddHttpClient("app-own");
+                s.ConfigureHttpClientDefaults(b => b.AddHttpMessageHandler(() => new CountingHandler(counted)));
             });
 
         Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
@@ -38,7 +41,19 @@ public sealed class FactoryLoggingTests
         Assert.Contains(categories, c => c == "System.Net.Http.HttpClient.app-own.LogicalHandler");
         Assert.DoesNotContain(categories, c => c.StartsWith("System.Net.Http.HttpClient.NetActors:", StringComparison.Ordinal));
         Assert.Equal(2, upstream.Count("/ok"));
+
+        // A message handler the app adds to all clients stays in NetActors' pipeline too (2 requests, then the app's own).
+        Assert.Equal(3, counted.Count);
         Assert.Equal(1, second.Count("/ok"));
+    }
+
+    private sealed class CountingHandler(ConcurrentQueue<string> counted) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            counted.Enqueue(request.RequestUri!.AbsolutePath);
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     private sealed class RecordingProvider(ConcurrentQueue<string> categories) : ILoggerProvider
