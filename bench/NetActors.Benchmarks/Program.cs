@@ -38,12 +38,13 @@ if (Array.IndexOf(args, "--origin-count") is var originCount and >= 0)
     settings = settings with { Origins = int.Parse(args[originCount + 1], System.Globalization.CultureInfo.InvariantCulture) };
 }
 
+var date = $"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC";
+var machine = $"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, " +
+              $"{RuntimeInformation.FrameworkDescription}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC";
 if (args.Contains("--idle-origins"))
 {
     // Its own upstream process: the heap measured is the client's alone.
-    var idleReport = new Report([$"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",
-        $"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, " +
-        $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC"]);
+    var idleReport = new Report([date, machine]);
     await IdleOriginsScenario.RunAsync(idleReport, settings);
     Console.WriteLine(idleReport.ToText());
     return;
@@ -56,9 +57,8 @@ var server = await BenchServer.StartAsync(settings.Origins);
 var preamble = new List<string>
 {
     $"mode: {settings.Mode} ({settings.Rounds} rounds, warm-up {settings.WarmupRequests:N0} requests per client)",
-    $"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",
-    $"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, " +
-    $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC",
+    date,
+    machine,
     $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
 };
 var report = new Report(preamble);
