@@ -7,12 +7,13 @@ namespace NetActors.Benchmarks.Scenarios;
 /// A diagnostic, not a measured scenario (<c>-- --alloc-profile</c>): runs raw and NetActors at 6/6 with the
 /// runtime's allocation-tick events on (one event per ~100 KB allocated, naming the type of the object that
 /// crossed the mark, so types are sampled in proportion to their bytes) and prints the estimated bytes per
-/// request of each type, NetActors against raw. The in-process server's allocations are in both columns.
+/// request of each type, NetActors against the typical-app raw and the strict benchmark's lean raw. The in-process server's allocations are in both columns.
 /// </summary>
 internal sealed class AllocationProfile(BenchServer server, BenchSettings settings)
 {
     private const int Concurrency = 6;
     private const int Requests = 200_000;
+    private const string NetUri = "netactors-uri";
 
     public async Task RunAsync()
     {
@@ -32,17 +33,52 @@ internal sealed class AllocationProfile(BenchServer server, BenchSettings settin
                     m.AllocatedBytesPerRequest);
             }
 
+            // The strict benchmark's lean raw: absolute Uris and one body buffer per caller, made before the measurement.
+            await using (var lean = new Strict.LeanRawClient(server, Concurrency))
+            {
+                var uris = LoadRunner.UniqueUrls("small", Requests).Select(u => new Uri(server.BaseAddress, u)).ToArray();
+                var buffers = new ThreadLocal<byte[]>(() => new byte[Strict.LeanRawClient.BufferSize]);
+                await LoadRunner.RunAsync(server, (i, ct) => lean.GetAsync(uris[i], buffers.Value!, ct), settings.WarmupRequests,
+                    Concurrency, settings.MeasurementLimit);
+                await Task.Delay(settings.JitSettle);
+                using var listener = new AllocationListener();
+                var m = await LoadRunner.RunAsync(server, (i, ct) => lean.GetAsync(uris[i], buffers.Value!, ct), Requests,
+                    Concurrency, settings.MeasurementLimit);
+                listener.Stop();
+                profiles[lean.Name] = (listener.BytesByType.ToDictionary(p => p.Key, p => (double)p.Value / m.Requests),
+                    m.AllocatedBytesPerRequest);
+            }
+
+            // NetActors as the strict benchmark sends it: the same absolute Uris as lean raw.
+            var netClient = (NetActorsClient)clients.Single(c => c.Name == BenchClients.NetActors);
+            {
+                var uris = LoadRunner.UniqueUrls("small", Requests).Select(u => new Uri(server.BaseAddress, u)).ToArray();
+                using var listener = new AllocationListener();
+                var m = await LoadRunner.RunAsync(server, (i, ct) => netClient.GetAsync(uris[i], ct), Requests,
+                    Concurrency, settings.MeasurementLimit);
+                listener.Stop();
+                profiles[NetUri] = (listener.BytesByType.ToDictionary(p => p.Key, p => (double)p.Value / m.Requests),
+                    m.AllocatedBytesPerRequest);
+            }
+
             var raw = profiles[BenchClients.Raw].ByType;
+            var leanRaw = profiles[Strict.StrictClients.LeanRaw].ByType;
             var net = profiles[BenchClients.NetActors].ByType;
+            var netUri = profiles[NetUri].ByType;
             Console.WriteLine($"allocated B/request (exact): raw {profiles[BenchClients.Raw].Total:0}, " +
-                              $"netactors {profiles[BenchClients.NetActors].Total:0}");
-            Console.WriteLine($"{"type",-90} {"raw",8} {"netactors",10} {"diff",8}");
-            foreach (var type in raw.Keys.Union(net.Keys)
-                         .OrderByDescending(t => Math.Abs(net.GetValueOrDefault(t) - raw.GetValueOrDefault(t))).Take(60))
+                              $"lean raw {profiles[Strict.StrictClients.LeanRaw].Total:0}, " +
+                              $"netactors {profiles[BenchClients.NetActors].Total:0} (relative URLs), " +
+                              $"{profiles[NetUri].Total:0} (absolute Uris, as lean raw)");
+            Console.WriteLine("netactors: relative URLs, against raw; uri: NetActors with absolute Uris, against lean raw");
+            Console.WriteLine($"{"type",-72} {"raw",6} {"netact",6} {"-raw",6} {"lean",6} {"uri",6} {"-lean",6}");
+            foreach (var type in raw.Keys.Union(net.Keys).Union(leanRaw.Keys).Union(netUri.Keys)
+                         .OrderByDescending(t => Math.Abs(netUri.GetValueOrDefault(t) - leanRaw.GetValueOrDefault(t))).Take(60))
             {
                 var r = raw.GetValueOrDefault(type);
                 var n = net.GetValueOrDefault(type);
-                Console.WriteLine($"{Trim(type),-90} {r,8:0} {n,10:0} {n - r,8:0}");
+                var l = leanRaw.GetValueOrDefault(type);
+                var u = netUri.GetValueOrDefault(type);
+                Console.WriteLine($"{Trim(type),-72} {r,6:0} {n,6:0} {n - r,6:0} {l,6:0} {u,6:0} {u - l,6:0}");
             }
         }
         finally
@@ -128,7 +164,7 @@ internal sealed class AllocationProfile(BenchServer server, BenchSettings settin
         }
     }
 
-    private static string Trim(string type) => type.Length <= 90 ? type : type[..87] + "...";
+    private static string Trim(string type) => type.Length <= 72 ? type : type[..69] + "...";
 
     /// <summary>Collects GCAllocationTick events: bytes since the previous tick, by the type that crossed it.</summary>
     private sealed class AllocationListener : EventListener
