@@ -147,7 +147,7 @@ internal sealed class NetActorsClient : IBenchClient
 
     public string Name { get; }
 
-    /// <summary>The facade, for scenarios that need more than <see cref="GetAsync"/>.</summary>
+    /// <summary>The facade, for scenarios that need more than <see cref="GetAsync(string, CancellationToken)"/>.</summary>
     public INetClient Net { get; }
 
     /// <summary>The host's services (the runtime's meter, for scenarios that read its gauges).</summary>
@@ -200,6 +200,16 @@ internal sealed class NetActorsClient : IBenchClient
     }
 
     public async Task GetAsync(string url, CancellationToken cancellationToken)
+    {
+        var response = await Net.SendAsync(NetRequest.Get(ClientName, url), cancellationToken);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new HttpRequestException($"GET {url} answered {(int)response.StatusCode}");
+        }
+    }
+
+    /// <summary>GETs an absolute Uri built before the measurement (the strict benchmark's way, as lean raw does).</summary>
+    public async Task GetAsync(Uri url, CancellationToken cancellationToken)
     {
         var response = await Net.SendAsync(NetRequest.Get(ClientName, url), cancellationToken);
         if (response.StatusCode != HttpStatusCode.OK)

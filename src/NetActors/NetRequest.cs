@@ -11,6 +11,26 @@ namespace NetActors;
 /// <param name="Url">A URL relative to the client's base address, or an absolute http(s) URL.</param>
 public sealed record NetRequest(string Client, HttpMethod Method, string Url)
 {
+    /// <summary>
+    /// A request to an absolute http(s) <see cref="System.Uri"/>, sent as it is, its text not parsed again: build the
+    /// Uri once and reuse it, as with <see cref="HttpClient.GetAsync(System.Uri)"/>. <see cref="Url"/> is its
+    /// <see cref="System.Uri.OriginalString"/>; a relative Uri is resolved like a relative URL. A copy whose
+    /// <see cref="Url"/> is changed with <c>with</c> forgets the Uri and uses the new text.
+    /// </summary>
+    /// <param name="client">The name of a configured client.</param>
+    /// <param name="method">The HTTP method.</param>
+    /// <param name="url">The target (null fails when the request is sent, as a null URL does).</param>
+    public NetRequest(string client, HttpMethod method, Uri url)
+        : this(client, method, url?.OriginalString!) =>
+        _uri = new(url);
+
+    // The Uri the request was built from, if any. Not part of the request's value: it only spares parsing Url.
+    private readonly GivenUri _uri;
+
+    /// <summary>The absolute Uri the request was built from, while <see cref="Url"/> is still its text; else null.</summary>
+    internal Uri? GivenAbsoluteUri =>
+        _uri.Uri is { IsAbsoluteUri: true } uri && ReferenceEquals(uri.OriginalString, Url) ? uri : null;
+
     /// <summary>Request headers, in order. The client's default headers are added before these.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
 
@@ -63,6 +83,11 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <param name="client">The client name.</param>
     /// <param name="url">Relative or absolute URL.</param>
     public static NetRequest Get(string client, string url) => new(client, HttpMethod.Get, url);
+
+    /// <summary>A GET request to an absolute Uri, built once and reused (see <see cref="NetRequest(string, HttpMethod, System.Uri)"/>).</summary>
+    /// <param name="client">The client name.</param>
+    /// <param name="url">The target.</param>
+    public static NetRequest Get(string client, Uri url) => new(client, HttpMethod.Get, url);
 
     /// <summary>A HEAD request.</summary>
     /// <param name="client">The client name.</param>
@@ -158,6 +183,14 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
 internal readonly record struct AmbientActivity(System.Diagnostics.Activity? Activity)
 {
     public bool Equals(AmbientActivity other) => true;
+
+    public override int GetHashCode() => 0;
+}
+
+/// <summary>The Uri a request was built from: never part of its value (two requests with the same URL text are equal).</summary>
+internal readonly record struct GivenUri(Uri? Uri)
+{
+    public bool Equals(GivenUri other) => true;
 
     public override int GetHashCode() => 0;
 }

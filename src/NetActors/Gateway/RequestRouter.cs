@@ -32,10 +32,10 @@ internal sealed class RequestRouter(NetActorsSettings settings, NetActorsSetup? 
             return invalid;
         }
 
-        if (RequestTargets.TryAbsolute(ex.Request.Url, out var absolute, out var problem))
+        if (RequestTargets.TryAbsolute(ex.Request, out var absolute, out var problem))
         {
             ex.Target = absolute;
-            ex.OriginKey = Origins.KeyOf(absolute!);
+            ex.OriginKey = RequestTargets.OriginKeyOf(absolute!, client);
         }
         else if (problem is not null)
         {

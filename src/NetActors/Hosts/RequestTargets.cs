@@ -36,6 +36,34 @@ internal static class RequestTargets
         return true;
     }
 
+    /// <summary>
+    /// <see cref="TryAbsolute(string, out Uri?, out string?)"/> for a request: an absolute http(s) Uri it was built
+    /// from is used as it is, not parsed again; anything else (no Uri, a relative one, another scheme, such as the
+    /// file Uri that "/path" becomes on Unix) is decided by the URL's text.
+    /// </summary>
+    public static bool TryAbsolute(NetRequest request, out Uri? uri, out string? problem)
+    {
+        if (request.GivenAbsoluteUri is { } given && (given.Scheme == Uri.UriSchemeHttp || given.Scheme == Uri.UriSchemeHttps))
+        {
+            uri = given;
+            problem = null;
+            return true;
+        }
+
+        return TryAbsolute(request.Url, out uri, out problem);
+    }
+
+    /// <summary>
+    /// The origin key of an absolute target: the client's base origin when the target is on it (the common case,
+    /// which builds no string per request), else <see cref="Origins.KeyOf"/>.
+    /// </summary>
+    public static string OriginKeyOf(Uri target, ClientSettings client) =>
+        client.BaseAddress is { } baseAddress && client.BaseOrigin is { } baseOrigin && target.Port == baseAddress.Port &&
+        string.Equals(target.Scheme, baseAddress.Scheme, StringComparison.Ordinal) &&
+        string.Equals(target.IdnHost, baseAddress.IdnHost, StringComparison.OrdinalIgnoreCase)
+            ? baseOrigin
+            : Origins.KeyOf(target);
+
     private static bool StartsWithScheme(string url)
     {
         if (url.Length == 0 || !char.IsAsciiLetter(url[0]))
