@@ -381,10 +381,21 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     // ---- retries and redirects ------------------------------------------------------------------
 
     /// <summary>The idempotency key sent on every attempt, or null.</summary>
-    public string? IdempotencyKey { get; set; }
+    public string? IdempotencyKey
+    {
+        get => _rare?.IdempotencyKey;
+        set => Rare(value is not null)?.IdempotencyKey = value;
+    }
+
+    // As UTC ticks, 0 for none: a nullable DateTimeOffset would take 24 bytes of every exchange.
+    private long _retryDueTicks;
 
     /// <summary>When its retry delay ends, while it waits for one (a restarted host re-arms what is left of it).</summary>
-    public DateTimeOffset? RetryDueAt { get; set; }
+    public DateTimeOffset? RetryDueAt
+    {
+        get => _retryDueTicks == 0 ? null : new DateTimeOffset(_retryDueTicks, TimeSpan.Zero);
+        set => _retryDueTicks = value?.UtcTicks ?? 0;
+    }
 
     public int Redirects { get; set; }
 
@@ -394,10 +405,18 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     public SharedKey? DedupKey { get; set; }
 
     /// <summary>Exchanges that share this one's wire request.</summary>
-    public List<Exchange>? Followers { get; set; }
+    public List<Exchange>? Followers
+    {
+        get => _rare?.Followers;
+        set => Rare(value is not null)?.Followers = value;
+    }
 
     /// <summary>The exchange whose wire request this one shares.</summary>
-    public Exchange? Leader { get; set; }
+    public Exchange? Leader
+    {
+        get => _rare?.Leader;
+        set => Rare(value is not null)?.Leader = value;
+    }
 
     /// <summary>True while some follower still waits for this exchange's result.</summary>
     public bool HasLiveFollowers => Followers is { } f && f.Exists(x => !x.IsCompleted);
@@ -405,13 +424,46 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     // ---- the HTTP cache -------------------------------------------------------------------------
 
     /// <summary>The client's HTTP cache, when this exchange may be stored in it; else null.</summary>
-    public Caching.ResponseCache? Cache { get; set; }
+    public Caching.ResponseCache? Cache
+    {
+        get => _rare?.Cache;
+        set => Rare(value is not null)?.Cache = value;
+    }
 
     /// <summary>The cache's epoch when this exchange was admitted: after a clear, its response is not stored.</summary>
-    public long CacheEpoch { get; set; }
+    public long CacheEpoch
+    {
+        get => _rare?.CacheEpoch ?? 0;
+        set => Rare(value != 0)?.CacheEpoch = value;
+    }
 
     /// <summary>A stored response this exchange revalidates, or may serve stale when the origin is down.</summary>
-    public Caching.CacheEntry? Cached { get; set; }
+    public Caching.CacheEntry? Cached
+    {
+        get => _rare?.Cached;
+        set => Rare(value is not null)?.Cached = value;
+    }
+
+    // ---- what few exchanges need, kept apart so that a plain request does not carry it ------------
+
+    // Made when one of its values is first set to something other than its default.
+    private RareState? _rare;
+
+    /// <summary>Where to write a rare value: made when <paramref name="notDefault"/>, null when the value is a default
+    /// that the exchange already has (clearing what was never set allocates nothing).</summary>
+    private RareState? Rare(bool notDefault) => _rare ?? (notDefault ? _rare = new RareState() : null);
+
+    /// <summary>Idempotency keys, shared calls and the cache: set for a POST with a key, a GET that others follow,
+    /// a client with a cache, and nothing else.</summary>
+    private sealed class RareState
+    {
+        public string? IdempotencyKey;
+        public List<Exchange>? Followers;
+        public Exchange? Leader;
+        public Caching.ResponseCache? Cache;
+        public long CacheEpoch;
+        public Caching.CacheEntry? Cached;
+    }
 
     // ---- the one outcome: claimed once, handed over once, and what it is made of ----------------
 
