@@ -163,8 +163,10 @@ internal sealed class StrictWorker
     }
 
     /// <summary>
-    /// How the client sends request i from worker w. URLs are built before the measurement, the same way for both:
-    /// absolute Uris for lean raw, relative strings (its base address does the rest) for NetActors and typical raw.
+    /// How the client sends request i from worker w. URLs are built before the measurement, the same way for lean raw
+    /// and NetActors:
+    /// absolute Uris (NetActors through NetRequest.Get(client, Uri), sent without parsing its text again); relative
+    /// strings (its base address does the rest) for typical raw.
     /// </summary>
     private static Func<int, int, CancellationToken, Task> Sender(IBenchClient client, IUpstream server, int concurrency,
         string prefix, int count)
@@ -175,6 +177,12 @@ internal sealed class StrictWorker
             var uris = relative.Select(u => new Uri(server.BaseAddress, u)).ToArray();
             var buffers = Enumerable.Range(0, concurrency).Select(_ => new byte[LeanRawClient.BufferSize]).ToArray();
             return (w, i, ct) => lean.GetAsync(uris[i % uris.Length], buffers[w], ct);
+        }
+
+        if (client is NetActorsClient net)
+        {
+            var uris = relative.Select(u => new Uri(server.BaseAddress, u)).ToArray();
+            return (_, i, ct) => net.GetAsync(uris[i % uris.Length], ct);
         }
 
         return (_, i, ct) => client.GetAsync(relative[i % relative.Length], ct);
