@@ -86,7 +86,8 @@ public sealed class NetActorsHandler(INetClient net, string client, bool streamR
             content = callerContent;
         }
 
-        var netRequest = new NetRequest(Client, request.Method, url)
+        // The caller's Uri as it is: an absolute one is sent without being parsed again.
+        var netRequest = new NetRequest(Client, request.Method, uri)
         {
             Headers = headers,
             Content = content,
