@@ -24,6 +24,11 @@ internal sealed class BenchTokens
     private int _refreshes;
     private int _rejectedRefreshes;
     private int _stormUnauthorized;
+    private long _firstUnauthorizedAt;
+    private long _lastUnauthorizedAt;
+    private long _refreshedAt;
+    private long _firstAuthorizedAt;
+    private long _lastAuthorizedAt;
 
     public BenchTokens()
     {
@@ -63,13 +68,30 @@ internal sealed class BenchTokens
             {
                 if (string.Equals(header, valid, StringComparison.Ordinal))
                 {
+                    Mark(ref _firstAuthorizedAt, ref _lastAuthorizedAt);
                     return true;
                 }
             }
         }
 
         Interlocked.Increment(ref _stormUnauthorized);
+        Mark(ref _firstUnauthorizedAt, ref _lastUnauthorizedAt);
         return false;
+    }
+
+    /// <summary>
+    /// When, as <see cref="System.Diagnostics.Stopwatch"/> timestamps (0: never), this storm session's /storm
+    /// requests were first and last refused and answered, and its refresh was granted: where a round's time goes.
+    /// </summary>
+    public (long FirstUnauthorized, long LastUnauthorized, long Refreshed, long FirstAuthorized, long LastAuthorized) StormTimeline =>
+        (Volatile.Read(ref _firstUnauthorizedAt), Volatile.Read(ref _lastUnauthorizedAt), Volatile.Read(ref _refreshedAt),
+            Volatile.Read(ref _firstAuthorizedAt), Volatile.Read(ref _lastAuthorizedAt));
+
+    private static void Mark(ref long first, ref long last)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Interlocked.CompareExchange(ref first, now, 0);
+        Volatile.Write(ref last, now);
     }
 
     /// <summary>
@@ -85,6 +107,7 @@ internal sealed class BenchTokens
             Volatile.Write(ref _refreshes, 0);
             Volatile.Write(ref _rejectedRefreshes, 0);
             Volatile.Write(ref _stormUnauthorized, 0);
+            _firstUnauthorizedAt = _lastUnauthorizedAt = _refreshedAt = _firstAuthorizedAt = _lastAuthorizedAt = 0;
             return (NewToken(), _stormRefreshToken);
         }
     }
@@ -108,6 +131,7 @@ internal sealed class BenchTokens
             _stormRefreshToken = NewToken();
             _stormHeaders = ["Bearer " + access, .. _stormHeaders.Take(MaxValidStormTokens - 1)];
             _refreshes++;
+            Volatile.Write(ref _refreshedAt, System.Diagnostics.Stopwatch.GetTimestamp());
             return (access, _stormRefreshToken);
         }
     }

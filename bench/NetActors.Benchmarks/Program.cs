@@ -62,13 +62,14 @@ var preamble = new List<string>
     $"server: Kestrel in-process on {server.BaseAddress} (+{server.OriginPorts.Count} ports for the many-origins scenario)",
 };
 var report = new Report(preamble);
-if (args.Contains("--overload") || args.Contains("--origins") || args.Contains("--adaptive"))
+if (args.Contains("--overload") || args.Contains("--origins") || args.Contains("--adaptive") || args.Contains("--storm"))
 {
-    // Only the overload scenario, or only the many-origins one, or only the adaptive concurrency one.
+    // Only the overload scenario, or only the many-origins one, the adaptive concurrency one or the 401 storm.
     try
     {
         await (args.Contains("--overload") ? new OverloadScenario(server, settings).RunAsync(report)
             : args.Contains("--adaptive") ? new AdaptiveScenario(server, settings).RunAsync(report)
+            : args.Contains("--storm") ? new StormScenario(server, settings).RunAsync(report)
             : new ManyOriginsScenario(server, settings).RunAsync(report));
         Console.WriteLine(report.ToText());
     }

@@ -38,7 +38,8 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
             {
                 var run = await RoundAsync(server, client, urls);
                 Console.Error.WriteLine($"  {(round == 0 ? "warm-up" : $"round {round}")}, {client.Name}: " +
-                                        $"{run.Refreshes} refresh(es), {run.Unauthorized} 401s, {run.DrainMs:0} ms, {run.Failures} failures");
+                                        $"{run.Refreshes} refresh(es), {run.Unauthorized} 401s, {run.DrainMs:0} ms, {run.Failures} failures" +
+                                        (run.Timeline is { } timeline ? $"; {timeline}" : ""));
                 if (round > 0)
                 {
                     results[client.Name].Add(run);
@@ -129,6 +130,16 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
 
         await Task.WhenAll(tasks); // each one ends by the round's time limit at the latest
         var drain = Stopwatch.GetElapsedTime(started);
+        string? timeline = null;
+        if (server is BenchServer inProcess)
+        {
+            // In process, the server's own clock: when the 401s, the refresh and the answers happened in the round.
+            var (first401, last401, refreshed, first200, last200) = inProcess.Tokens.StormTimeline;
+            string At(long t) => t == 0 ? "-" : $"{Stopwatch.GetElapsedTime(started, t).TotalMilliseconds:0.0}";
+            timeline = $"server ms after start: 401s {At(first401)}–{At(last401)}, refresh granted {At(refreshed)}, " +
+                       $"200s {At(first200)}–{At(last200)}";
+        }
+
         Array.Sort(latencies);
         var counters = await server.CountersAsync();
         return new StormRun(
@@ -142,7 +153,8 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
             Failures: failures,
             TimedOut: cts.IsCancellationRequested,
             ServerMaxConcurrency: UpstreamCounters.Required(counters.MaxConcurrency, "its concurrency"),
-            FirstError: firstError);
+            FirstError: firstError,
+            Timeline: timeline);
     }
 
     /// <summary>One round of one client, as the server and the caller saw it.</summary>
@@ -157,7 +169,8 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings)
         int Failures,
         bool TimedOut,
         int ServerMaxConcurrency,
-        string? FirstError);
+        string? FirstError,
+        string? Timeline = null);
 
     /// <summary>The NetActors bench client: a new session is a sign-in with no expiry.</summary>
     internal sealed class NetActorsStormClient(NetActorsClient client) : IStormClient
