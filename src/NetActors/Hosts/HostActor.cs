@@ -22,7 +22,7 @@ namespace NetActors.Hosts;
 /// <see cref="AdaptiveRate"/>. Attempts run off the actor
 /// (<see cref="AttemptRunner"/>) and report back as messages; user hooks never run on this actor.
 /// </summary>
-internal sealed partial class HostActor : ReceiveActor, IWithTimers
+internal sealed partial class HostActor : UntypedActor, IWithTimers
 {
     private static readonly TimeSpan DeadlineTolerance = TimeSpan.FromMilliseconds(20);
     private const string PumpTimer = "pump";
@@ -63,22 +63,64 @@ internal sealed partial class HostActor : ReceiveActor, IWithTimers
         _evictable = evictable;
         _gauge = context.Metrics.Origin(origin);
         ShowAdaptive();
+    }
 
-        Receive<Exchange>(Admit);
-        Receive<AttemptCompleted>(OnAttemptCompleted);
-        Receive<StreamStarted>(OnStreamStarted);
-        Receive<StreamEnded>(s => OnStreamEnded(s.Exchange));
-        Receive<ExchangeDeadline>(d => OnDeadline(d.Exchange));
-        Receive<DeadlinesDue>(_ => OnDeadlinesDue());
-        Receive<RetryDue>(r => OnRetryDue(r.Exchange));
-        Receive<Pump>(_ => PumpQueue());
-        Receive<Auth.TokenGranted>(OnTokenGranted);
-        Receive<Auth.TokenDenied>(OnTokenDenied);
-        Receive<Auth.TokenUnavailable>(OnTokenUnavailable);
-        Receive<CircuitProbeDue>(_ => OnCircuitProbeDue());
-        Receive<Drain>(OnDrain);
-        Receive<IdleCheck>(_ => OnIdleCheck());
-        Receive<InjectFault>(f => throw new InvalidOperationException(f.Reason));
+    /// <summary>
+    /// One switch over the messages, not a <see cref="ReceiveActor"/>'s table: that table is built per actor (a
+    /// delegate and a matcher per message type, about 1.5 KB), and there is a host actor per origin.
+    /// </summary>
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Exchange ex:
+                Admit(ex);
+                break;
+            case AttemptCompleted done:
+                OnAttemptCompleted(done);
+                break;
+            case StreamStarted started:
+                OnStreamStarted(started);
+                break;
+            case StreamEnded ended:
+                OnStreamEnded(ended.Exchange);
+                break;
+            case ExchangeDeadline deadline:
+                OnDeadline(deadline.Exchange);
+                break;
+            case DeadlinesDue:
+                OnDeadlinesDue();
+                break;
+            case RetryDue due:
+                OnRetryDue(due.Exchange);
+                break;
+            case Pump:
+                PumpQueue();
+                break;
+            case Auth.TokenGranted granted:
+                OnTokenGranted(granted);
+                break;
+            case Auth.TokenDenied denied:
+                OnTokenDenied(denied);
+                break;
+            case Auth.TokenUnavailable unavailable:
+                OnTokenUnavailable(unavailable);
+                break;
+            case CircuitProbeDue:
+                OnCircuitProbeDue();
+                break;
+            case Drain drain:
+                OnDrain(drain);
+                break;
+            case IdleCheck:
+                OnIdleCheck();
+                break;
+            case InjectFault fault:
+                throw new InvalidOperationException(fault.Reason);
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     /// <summary>
