@@ -55,11 +55,23 @@ public sealed class SessionExpiredException(NetRequestInfo? info, string realm, 
 }
 
 /// <summary>The origin's queue is full: the request was not accepted. Nothing was sent.</summary>
+/// <remarks>
+/// Refusals are the one outcome that can come by the thousand per second: the message is made only when it is read.
+/// </remarks>
 public sealed class OverloadedException(NetRequestInfo? info, string origin, int queueCapacity)
-    : NetException($"{Describe(info)} was rejected: the queue of {origin} is full ({queueCapacity} waiting).", info)
+    : NetException(string.Empty, info)
 {
+    private string? _message;
+
     /// <summary>The origin whose queue is full.</summary>
     public string Origin { get; } = origin;
+
+    /// <summary>How many requests the origin holds off the wire at most (its <c>queue-capacity</c>).</summary>
+    public int QueueCapacity { get; } = queueCapacity;
+
+    /// <inheritdoc />
+    public override string Message => _message ??=
+        $"{(Method is null ? "request" : $"{Method} {Url}")} was rejected: the queue of {Origin} is full ({QueueCapacity} waiting).";
 }
 
 /// <summary>The origin's circuit breaker is open: the request failed fast without being sent.</summary>

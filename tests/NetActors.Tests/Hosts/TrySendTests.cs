@@ -59,6 +59,18 @@ public sealed class TrySendTests
             Assert.Null(overloaded.StackTrace); // never thrown, not even inside the runtime
         }
 
+        // Its message, made only when read, says what was refused and where, with secret query values masked.
+        var secret = (await net.Client.TrySendAsync(NetRequest.Get("api", "/late/x?access_token=SECRET-1&page=2"))).Error;
+        var message = Assert.IsType<OverloadedException>(secret).Message;
+        Assert.Equal(1, ((OverloadedException)secret!).QueueCapacity);
+        Assert.StartsWith("GET ", message);
+        Assert.Contains("/late/x?", message);
+        Assert.Contains("page=2", message);
+        Assert.DoesNotContain("SECRET-1", message);
+        Assert.EndsWith($"the queue of {upstream.BaseAddress.GetLeftPart(UriPartial.Authority)} is full (1 waiting).", message);
+        Assert.Same(message, secret.Message);
+        Assert.DoesNotContain("SECRET-1", secret.ToString());
+
         gate.Open();
         Assert.Equal(HttpStatusCode.OK, (await onWire).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await held).StatusCode);
