@@ -32,7 +32,10 @@ public enum OriginEvent
     /// <summary>Admits a GET while the actor's JSON options source throws: a crash with the new request in hand.</summary>
     CrashWhileAdmitting,
 
-    /// <summary>Lets one held response or error hook return (with hooks on, every delivery waits in one).</summary>
+    /// <summary>
+    /// Lets one held response or error hook return (with hooks on, every delivery waits in one); one pick in three
+    /// makes it throw instead, a hook's bug.
+    /// </summary>
     ReturnHook,
     Shutdown,
 }
@@ -316,7 +319,7 @@ internal sealed class OriginModel
                 _host.Tell(new InjectFault("crash injected by the model"));
                 break;
             case OriginEvent.ReturnHook:
-                _hooks?.Return(step.A);
+                _hooks?.Return(step.A, fail: step.B % 3 == 0);
                 break;
             case OriginEvent.Shutdown:
                 if (!_shutdown)
@@ -716,7 +719,7 @@ internal sealed class OriginModel
 
     /// <summary>
     /// The client's interceptor: its request hook marks every attempt (and throws for /items/2, a hook's bug);
-    /// its response and error hooks are held, each until the sequence lets it return.
+    /// its response and error hooks are held, each until the sequence lets it return, or throw.
     /// </summary>
     private sealed class ModelHooks(OriginModel model) : NetInterceptor
     {
@@ -732,8 +735,11 @@ internal sealed class OriginModel
             }
         }
 
-        /// <summary>Lets the held hook <paramref name="pick"/> return, on this thread; false when none is held.</summary>
-        public bool Return(int pick)
+        /// <summary>
+        /// Lets the held hook <paramref name="pick"/> return (or, with <paramref name="fail"/>, throw), on this
+        /// thread; false when none is held.
+        /// </summary>
+        public bool Return(int pick, bool fail = false)
         {
             HeldHook hook;
             lock (_held)
@@ -747,7 +753,20 @@ internal sealed class OriginModel
                 _held.Remove(hook);
             }
 
-            hook.Return();
+            if (!fail)
+            {
+                hook.Return();
+                return true;
+            }
+
+            // A request whose outcome is already given (its caller cancelled, its total timeout passed) is not
+            // changed by its hook's failure; the oracle looks at this fact only for an outcome given from now on.
+            if (model._byRequest.GetValueOrDefault(hook.Request) is { } r)
+            {
+                r.Facts.HookThrewStep ??= model._step;
+            }
+
+            hook.Throw(new InvalidOperationException("a bug in the model's response or error hook"));
             return true;
         }
 
@@ -799,6 +818,8 @@ internal sealed class OriginModel
             public ValueTask Task => new(this, _core.Version);
 
             public void Return() => _core.SetResult(true);
+
+            public void Throw(Exception error) => _core.SetException(error);
 
             public void GetResult(short token) => _core.GetResult(token);
 

@@ -8,7 +8,7 @@ namespace NetActors.Tests.Hosts;
 /// The origin actor's deterministic model-based test: thousands of generated sequences of events (requests
 /// admitted, cancelled, answered 200 / 401 / 429 or 503 with any Retry-After / 404 / reset / a redirect to the same
 /// origin, calls that hang, tokens granted or denied, time passing, crashes idle or with a request in hand, a
-/// client's request hook and held response hooks, shutdown) run against a real host actor on a fake clock, with
+/// client's request hook and held response hooks that return or throw, shutdown) run against a real host actor on a fake clock, with
 /// every promise of the origin checked after every step and every outcome's kind checked against a reference
 /// model (see <see cref="OriginModel"/> and <see cref="OriginOracle"/>). A failing sequence is shrunk to a short
 /// one and reported with its seed; set NETACTORS_MODEL_SEED to that seed to replay it.

@@ -48,6 +48,9 @@ internal sealed class RequestFacts(int id, string path, bool get, bool postWitho
     /// <summary>The host actor crashed while this request was the message in hand.</summary>
     public bool CrashedInHand { get; set; }
 
+    /// <summary>The step at which its response or error hook threw (the model made it), if one did.</summary>
+    public int? HookThrewStep { get; set; }
+
     public List<(WireAnswer Answer, int Step)> Answers { get; } = [];
 
     public int Redirects => Answers.Count(a => a.Answer == WireAnswer.Redirect);
@@ -95,6 +98,15 @@ internal sealed class OriginOracle(bool auth, bool dedup, int maxRedirects, Time
         if (r.CancelledStep is not null)
         {
             return new() { [nameof(OperationCanceledException)] = "cancelled by its caller before its outcome" };
+        }
+
+        // Its response or error hook threw before its outcome was given: the hook's failure is the outcome, whatever
+        // the outcome was to be (a response, a typed error, even the crash in hand): the runtime turns it into
+        // NetInterceptorException naming the hook, and nothing else (the hook resumes the delivery, so an outcome
+        // given at or after that step is the hook's; a timeout or cancellation that came first was given before).
+        if (r.HookThrewStep <= step)
+        {
+            return new() { [nameof(NetInterceptorException)] = $"its response or error hook threw at step {r.HookThrewStep}" };
         }
 
         var timedOut = at - r.AdmittedAt >= r.Timeout - deadlineTolerance - TimeSpan.FromMilliseconds(1);
