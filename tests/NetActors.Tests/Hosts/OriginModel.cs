@@ -138,7 +138,7 @@ internal sealed class OriginModel
             Retry = new RetrySettings { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(1) },
             CircuitBreaker = new CircuitBreakerSettings { MinimumThroughput = 4, BreakDuration = TimeSpan.FromSeconds(1) },
         };
-        _oracle = new OriginOracle(shape.Auth, shape.Dedup, _client.MaxRedirects, HostDeadlineTolerance);
+        _oracle = new OriginOracle(shape.Auth, shape.Dedup, _client.MaxRedirects, HostDeadlineTolerance, _client.MaxRetryAfter);
         // The adaptive limit on short windows of few samples, so that a sequence moves it up and down (and probes).
         var limit = shape.Adaptive is { } algorithm
             ? AdaptiveLimit.Create(new AdaptiveConcurrencySettings
@@ -426,7 +426,7 @@ internal sealed class OriginModel
         r?.Facts.Answers.Add((answer, _step));
         if (answer is WireAnswer.TooManyRequests or WireAnswer.Unavailable)
         {
-            _oracle.PausedStep ??= _step;
+            _oracle.Pauses.Add(_clock.GetUtcNow());
         }
     }
 
@@ -795,7 +795,16 @@ internal sealed class OriginModel
         public override ValueTask OnErrorAsync(Exception error, NetInterceptorContext context, CancellationToken cancellationToken) =>
             Hold(context.Request);
 
-        private ValueTask Hold(NetRequest request) => new HeldHook(request, Attached).Task;
+        private ValueTask Hold(NetRequest request)
+        {
+            // The outcome was decided when the hook was entered (the clock stands still until the hook is held).
+            if (model._byRequest.GetValueOrDefault(request) is { } r)
+            {
+                r.Facts.HookEnteredAt ??= model._clock.GetUtcNow();
+            }
+
+            return new HeldHook(request, Attached).Task;
+        }
 
         // The hook's caller now awaits it: from here on nothing of it runs until the sequence returns it.
         private void Attached(HeldHook hook)
