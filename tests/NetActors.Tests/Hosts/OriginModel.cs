@@ -89,13 +89,16 @@ internal sealed class OriginModel
     private static readonly TimeSpan Chunk = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan HostDeadlineTolerance = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>How long the worker may go without progress (a step, a moment of time, a move of the end): past it, hung.</summary>
+    private static readonly TimeSpan StepBound = TimeSpan.FromSeconds(5);
+
     /// <summary>How many answers (or grants) one round of the end may give, and how many rounds: past them, a livelock.</summary>
     private const int Livelock = 500;
     private const int Rounds = 50;
 
     private readonly ActorSystem _system;
     private readonly TestScheduler _scheduler;
-    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly ModelClock _clock = new(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly OriginShape _shape;
     private readonly ClientSettings _client;
     private readonly AdmissionLedger _ledger;
@@ -114,6 +117,7 @@ internal sealed class OriginModel
     private long _tokenVersion;
     private bool _shutdown;
     private int _step;
+    private int _progressed;
     private bool _crashOnJitter;
     private bool _crashOnJson;
     private bool _crashed;
@@ -148,7 +152,7 @@ internal sealed class OriginModel
             }, shape.MaxConnections, _clock)
             : null;
         _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock, _client.CircuitBreaker, limit);
-        _wire = new ScriptedWire(() => _ledger.SlotLimit, OfCall, Answered);
+        _wire = new ScriptedWire(() => _ledger.SlotLimit, OfCall, Answered, _clock.ParkIfHung);
         if (shape.Hooks)
         {
             _hooks = new ModelHooks(this);
@@ -168,27 +172,82 @@ internal sealed class OriginModel
         _host = system.ActorOf(HostActor.Props(context, Origin, _client, _ledger));
     }
 
-    /// <summary>Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that nothing is left.</summary>
+    /// <summary>
+    /// True once a sequence of this model did not finish a step: its thread still runs (nothing can stop a loop), so
+    /// the actor system it ran on may be wedged and no further sequence should run on it.
+    /// </summary>
+    public bool Hung { get; private set; }
+
+    /// <summary>
+    /// Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that
+    /// nothing is left. The sequence runs on a thread of its own, watched from this one: the actor runs on the thread
+    /// that tells it, so a livelock in the actor (or a wait that never ends) would hang that thread; a step (or a
+    /// moment of the end) that does not finish within <see cref="StepBound"/> is a violation naming it, not a hung test.
+    /// </summary>
     public IReadOnlyList<string> Run(IReadOnlyList<OriginStep> steps, OriginEnd end = OriginEnd.AnswerAndCancel)
     {
-        // Without a synchronization context an attempt's continuation runs inline, on this thread, when the
-        // sequence answers its call: every step, and all it sets off, is over when the step returns.
-        var context = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(null);
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        var worker = new Thread(() =>
+        {
+            try
+            {
+                RunHere(steps, end);
+            }
+            catch (Exception e)
+            {
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+        })
+        { IsBackground = true, Name = "origin-model" };
+        worker.Start();
+
+        // A generous bound on a signal (the worker's progress, its end) that normally comes within milliseconds.
+        while (!worker.Join(StepBound))
+        {
+            if (Interlocked.Exchange(ref _progressed, 0) == 0)
+            {
+                Hung = true;
+                _clock.Hung = true;
+                var step = Volatile.Read(ref _step);
+                lock (_violations)
+                {
+                    return
+                    [
+                        .. _violations,
+                        $"{(step <= steps.Count ? $"step {step} ({steps[step - 1]})" : "the end of the sequence")} did not finish within " +
+                        $"{StepBound.TotalSeconds:0} s: a livelock or a wait that never ends; the sequence to it: " +
+                        string.Join(", ", steps.Take(step)),
+                    ];
+                }
+            }
+        }
+
+        failure?.Throw();
+        return _violations;
+    }
+
+    /// <summary>The worker made progress (a step, a moment of time, a move of the end): the watch is reset.</summary>
+    private void Progressed() => Volatile.Write(ref _progressed, 1);
+
+    private void RunHere(IReadOnlyList<OriginStep> steps, OriginEnd end)
+    {
+        // On a thread without a synchronization context an attempt's continuation runs inline, on this thread,
+        // when the sequence answers its call: every step, and all it sets off, is over when the step returns.
         try
         {
             for (var i = 0; i < steps.Count && _violations.Count == 0; i++)
             {
-                _step = i + 1;
+                Volatile.Write(ref _step, i + 1);
                 Apply(steps[i]);
                 AwaitHooks();
                 Check($"after step {i + 1} ({steps[i]})");
                 Trace($"{i + 1} {steps[i]}");
+                Progressed();
             }
 
             if (_violations.Count == 0)
             {
-                _step = steps.Count + 1;
+                Volatile.Write(ref _step, steps.Count + 1);
                 if (end == OriginEnd.AnswerAndCancel)
                 {
                     AnswerAndCancelEverything();
@@ -210,10 +269,7 @@ internal sealed class OriginModel
         {
             _system.Stop(_host);
             _hooks?.ReturnAll();
-            SynchronizationContext.SetSynchronizationContext(context);
         }
-
-        return _violations;
     }
 
     private System.Text.Json.JsonSerializerOptions JsonFor(ClientSettings client)
@@ -441,6 +497,7 @@ internal sealed class OriginModel
             by -= step;
             AwaitHooks();
             Check("while time passed");
+            Progressed();
             if (_violations.Count > 0)
             {
                 return;
@@ -567,6 +624,7 @@ internal sealed class OriginModel
         {
             CancelRequest(r);
             AwaitHooks();
+            Progressed();
         }
 
         Settle();
@@ -582,12 +640,14 @@ internal sealed class OriginModel
                 {
                     moved++;
                     AwaitHooks();
+                    Progressed();
                 }
 
                 while (moved < Livelock && GrantToken(1))
                 {
                     moved++;
                     AwaitHooks();
+                    Progressed();
                 }
 
                 while (moved < Livelock && _wire.OnWire > 0)
@@ -595,6 +655,7 @@ internal sealed class OriginModel
                     _wire.Respond(0, 1);
                     moved++;
                     AwaitHooks();
+                    Progressed();
                 }
 
                 Check("while answering everything");
@@ -647,9 +708,46 @@ internal sealed class OriginModel
 
     private void Violation(string text)
     {
-        if (_violations.Count < 5)
+        text += $" [wire {_wire.OnWire}, sent {_wire.Sent}, in flight {_ledger.InFlight.Count}, held {_ledger.Members.Count}, states {string.Join("/", _ledger.Members.Select(m => m.State + ":" + m.Attempts))}]";
+        lock (_violations) // the watch reads them when the worker hangs
         {
-            _violations.Add(text + $" [wire {_wire.OnWire}, sent {_wire.Sent}, in flight {_ledger.InFlight.Count}, held {_ledger.Members.Count}, states {string.Join("/", _ledger.Members.Select(m => m.State + ":" + m.Attempts))}]");
+            if (_violations.Count < 5)
+            {
+                _violations.Add(text);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The fake clock of the actor's deadlines and attempt timeouts. Once the worker hung, a thread that reads it
+    /// (or calls the wire) is parked for good: the runaway loop (the actor reads the clock on nearly every path)
+    /// stops spending a core and memory that the sequences and tests after it need.
+    /// </summary>
+    private sealed class ModelClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private static readonly ManualResetEventSlim Never = new(false);
+        private volatile bool _hung;
+
+        public bool Hung { set => _hung = value; }
+
+        public void ParkIfHung()
+        {
+            if (_hung)
+            {
+                Never.Wait(); // not a synchronisation: the thread of a hung sequence never runs again
+            }
+        }
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            ParkIfHung();
+            return base.GetUtcNow();
+        }
+
+        public override long GetTimestamp()
+        {
+            ParkIfHung();
+            return base.GetTimestamp();
         }
     }
 
@@ -849,7 +947,7 @@ internal sealed class OriginModel
     /// origin's limit now, <paramref name="of"/> finds the request of a call, <paramref name="answered"/> is told each answer.
     /// </summary>
     private sealed class ScriptedWire(Func<int> limit, Func<CancellationToken, ModelRequest?> of,
-        Action<ModelRequest?, WireAnswer> answered) : HttpMessageHandler
+        Action<ModelRequest?, WireAnswer> answered, Action parkIfHung) : HttpMessageHandler
     {
         private readonly List<WireCall> _calls = [];
         private int _redirects;
@@ -945,6 +1043,7 @@ internal sealed class OriginModel
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
+            parkIfHung();
             var owner = of(cancellationToken);
             if (owner is not null && request.Method == HttpMethod.Post)
             {
