@@ -67,15 +67,18 @@ public readonly record struct OriginShape(int MaxConnections, int QueueCapacity,
 /// (<see cref="FakeTimeProvider"/> for the actor's deadlines and attempt timeouts, Akka's
 /// <see cref="TestScheduler"/> for its timers, moved together), a scripted transport that holds every call until
 /// the sequence answers it, a scripted token actor and (with hooks on) a client interceptor whose response and
-/// error hooks are held until the sequence lets them return. Everything the actor does runs on the calling thread
-/// (a held hook is resumed on it too), so a sequence is deterministic and replays from its seed.
+/// error hooks are held until the sequence lets them return (or throw). Everything the actor does runs on the
+/// sequence's thread (a held hook is resumed on it too), so a sequence is deterministic and replays from its seed;
+/// that thread is watched, and a step that does not finish is a violation naming it.
 /// After every step it checks the origin's promises: at most max-connections calls on the wire at any moment, and
 /// with an adaptive limit, when a call goes on the wire, at most the limit at that moment; at most
 /// max-connections + queue-capacity requests held; at most one outcome per request, and none missing past its
 /// total timeout (plus a small tolerance); every outcome of a kind the <see cref="OriginOracle"/> allows; no POST
-/// without an idempotency key acted on twice; every attempt through the request hooks.
+/// without an idempotency key acted on twice; every attempt through the request hooks; no call of a cancelled
+/// request left on the wire (unless another request may share it).
 /// At the end (<see cref="OriginEnd.AnswerAndCancel"/>) it answers every call, grants every token and cancels
-/// every request left, without moving the clock, and then every request must have exactly one outcome, every slot
+/// every request left, without moving the clock: once everything is answered, a request still without an outcome
+/// may only be waiting for time (a retry delay, a pause); after the cancels, every request must have exactly one outcome, every slot
 /// be free and the ledger empty: a leak shows as a failure, not drained by a timeout. With
 /// <see cref="OriginEnd.RunOutTheClock"/> it instead runs time past every deadline and checks the same: the
 /// deadlines alone answer everything.
@@ -585,6 +588,17 @@ internal sealed class OriginModel
             }
         }
 
+        // A caller that cancels aborts its call, unless another request may share it (a GET of the same path, with
+        // deduplication on, still without its outcome): no call of a cancelled request lingers on the wire.
+        foreach (var owner in _wire.Owners)
+        {
+            if (owner is { Facts.CancelledStep: { } cancelled } &&
+                !(_shape.Dedup && owner.Facts.Get && _requests.Any(o => !ReferenceEquals(o, owner) && o.Outcomes == 0 && o.Facts.Get && !o.Facts.RefusedAtEdge)))
+            {
+                Violation($"{when}: request {owner.Id} ({owner.Request.Method} {owner.Facts.Path}) was cancelled at step {cancelled} and nobody shares its call, but the call is still on the wire");
+            }
+        }
+
         foreach (var (id, sent) in _wire.PostsSent)
         {
             // A 401 says the server did not act on the request (it was not authenticated), and a redirect that it
@@ -620,6 +634,7 @@ internal sealed class OriginModel
     private void AnswerAndCancelEverything()
     {
         Settle();
+        CheckOnlyTimeIsAwaited("after answering everything");
         foreach (var r in _requests.Where(r => r.Outcomes == 0).ToList())
         {
             CancelRequest(r);
@@ -672,6 +687,43 @@ internal sealed class OriginModel
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// With every call answered, every token asked for granted and every hook returned, and the clock not moved, a
+    /// request still without an outcome may only be waiting for time: its retry delay, or a Retry-After pause of the
+    /// origin (or it follows a shared call whose leader waits so). Anything else (queued with slots free, waiting
+    /// for a token nobody was asked for, following a call that is gone, on the wire with no call) would wait for its
+    /// deadline: a request lost until its timeout, even though the origin answers.
+    /// </summary>
+    private void CheckOnlyTimeIsAwaited(string when)
+    {
+        if (_violations.Count > 0)
+        {
+            return;
+        }
+
+        var paused = _ledger.PausedUntil > _clock.GetUtcNow();
+        foreach (var r in _requests.Where(r => r.Outcomes == 0 && !r.Facts.RefusedAtEdge))
+        {
+            if (!WaitsForTime(r.Ex, 0))
+            {
+                var leader = r.Ex.Leader is { } l
+                    ? $", following {(_byExchange.GetValueOrDefault(l) is { } lr ? $"request {lr.Id}" : "an exchange")} in state {l.State}" +
+                      $"{(_ledger.Members.Contains(l) ? "" : " that the origin no longer holds")}{(l.IsCompleted ? " with its outcome" : "")}"
+                    : "";
+                Violation($"{when}: request {r.Id} ({r.Request.Method} {r.Facts.Path}) has no outcome and waits in state {r.Ex.State}{leader}, " +
+                    $"with nothing to wait for but its deadline{(paused ? "" : " (the origin is not paused)")}");
+            }
+        }
+
+        bool WaitsForTime(Exchange ex, int depth) => ex.State switch
+        {
+            ExchangeState.WaitingForRetry => true,
+            ExchangeState.Queued => paused,
+            ExchangeState.Following => depth < 3 && ex.Leader is { } leader && _ledger.Members.Contains(leader) && WaitsForTime(leader, depth + 1),
+            _ => false,
+        };
     }
 
     /// <summary>Every request exactly one outcome, every slot free, the ledger empty.</summary>
@@ -956,6 +1008,9 @@ internal sealed class OriginModel
         public string? OverLimit { get; private set; }
 
         public int OnWire => _calls.Count;
+
+        /// <summary>The requests whose calls are on the wire (null for a call the model cannot place).</summary>
+        public IEnumerable<ModelRequest?> Owners => _calls.Select(c => c.Owner);
 
         public int MostAtOnce { get; private set; }
 
