@@ -183,50 +183,87 @@ internal sealed class OriginModel
 
     /// <summary>
     /// Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that
-    /// nothing is left. The sequence runs on a thread of its own, watched from this one: the actor runs on the thread
-    /// that tells it, so a livelock in the actor (or a wait that never ends) would hang that thread; a step (or a
-    /// moment of the end) that does not finish within <see cref="StepBound"/> is a violation naming it, not a hung test.
+    /// nothing is left. The sequence runs on the model's worker thread, watched from this one: the actor runs on the
+    /// thread that tells it, so a livelock in the actor (or a wait that never ends) would hang that thread; a step (or
+    /// a moment of the end) that does not finish within <see cref="StepBound"/> is a violation naming it, not a hung
+    /// test, and the next sequence gets a new worker.
     /// </summary>
     public IReadOnlyList<string> Run(IReadOnlyList<OriginStep> steps, OriginEnd end = OriginEnd.AnswerAndCancel)
     {
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var worker = new Thread(() =>
+        var done = new ManualResetEventSlim(false); // not disposed if the worker hangs: it may still set it
+        lock (WorkerGate)
         {
-            try
+            // One thread runs the sequences one after the other (a thread per sequence would cost more than many of them).
+            (_worker ??= new Worker()).Post(() =>
             {
-                RunHere(steps, end);
-            }
-            catch (Exception e)
-            {
-                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-            }
-        })
-        { IsBackground = true, Name = "origin-model" };
-        worker.Start();
-
-        // A generous bound on a signal (the worker's progress, its end) that normally comes within milliseconds.
-        while (!worker.Join(StepBound))
-        {
-            if (Interlocked.Exchange(ref _progressed, 0) == 0)
-            {
-                Hung = true;
-                _clock.Hung = true;
-                var step = Volatile.Read(ref _step);
-                lock (_violations)
+                try
                 {
-                    return
-                    [
-                        .. _violations,
-                        $"{(step <= steps.Count ? $"step {step} ({steps[step - 1]})" : "the end of the sequence")} did not finish within " +
-                        $"{StepBound.TotalSeconds:0} s: a livelock or a wait that never ends; the sequence to it: " +
-                        string.Join(", ", steps.Take(step)),
-                    ];
+                    RunHere(steps, end);
+                }
+                catch (Exception e)
+                {
+                    failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                }
+                finally
+                {
+                    done.Set();
+                }
+            });
+
+            // A generous bound on a signal (the worker's progress, its end) that normally comes within milliseconds.
+            while (!done.Wait(StepBound))
+            {
+                if (Interlocked.Exchange(ref _progressed, 0) == 0)
+                {
+                    Hung = true;
+                    _clock.Hung = true;
+                    _worker = null; // it never comes back: the next sequence gets a thread of its own
+                    var step = Volatile.Read(ref _step);
+                    lock (_violations)
+                    {
+                        return
+                        [
+                            .. _violations,
+                            $"{(step <= steps.Count ? $"step {step} ({steps[step - 1]})" : "the end of the sequence")} did not finish within " +
+                            $"{StepBound.TotalSeconds:0} s: a livelock or a wait that never ends; the sequence to it: " +
+                            string.Join(", ", steps.Take(step)),
+                        ];
+                    }
                 }
             }
         }
 
+        done.Dispose();
         failure?.Throw();
         return _violations;
+    }
+
+    private static readonly object WorkerGate = new();
+    private static Worker? _worker;
+
+    /// <summary>A thread without a synchronization context that runs what is posted to it, one at a time.</summary>
+    private sealed class Worker
+    {
+        private readonly SemaphoreSlim _posted = new(0);
+        private Action? _next;
+
+        public Worker() => new Thread(Loop) { IsBackground = true, Name = "origin-model" }.Start();
+
+        public void Post(Action action)
+        {
+            Volatile.Write(ref _next, action);
+            _posted.Release();
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _posted.Wait();
+                Interlocked.Exchange(ref _next, null)!();
+            }
+        }
     }
 
     /// <summary>The worker made progress (a step, a moment of time, a move of the end): the watch is reset.</summary>
