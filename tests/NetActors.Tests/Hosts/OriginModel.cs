@@ -32,7 +32,10 @@ public enum OriginEvent
     /// <summary>Admits a GET while the actor's JSON options source throws: a crash with the new request in hand.</summary>
     CrashWhileAdmitting,
 
-    /// <summary>Lets one held response or error hook return (with hooks on, every delivery waits in one).</summary>
+    /// <summary>
+    /// Lets one held response or error hook return (with hooks on, every delivery waits in one); one pick in three
+    /// makes it throw instead, a hook's bug.
+    /// </summary>
     ReturnHook,
     Shutdown,
 }
@@ -64,15 +67,18 @@ public readonly record struct OriginShape(int MaxConnections, int QueueCapacity,
 /// (<see cref="FakeTimeProvider"/> for the actor's deadlines and attempt timeouts, Akka's
 /// <see cref="TestScheduler"/> for its timers, moved together), a scripted transport that holds every call until
 /// the sequence answers it, a scripted token actor and (with hooks on) a client interceptor whose response and
-/// error hooks are held until the sequence lets them return. Everything the actor does runs on the calling thread
-/// (a held hook is resumed on it too), so a sequence is deterministic and replays from its seed.
+/// error hooks are held until the sequence lets them return (or throw). Everything the actor does runs on the
+/// sequence's thread (a held hook is resumed on it too), so a sequence is deterministic and replays from its seed;
+/// that thread is watched, and a step that does not finish is a violation naming it.
 /// After every step it checks the origin's promises: at most max-connections calls on the wire at any moment, and
 /// with an adaptive limit, when a call goes on the wire, at most the limit at that moment; at most
 /// max-connections + queue-capacity requests held; at most one outcome per request, and none missing past its
 /// total timeout (plus a small tolerance); every outcome of a kind the <see cref="OriginOracle"/> allows; no POST
-/// without an idempotency key acted on twice; every attempt through the request hooks.
+/// without an idempotency key acted on twice; every attempt through the request hooks; no call of a cancelled
+/// request left on the wire (unless another request may share it).
 /// At the end (<see cref="OriginEnd.AnswerAndCancel"/>) it answers every call, grants every token and cancels
-/// every request left, without moving the clock, and then every request must have exactly one outcome, every slot
+/// every request left, without moving the clock: once everything is answered, a request still without an outcome
+/// may only be waiting for time (a retry delay, a pause); after the cancels, every request must have exactly one outcome, every slot
 /// be free and the ledger empty: a leak shows as a failure, not drained by a timeout. With
 /// <see cref="OriginEnd.RunOutTheClock"/> it instead runs time past every deadline and checks the same: the
 /// deadlines alone answer everything.
@@ -86,13 +92,16 @@ internal sealed class OriginModel
     private static readonly TimeSpan Chunk = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan HostDeadlineTolerance = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>How long the worker may go without progress (a step, a moment of time, a move of the end): past it, hung.</summary>
+    private static readonly TimeSpan StepBound = TimeSpan.FromSeconds(5);
+
     /// <summary>How many answers (or grants) one round of the end may give, and how many rounds: past them, a livelock.</summary>
     private const int Livelock = 500;
     private const int Rounds = 50;
 
     private readonly ActorSystem _system;
     private readonly TestScheduler _scheduler;
-    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly ModelClock _clock = new(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly OriginShape _shape;
     private readonly ClientSettings _client;
     private readonly AdmissionLedger _ledger;
@@ -111,6 +120,7 @@ internal sealed class OriginModel
     private long _tokenVersion;
     private bool _shutdown;
     private int _step;
+    private int _progressed;
     private bool _crashOnJitter;
     private bool _crashOnJson;
     private bool _crashed;
@@ -135,7 +145,7 @@ internal sealed class OriginModel
             Retry = new RetrySettings { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(1) },
             CircuitBreaker = new CircuitBreakerSettings { MinimumThroughput = 4, BreakDuration = TimeSpan.FromSeconds(1) },
         };
-        _oracle = new OriginOracle(shape.Auth, shape.Dedup, _client.MaxRedirects, HostDeadlineTolerance);
+        _oracle = new OriginOracle(shape.Auth, shape.Dedup, _client.MaxRedirects, HostDeadlineTolerance, _client.MaxRetryAfter);
         // The adaptive limit on short windows of few samples, so that a sequence moves it up and down (and probes).
         var limit = shape.Adaptive is { } algorithm
             ? AdaptiveLimit.Create(new AdaptiveConcurrencySettings
@@ -145,7 +155,7 @@ internal sealed class OriginModel
             }, shape.MaxConnections, _clock)
             : null;
         _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock, _client.CircuitBreaker, limit);
-        _wire = new ScriptedWire(() => _ledger.SlotLimit, OfCall, Answered);
+        _wire = new ScriptedWire(() => _ledger.SlotLimit, OfCall, Answered, _clock.ParkIfHung);
         if (shape.Hooks)
         {
             _hooks = new ModelHooks(this);
@@ -165,27 +175,119 @@ internal sealed class OriginModel
         _host = system.ActorOf(HostActor.Props(context, Origin, _client, _ledger));
     }
 
-    /// <summary>Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that nothing is left.</summary>
+    /// <summary>
+    /// True once a sequence of this model did not finish a step: its thread still runs (nothing can stop a loop), so
+    /// the actor system it ran on may be wedged and no further sequence should run on it.
+    /// </summary>
+    public bool Hung { get; private set; }
+
+    /// <summary>
+    /// Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that
+    /// nothing is left. The sequence runs on the model's worker thread, watched from this one: the actor runs on the
+    /// thread that tells it, so a livelock in the actor (or a wait that never ends) would hang that thread; a step (or
+    /// a moment of the end) that does not finish within <see cref="StepBound"/> is a violation naming it, not a hung
+    /// test, and the next sequence gets a new worker.
+    /// </summary>
     public IReadOnlyList<string> Run(IReadOnlyList<OriginStep> steps, OriginEnd end = OriginEnd.AnswerAndCancel)
     {
-        // Without a synchronization context an attempt's continuation runs inline, on this thread, when the
-        // sequence answers its call: every step, and all it sets off, is over when the step returns.
-        var context = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(null);
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        var done = new ManualResetEventSlim(false); // not disposed if the worker hangs: it may still set it
+        lock (WorkerGate)
+        {
+            // One thread runs the sequences one after the other (a thread per sequence would cost more than many of them).
+            (_worker ??= new Worker()).Post(() =>
+            {
+                try
+                {
+                    RunHere(steps, end);
+                }
+                catch (Exception e)
+                {
+                    failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                }
+                finally
+                {
+                    done.Set();
+                }
+            });
+
+            // A generous bound on a signal (the worker's progress, its end) that normally comes within milliseconds.
+            while (!done.Wait(StepBound))
+            {
+                if (Interlocked.Exchange(ref _progressed, 0) == 0)
+                {
+                    Hung = true;
+                    _clock.Hung = true;
+                    _worker = null; // it never comes back: the next sequence gets a thread of its own
+                    var step = Volatile.Read(ref _step);
+                    lock (_violations)
+                    {
+                        return
+                        [
+                            .. _violations,
+                            $"{(step <= steps.Count ? $"step {step} ({steps[step - 1]})" : "the end of the sequence")} did not finish within " +
+                            $"{StepBound.TotalSeconds:0} s: a livelock or a wait that never ends; the sequence to it: " +
+                            string.Join(", ", steps.Take(step)),
+                        ];
+                    }
+                }
+            }
+        }
+
+        done.Dispose();
+        failure?.Throw();
+        return _violations;
+    }
+
+    private static readonly object WorkerGate = new();
+    private static Worker? _worker;
+
+    /// <summary>A thread without a synchronization context that runs what is posted to it, one at a time.</summary>
+    private sealed class Worker
+    {
+        private readonly SemaphoreSlim _posted = new(0);
+        private Action? _next;
+
+        public Worker() => new Thread(Loop) { IsBackground = true, Name = "origin-model" }.Start();
+
+        public void Post(Action action)
+        {
+            Volatile.Write(ref _next, action);
+            _posted.Release();
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _posted.Wait();
+                Interlocked.Exchange(ref _next, null)!();
+            }
+        }
+    }
+
+    /// <summary>The worker made progress (a step, a moment of time, a move of the end): the watch is reset.</summary>
+    private void Progressed() => Volatile.Write(ref _progressed, 1);
+
+    private void RunHere(IReadOnlyList<OriginStep> steps, OriginEnd end)
+    {
+        // On a thread without a synchronization context an attempt's continuation runs inline, on this thread,
+        // when the sequence answers its call: every step, and all it sets off, is over when the step returns.
         try
         {
             for (var i = 0; i < steps.Count && _violations.Count == 0; i++)
             {
-                _step = i + 1;
+                Volatile.Write(ref _step, i + 1);
                 Apply(steps[i]);
                 AwaitHooks();
                 Check($"after step {i + 1} ({steps[i]})");
                 Trace($"{i + 1} {steps[i]}");
+                Progressed();
             }
 
             if (_violations.Count == 0)
             {
-                _step = steps.Count + 1;
+                Volatile.Write(ref _step, steps.Count + 1);
                 if (end == OriginEnd.AnswerAndCancel)
                 {
                     AnswerAndCancelEverything();
@@ -207,10 +309,7 @@ internal sealed class OriginModel
         {
             _system.Stop(_host);
             _hooks?.ReturnAll();
-            SynchronizationContext.SetSynchronizationContext(context);
         }
-
-        return _violations;
     }
 
     private System.Text.Json.JsonSerializerOptions JsonFor(ClientSettings client)
@@ -316,7 +415,7 @@ internal sealed class OriginModel
                 _host.Tell(new InjectFault("crash injected by the model"));
                 break;
             case OriginEvent.ReturnHook:
-                _hooks?.Return(step.A);
+                _hooks?.Return(step.A, fail: step.B % 3 == 0);
                 break;
             case OriginEvent.Shutdown:
                 if (!_shutdown)
@@ -423,7 +522,7 @@ internal sealed class OriginModel
         r?.Facts.Answers.Add((answer, _step));
         if (answer is WireAnswer.TooManyRequests or WireAnswer.Unavailable)
         {
-            _oracle.PausedStep ??= _step;
+            _oracle.Pauses.Add(_clock.GetUtcNow());
         }
     }
 
@@ -438,6 +537,7 @@ internal sealed class OriginModel
             by -= step;
             AwaitHooks();
             Check("while time passed");
+            Progressed();
             if (_violations.Count > 0)
             {
                 return;
@@ -525,6 +625,17 @@ internal sealed class OriginModel
             }
         }
 
+        // A caller that cancels aborts its call, unless another request may share it (a GET of the same path, with
+        // deduplication on, still without its outcome): no call of a cancelled request lingers on the wire.
+        foreach (var owner in _wire.Owners)
+        {
+            if (owner is { Facts.CancelledStep: { } cancelled } &&
+                !(_shape.Dedup && owner.Facts.Get && _requests.Any(o => !ReferenceEquals(o, owner) && o.Outcomes == 0 && o.Facts.Get && !o.Facts.RefusedAtEdge)))
+            {
+                Violation($"{when}: request {owner.Id} ({owner.Request.Method} {owner.Facts.Path}) was cancelled at step {cancelled} and nobody shares its call, but the call is still on the wire");
+            }
+        }
+
         foreach (var (id, sent) in _wire.PostsSent)
         {
             // A 401 says the server did not act on the request (it was not authenticated), and a redirect that it
@@ -560,10 +671,12 @@ internal sealed class OriginModel
     private void AnswerAndCancelEverything()
     {
         Settle();
+        CheckOnlyTimeIsAwaited("after answering everything");
         foreach (var r in _requests.Where(r => r.Outcomes == 0).ToList())
         {
             CancelRequest(r);
             AwaitHooks();
+            Progressed();
         }
 
         Settle();
@@ -579,12 +692,14 @@ internal sealed class OriginModel
                 {
                     moved++;
                     AwaitHooks();
+                    Progressed();
                 }
 
                 while (moved < Livelock && GrantToken(1))
                 {
                     moved++;
                     AwaitHooks();
+                    Progressed();
                 }
 
                 while (moved < Livelock && _wire.OnWire > 0)
@@ -592,6 +707,7 @@ internal sealed class OriginModel
                     _wire.Respond(0, 1);
                     moved++;
                     AwaitHooks();
+                    Progressed();
                 }
 
                 Check("while answering everything");
@@ -608,6 +724,43 @@ internal sealed class OriginModel
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// With every call answered, every token asked for granted and every hook returned, and the clock not moved, a
+    /// request still without an outcome may only be waiting for time: its retry delay, or a Retry-After pause of the
+    /// origin (or it follows a shared call whose leader waits so). Anything else (queued with slots free, waiting
+    /// for a token nobody was asked for, following a call that is gone, on the wire with no call) would wait for its
+    /// deadline: a request lost until its timeout, even though the origin answers.
+    /// </summary>
+    private void CheckOnlyTimeIsAwaited(string when)
+    {
+        if (_violations.Count > 0)
+        {
+            return;
+        }
+
+        var paused = _ledger.PausedUntil > _clock.GetUtcNow();
+        foreach (var r in _requests.Where(r => r.Outcomes == 0 && !r.Facts.RefusedAtEdge))
+        {
+            if (!WaitsForTime(r.Ex, 0))
+            {
+                var leader = r.Ex.Leader is { } l
+                    ? $", following {(_byExchange.GetValueOrDefault(l) is { } lr ? $"request {lr.Id}" : "an exchange")} in state {l.State}" +
+                      $"{(_ledger.Members.Contains(l) ? "" : " that the origin no longer holds")}{(l.IsCompleted ? " with its outcome" : "")}"
+                    : "";
+                Violation($"{when}: request {r.Id} ({r.Request.Method} {r.Facts.Path}) has no outcome and waits in state {r.Ex.State}{leader}, " +
+                    $"with nothing to wait for but its deadline{(paused ? "" : " (the origin is not paused)")}");
+            }
+        }
+
+        bool WaitsForTime(Exchange ex, int depth) => ex.State switch
+        {
+            ExchangeState.WaitingForRetry => true,
+            ExchangeState.Queued => paused,
+            ExchangeState.Following => depth < 3 && ex.Leader is { } leader && _ledger.Members.Contains(leader) && WaitsForTime(leader, depth + 1),
+            _ => false,
+        };
     }
 
     /// <summary>Every request exactly one outcome, every slot free, the ledger empty.</summary>
@@ -644,9 +797,46 @@ internal sealed class OriginModel
 
     private void Violation(string text)
     {
-        if (_violations.Count < 5)
+        text += $" [wire {_wire.OnWire}, sent {_wire.Sent}, in flight {_ledger.InFlight.Count}, held {_ledger.Members.Count}, states {string.Join("/", _ledger.Members.Select(m => m.State + ":" + m.Attempts))}]";
+        lock (_violations) // the watch reads them when the worker hangs
         {
-            _violations.Add(text + $" [wire {_wire.OnWire}, sent {_wire.Sent}, in flight {_ledger.InFlight.Count}, held {_ledger.Members.Count}, states {string.Join("/", _ledger.Members.Select(m => m.State + ":" + m.Attempts))}]");
+            if (_violations.Count < 5)
+            {
+                _violations.Add(text);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The fake clock of the actor's deadlines and attempt timeouts. Once the worker hung, a thread that reads it
+    /// (or calls the wire) is parked for good: the runaway loop (the actor reads the clock on nearly every path)
+    /// stops spending a core and memory that the sequences and tests after it need.
+    /// </summary>
+    private sealed class ModelClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private static readonly ManualResetEventSlim Never = new(false);
+        private volatile bool _hung;
+
+        public bool Hung { set => _hung = value; }
+
+        public void ParkIfHung()
+        {
+            if (_hung)
+            {
+                Never.Wait(); // not a synchronisation: the thread of a hung sequence never runs again
+            }
+        }
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            ParkIfHung();
+            return base.GetUtcNow();
+        }
+
+        public override long GetTimestamp()
+        {
+            ParkIfHung();
+            return base.GetTimestamp();
         }
     }
 
@@ -716,7 +906,7 @@ internal sealed class OriginModel
 
     /// <summary>
     /// The client's interceptor: its request hook marks every attempt (and throws for /items/2, a hook's bug);
-    /// its response and error hooks are held, each until the sequence lets it return.
+    /// its response and error hooks are held, each until the sequence lets it return, or throw.
     /// </summary>
     private sealed class ModelHooks(OriginModel model) : NetInterceptor
     {
@@ -732,8 +922,11 @@ internal sealed class OriginModel
             }
         }
 
-        /// <summary>Lets the held hook <paramref name="pick"/> return, on this thread; false when none is held.</summary>
-        public bool Return(int pick)
+        /// <summary>
+        /// Lets the held hook <paramref name="pick"/> return (or, with <paramref name="fail"/>, throw), on this
+        /// thread; false when none is held.
+        /// </summary>
+        public bool Return(int pick, bool fail = false)
         {
             HeldHook hook;
             lock (_held)
@@ -747,7 +940,20 @@ internal sealed class OriginModel
                 _held.Remove(hook);
             }
 
-            hook.Return();
+            if (!fail)
+            {
+                hook.Return();
+                return true;
+            }
+
+            // A request whose outcome is already given (its caller cancelled, its total timeout passed) is not
+            // changed by its hook's failure; the oracle looks at this fact only for an outcome given from now on.
+            if (model._byRequest.GetValueOrDefault(hook.Request) is { } r)
+            {
+                r.Facts.HookThrewStep ??= model._step;
+            }
+
+            hook.Throw(new InvalidOperationException("a bug in the model's response or error hook"));
             return true;
         }
 
@@ -776,7 +982,16 @@ internal sealed class OriginModel
         public override ValueTask OnErrorAsync(Exception error, NetInterceptorContext context, CancellationToken cancellationToken) =>
             Hold(context.Request);
 
-        private ValueTask Hold(NetRequest request) => new HeldHook(request, Attached).Task;
+        private ValueTask Hold(NetRequest request)
+        {
+            // The outcome was decided when the hook was entered (the clock stands still until the hook is held).
+            if (model._byRequest.GetValueOrDefault(request) is { } r)
+            {
+                r.Facts.HookEnteredAt ??= model._clock.GetUtcNow();
+            }
+
+            return new HeldHook(request, Attached).Task;
+        }
 
         // The hook's caller now awaits it: from here on nothing of it runs until the sequence returns it.
         private void Attached(HeldHook hook)
@@ -800,6 +1015,8 @@ internal sealed class OriginModel
 
             public void Return() => _core.SetResult(true);
 
+            public void Throw(Exception error) => _core.SetException(error);
+
             public void GetResult(short token) => _core.GetResult(token);
 
             public System.Threading.Tasks.Sources.ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
@@ -819,7 +1036,7 @@ internal sealed class OriginModel
     /// origin's limit now, <paramref name="of"/> finds the request of a call, <paramref name="answered"/> is told each answer.
     /// </summary>
     private sealed class ScriptedWire(Func<int> limit, Func<CancellationToken, ModelRequest?> of,
-        Action<ModelRequest?, WireAnswer> answered) : HttpMessageHandler
+        Action<ModelRequest?, WireAnswer> answered, Action parkIfHung) : HttpMessageHandler
     {
         private readonly List<WireCall> _calls = [];
         private int _redirects;
@@ -828,6 +1045,9 @@ internal sealed class OriginModel
         public string? OverLimit { get; private set; }
 
         public int OnWire => _calls.Count;
+
+        /// <summary>The requests whose calls are on the wire (null for a call the model cannot place).</summary>
+        public IEnumerable<ModelRequest?> Owners => _calls.Select(c => c.Owner);
 
         public int MostAtOnce { get; private set; }
 
@@ -915,6 +1135,7 @@ internal sealed class OriginModel
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
+            parkIfHung();
             var owner = of(cancellationToken);
             if (owner is not null && request.Method == HttpMethod.Post)
             {

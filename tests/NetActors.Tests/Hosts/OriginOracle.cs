@@ -48,6 +48,12 @@ internal sealed class RequestFacts(int id, string path, bool get, bool postWitho
     /// <summary>The host actor crashed while this request was the message in hand.</summary>
     public bool CrashedInHand { get; set; }
 
+    /// <summary>When its response or error hook was entered: its outcome was decided then, though given later.</summary>
+    public DateTimeOffset? HookEnteredAt { get; set; }
+
+    /// <summary>The step at which its response or error hook threw (the model made it), if one did.</summary>
+    public int? HookThrewStep { get; set; }
+
     public List<(WireAnswer Answer, int Step)> Answers { get; } = [];
 
     public int Redirects => Answers.Count(a => a.Answer == WireAnswer.Redirect);
@@ -59,10 +65,10 @@ internal sealed class RequestFacts(int id, string path, bool get, bool postWitho
 /// semantics are exact (refused at the edge, cancelled, crashed in hand); a small set where a race is legitimate
 /// (a retry in progress when the deadline passes, a pause or an open circuit that overtakes a queued request).
 /// </summary>
-internal sealed class OriginOracle(bool auth, bool dedup, int maxRedirects, TimeSpan deadlineTolerance)
+internal sealed class OriginOracle(bool auth, bool dedup, int maxRedirects, TimeSpan deadlineTolerance, TimeSpan maxRetryAfter)
 {
-    /// <summary>First step at which a 429 or a 503 with Retry-After paused the origin.</summary>
-    public int? PausedStep { get; set; }
+    /// <summary>When a 429 or a 503 with Retry-After paused the origin, each time.</summary>
+    public List<DateTimeOffset> Pauses { get; } = [];
 
     /// <summary>First step at which the circuit was seen other than closed.</summary>
     public int? CircuitStep { get; set; }
@@ -95,6 +101,15 @@ internal sealed class OriginOracle(bool auth, bool dedup, int maxRedirects, Time
         if (r.CancelledStep is not null)
         {
             return new() { [nameof(OperationCanceledException)] = "cancelled by its caller before its outcome" };
+        }
+
+        // Its response or error hook threw before its outcome was given: the hook's failure is the outcome, whatever
+        // the outcome was to be (a response, a typed error, even the crash in hand): the runtime turns it into
+        // NetInterceptorException naming the hook, and nothing else (the hook resumes the delivery, so an outcome
+        // given at or after that step is the hook's; a timeout or cancellation that came first was given before).
+        if (r.HookThrewStep <= step)
+        {
+            return new() { [nameof(NetInterceptorException)] = $"its response or error hook threw at step {r.HookThrewStep}" };
         }
 
         var timedOut = at - r.AdmittedAt >= r.Timeout - deadlineTolerance - TimeSpan.FromMilliseconds(1);
@@ -157,10 +172,13 @@ internal sealed class OriginOracle(bool auth, bool dedup, int maxRedirects, Time
             allowed.TryAdd(nameof(NetTimeoutException), "its total timeout passed");
         }
 
-        // A Retry-After pause that outlasts a waiting request's budget answers it at once, rate limited.
-        if (PausedStep <= step)
+        // A Retry-After pause that outlasts a waiting request's budget answers it at once, rate limited; and a pause
+        // lasts no longer than max-retry-after, whatever the server asked for (a decade, in the model), so only while
+        // one is in force (its outcome decided then: a hook may hold it for longer).
+        var decidedAt = r.HookEnteredAt ?? at;
+        if (Pauses.Any(p => p <= decidedAt && decidedAt - p <= maxRetryAfter + deadlineTolerance))
         {
-            allowed.TryAdd(nameof(RateLimitedException), "the origin was paused by a Retry-After");
+            allowed.TryAdd(nameof(RateLimitedException), "the origin was paused by a Retry-After (for at most max-retry-after)");
         }
 
         // An open circuit fails requests fast.
