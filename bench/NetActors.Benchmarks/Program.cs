@@ -69,7 +69,7 @@ if (args.Contains("--overload") || args.Contains("--origins") || args.Contains("
     {
         await (args.Contains("--overload") ? new OverloadScenario(server, settings).RunAsync(report)
             : args.Contains("--adaptive") ? new AdaptiveScenario(server, settings).RunAsync(report)
-            : args.Contains("--storm") ? new StormScenario(server, settings).RunAsync(report)
+            : args.Contains("--storm") ? new StormScenario(server, settings, args.Contains("--valid-token")).RunAsync(report)
             : new ManyOriginsScenario(server, settings).RunAsync(report));
         Console.WriteLine(report.ToText());
     }
