@@ -123,64 +123,23 @@ internal sealed class ProgressContent : HttpContent
         base.Dispose(disposing);
     }
 
-    /// <summary>A write-only pass-through that counts bytes.</summary>
-    internal sealed class CountingStream(Stream target, Action<long, bool> report) : Stream
+    /// <summary>A write-only pass-through that reports the bytes sent, every <see cref="ReportEvery"/> and at the end.</summary>
+    internal sealed class CountingStream(Stream target, Action<long, bool> report) : WriteOnlyStream(target)
     {
-        private long _count;
         private long _reported;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => _count;
-            set => throw new NotSupportedException();
-        }
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            target.Write(buffer, offset, count);
-            Advance(count);
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            await target.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-            Advance(buffer.Length);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() => target.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => target.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         public void ReportFinal()
         {
-            _reported = _count;
-            report(_count, true);
+            _reported = Written;
+            report(Written, true);
         }
 
-        private void Advance(int count)
+        protected override void AfterWrite(int count)
         {
-            _count += count;
-            if (_count - _reported >= ReportEvery)
+            if (Written - _reported >= ReportEvery)
             {
-                _reported = _count;
-                report(_count, false);
+                _reported = Written;
+                report(Written, false);
             }
         }
     }

@@ -65,97 +65,14 @@ internal sealed class BodyGuardContent : HttpContent
     /// The connection's stream as the body sees it: it notes when the connection itself failed, and refuses
     /// bytes past the declared length before they reach the connection.
     /// </summary>
-    private sealed class WireStream(Stream target, long? declared) : Stream
+    private sealed class WireStream(Stream target, long? declared) : Content.WriteOnlyStream(target)
     {
         public long? Declared { get; } = declared;
-
-        public long Written { get; private set; }
 
         /// <summary>True once a write to the connection failed: what follows is the connection's failure.</summary>
         public bool Failed { get; private set; }
 
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => Written;
-            set => throw new NotSupportedException();
-        }
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            Check(count);
-            try
-            {
-                target.Write(buffer, offset, count);
-            }
-            catch
-            {
-                Failed = true;
-                throw;
-            }
-
-            Written += count;
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Check(buffer.Length);
-            try
-            {
-                await target.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                Failed = true;
-                throw;
-            }
-
-            Written += buffer.Length;
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-            try
-            {
-                target.Flush();
-            }
-            catch
-            {
-                Failed = true;
-                throw;
-            }
-        }
-
-        public override async Task FlushAsync(CancellationToken cancellationToken)
-        {
-            try
-            {
-                await target.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                Failed = true;
-                throw;
-            }
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        private void Check(int count)
+        protected override void BeforeWrite(int count)
         {
             if (Declared is { } limit && Written + count > limit)
             {
@@ -163,6 +80,8 @@ internal sealed class BodyGuardContent : HttpContent
                     $"the request body has more bytes than its declared length ({limit}).", null);
             }
         }
+
+        protected override void OnTargetFailed() => Failed = true;
     }
 }
 
