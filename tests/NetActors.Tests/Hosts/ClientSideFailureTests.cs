@@ -5,14 +5,16 @@ namespace NetActors.Tests.Hosts;
 
 public sealed class ClientSideFailureTests
 {
-    public static TheoryData<string> BadRequests => ["non-ascii header", "chunked get", "lying stream length"];
+    public static TheoryData<string> BadRequests =>
+        ["non-ascii header", "chunked get", "lying stream length", "stream longer than declared"];
 
     private static NetRequest Bad(string kind, int i) => kind switch
     {
         "non-ascii header" => NetRequest.Get("api", $"/bad/{i}").WithHeader("X-Name", "José"),
         "chunked get" => NetRequest.Get("api", $"/bad/{i}").WithHeader("Transfer-Encoding", "chunked"),
         // PUT is idempotent, so only the kind of failure can keep it from being retried.
-        _ => NetRequest.Put("api", $"/bad/{i}", NetContent.Stream(() => new MemoryStream(new byte[10]), length: 100)),
+        "lying stream length" => NetRequest.Put("api", $"/bad/{i}", NetContent.Stream(() => new MemoryStream(new byte[10]), length: 100)),
+        _ => NetRequest.Put("api", $"/bad/{i}", NetContent.Stream(() => new MemoryStream(new byte[100_000]), length: 10)),
     };
 
     [Theory(Skip = Pending.Ledger)]
