@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.RateLimiting;
 using NetActors.Errors;
 
 namespace NetActors.Benchmarks.Scenarios;
@@ -31,11 +32,24 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
         // Refused callers resend at once (yielding to the pool only), or after a 1 ms pause, as a client with the
         // smallest backoff would; they learn of the refusal from a thrown OverloadedException (SendAsync) or from the
         // outcome (TrySendAsync).
+        // The last row is the reference for bounded admission: raw HttpClient behind ConcurrencyLimiter, the same rule.
         var rows = new List<string[]>();
+        await using var raw = new RawClient(server, Cap);
+        using var limiter = Limiter();
         foreach (var (backoff, api) in new[] { (TimeSpan.Zero, Api.SendAsync), (TimeSpan.Zero, Api.TrySendAsync),
-                     (TimeSpan.FromMilliseconds(1), Api.SendAsync) })
+                     (TimeSpan.FromMilliseconds(1), Api.SendAsync), (TimeSpan.Zero, Api.RawLimiter) })
         {
-            var send = api == Api.SendAsync ? Send(client.Net, "work") : TrySend(client.Net, "work");
+            var send = api switch
+            {
+                Api.SendAsync => Send(client.Net, "work"),
+                Api.TrySendAsync => TrySend(client.Net, "work"),
+                _ => Bounded(limiter, (c, n) => raw.GetAsync($"work?c={c}&n={n}", CancellationToken.None)),
+            };
+            if (api == Api.RawLimiter)
+            {
+                await RoundAsync(send, Callers, backoff, TimeSpan.FromSeconds(1), settings.MeasurementLimit); // its warm-up
+            }
+
             var calm = new List<double>();
             var storm = new List<double>();
             var ratio = new List<double>();
@@ -54,7 +68,8 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
                 p99.Add(many.OverloadedP99Ms);
             }
 
-            var resend = (backoff == TimeSpan.Zero ? "at once" : $"after {backoff.TotalMilliseconds:0} ms") + $", {api}";
+            var resend = (backoff == TimeSpan.Zero ? "at once" : $"after {backoff.TotalMilliseconds:0} ms") +
+                         (api == Api.RawLimiter ? ", raw HttpClient + ConcurrencyLimiter" : $", {api}");
             rows.Add([resend, Summary.Of(calm).Format(0), Summary.Of(storm).Format(0), Summary.Of(ratio).Format(2),
                 Summary.Of(refusals).Format(0), Summary.Of(p50).Format(3), Summary.Of(p99).Format(3)]);
         }
@@ -74,7 +89,9 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
                   "completed when SendAsync returns). The callers share the process's thread pool with the runtime: " +
                   "callers that resend at once spend the CPU the requests on the wire need.")
             .Note("SendAsync: the caller catches a thrown OverloadedException (about 5 µs each). TrySendAsync: the caller " +
-                  "reads the refusal from the outcome (about 1 µs)."));
+                  "reads the refusal from the outcome (about 1 µs).")
+            .Note("raw HttpClient + ConcurrencyLimiter: System.Threading.RateLimiting with NetActors' rule (6 permits, queue 50, " +
+                  "a failed lease refuses at once), the same callers: what bounded admission keeps on this machine without NetActors."));
         report.Add(await RefusalCost.RunAsync(server, Math.Max(3, settings.Rounds)));
     }
 
@@ -86,6 +103,9 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
 
         /// <summary>The outcome's <see cref="NetOutcome.Error"/>, never thrown.</summary>
         TrySendAsync,
+
+        /// <summary>Not NetActors: a raw HttpClient behind <see cref="Limiter"/>, refused by a failed lease.</summary>
+        RawLimiter,
     }
 
     /// <summary>
@@ -115,6 +135,33 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
         }
 
         outcome.GetResponseOrThrow(); // any other error fails the round, as SendAsync's would
+        return true;
+    };
+
+    /// <summary>
+    /// The admission rule of a NetActors origin (cap 6, queue 50, refuse the rest at once) from
+    /// System.Threading.RateLimiting, for a raw client: 6 permits, 50 queued, oldest first; a failed lease is the refusal.
+    /// </summary>
+    public static ConcurrencyLimiter Limiter() => new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = Cap,
+        QueueLimit = Queue,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+    });
+
+    /// <summary>
+    /// <paramref name="send"/> behind <paramref name="limiter"/>: false (refused) when the limiter's queue is full, as
+    /// <see cref="TrySend"/> reads NetActors' refusal from the outcome.
+    /// </summary>
+    public static Func<int, int, ValueTask<bool>> Bounded(ConcurrencyLimiter limiter, Func<int, int, Task> send) => async (c, n) =>
+    {
+        using var lease = await limiter.AcquireAsync(1);
+        if (!lease.IsAcquired)
+        {
+            return false;
+        }
+
+        await send(c, n);
         return true;
     };
 

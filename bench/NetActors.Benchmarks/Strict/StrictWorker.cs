@@ -253,15 +253,27 @@ internal sealed class StrictWorker
             _ => OverloadScenario.Never((c, n) => client.GetAsync($"work?c={c}&n={n}", CancellationToken.None)),
         };
 
-        // NetActors' callers also resend through TrySendAsync (the refusal as a value); a client without refusals
-        // has nothing to learn of, so its 1,000-caller round stands for both.
-        var trySend = client is NetActorsClient tryNet ? OverloadScenario.TrySend(tryNet.Net, "work") : null;
+        // NetActors' callers also resend through TrySendAsync (the refusal as a value). Lean raw's counterpart is the
+        // same handler behind System.Threading.RateLimiting's ConcurrencyLimiter (6 permits, queue 50, the refusal a
+        // failed lease): the same admission rule and the same spinning callers, so its goodput is what bounded
+        // admission keeps on this machine, whoever implements it.
+        using var limiter = OverloadScenario.Limiter();
+        var trySend = client switch
+        {
+            NetActorsClient tryNet => OverloadScenario.TrySend(tryNet.Net, "work"),
+            LeanRawClient lean => OverloadScenario.Bounded(limiter, LeanSend(lean, server)),
+            _ => null,
+        };
 
         // Warm-up: both phases, briefly.
         _warmupBatches = 1;
         var warm = TimeSpan.FromMilliseconds(Math.Min(1_000, _overload.TotalMilliseconds));
         await OverloadScenario.RoundAsync(send, OverloadScenario.Queue, TimeSpan.Zero, warm, Limit);
         await OverloadScenario.RoundAsync(send, OverloadScenario.Callers, TimeSpan.Zero, warm, Limit);
+        if (trySend is not null)
+        {
+            await OverloadScenario.RoundAsync(trySend, OverloadScenario.Callers, TimeSpan.Zero, warm, Limit);
+        }
         await Task.Delay(_settle);
         Stats.FullGc();
 
@@ -289,6 +301,7 @@ internal sealed class StrictWorker
             [StrictScenario.Goodput1000Try] = manyTry.Goodput,
             [StrictScenario.GoodputRatioTry] = manyTry.Goodput / few.Goodput,
             [StrictScenario.OverloadedP99Try] = manyTry.OverloadedP99Ms,
+            [StrictScenario.RefusalsPerSecondTry] = manyTry.RefusalsPerSecond,
             [StrictScenario.Cpu] = m.CpuUsPerRequest,
         });
     }
