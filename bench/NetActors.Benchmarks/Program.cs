@@ -38,6 +38,11 @@ if (Array.IndexOf(args, "--origin-count") is var originCount and >= 0)
     settings = settings with { Origins = int.Parse(args[originCount + 1], System.Globalization.CultureInfo.InvariantCulture) };
 }
 
+if (Array.IndexOf(args, "--rounds") is var rounds and >= 0)
+{
+    settings = settings with { Rounds = int.Parse(args[rounds + 1], System.Globalization.CultureInfo.InvariantCulture) };
+}
+
 var date = $"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC";
 var machine = $"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, " +
               $"{RuntimeInformation.FrameworkDescription}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC";

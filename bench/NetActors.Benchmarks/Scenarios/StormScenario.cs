@@ -36,19 +36,23 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings, 
             : [baseline, new NetActorsStormClient(netactors)];
         var results = clients.ToDictionary(c => c.Name, _ => new List<StormRun>());
 
-        // Round 0 warms both up (the 401, refresh and retry paths are not JIT-compiled yet) and is not reported.
-        for (var round = 0; round <= settings.Rounds; round++)
+        // Each client storms until the JIT has settled (the 401, refresh and retry paths are not compiled, then not
+        // tiered up, after one storm); those storms are not reported.
+        foreach (var client in clients)
+        {
+            var storms = await WarmUpAsync(server, client, urls);
+            Console.Error.WriteLine($"  warm-up, {client.Name}: {storms} storms until the JIT settled");
+        }
+
+        for (var round = 1; round <= settings.Rounds; round++)
         {
             foreach (var client in clients)
             {
                 var run = await RoundAsync(server, client, urls);
-                Console.Error.WriteLine($"  {(round == 0 ? "warm-up" : $"round {round}")}, {client.Name}: " +
+                Console.Error.WriteLine($"  round {round}, {client.Name}: " +
                                         $"{run.Refreshes} refresh(es), {run.Unauthorized} 401s, {run.DrainMs:0} ms, {run.Failures} failures" +
                                         (run.Timeline is { } timeline ? $"; {timeline}" : ""));
-                if (round > 0)
-                {
-                    results[client.Name].Add(run);
-                }
+                results[client.Name].Add(run);
             }
         }
 
@@ -92,7 +96,7 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings, 
         }
 
         report.Add(section
-            .Note($"median [min–max] over {settings.Rounds} rounds after a warm-up round; ×baseline is the ratio of median " +
+            .Note($"median [min–max] over {settings.Rounds} rounds after warm-up storms until the JIT settled; ×baseline is the ratio of median " +
                   "drain times (drain: from the first request sent until all are answered). p50 and max are per request.")
             .Note("server requests: what the server received in the round, the 401s and the refresh call included. " +
                   "Every request has its own URL (?n=i), so NetActors' deduplication never applies.")
@@ -107,6 +111,29 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings, 
     /// One round: a new storm session on <paramref name="server"/>, the client signed in with its stale token,
     /// then every URL requested at once.
     /// </summary>
+    /// <summary>
+    /// Storms (<see cref="RoundAsync"/>) until the JIT has settled: no method compiled during a storm and the pause after
+    /// it (a tier-1 recompile counts, so a path still on tier-0 code keeps it going), at least <paramref name="min"/>
+    /// and at most <paramref name="max"/> storms. One storm is not enough: its 1,000 requests run the new paths on
+    /// tier-0 code, and tiering promotes them in the background after its own delay. Returns how many storms ran.
+    /// </summary>
+    public static async Task<int> WarmUpAsync(IUpstream server, IStormClient client, string[] urls, int min = 3, int max = 25)
+    {
+        for (var storms = 1; ; storms++)
+        {
+            var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+            await RoundAsync(server, client, urls);
+            await Task.Delay(JitSettle); // tiering's background compiles of this storm's hot methods land here
+            if (storms >= max || (storms >= min && System.Runtime.JitInfo.GetCompiledMethodCount() == compiled))
+            {
+                return storms;
+            }
+        }
+    }
+
+    /// <summary>Longer than tiered compilation's delay (100 ms) before it promotes the methods called since.</summary>
+    private static readonly TimeSpan JitSettle = TimeSpan.FromMilliseconds(300);
+
     public static async Task<StormRun> RoundAsync(IUpstream server, IStormClient client, string[] urls)
     {
         using var cts = new CancellationTokenSource(RoundLimit);

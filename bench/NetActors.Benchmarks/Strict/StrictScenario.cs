@@ -102,7 +102,7 @@ internal sealed record StrictScenario(
             [Drain, P50, MaxMs, Refreshes, Unauthorized, ServerRequests, Cpu, Alloc], KestrelUpstreams,
             [new(Drain, TargetKind.RatioAtMost, 0.6, []), new(Refreshes, TargetKind.ValueAtMost, 1, [])],
             "Baseline: the hand-written single-flight refresh over raw HttpClient (Scenarios/SingleFlightClient.cs). " +
-            "A worker runs two warm-up storms, then the measured one; drain is from the first request sent until all 1,000 are answered."),
+            "A worker storms until the JIT settles (no method compiled in a storm and the pause after it, 3 to 25 storms), then runs the measured one; drain is from the first request sent until all 1,000 are answered."),
         new("overload", "Overload: cap 6, 2 ms server, 50 then 1,000 callers resending at once",
             [StrictClients.LeanRaw, StrictClients.NetActors],
             [Goodput50, Goodput1000, GoodputRatio, RefusalsPerSecond, OverloadedP99, Goodput1000Try, GoodputRatioTry,

@@ -196,7 +196,7 @@ internal sealed class StrictWorker
         _ => throw new ArgumentException($"client {_clientName} does not run {_scenario.Key}"),
     };
 
-    /// <summary>Two warm-up storms, then the measured one, with the process's CPU and allocations around it.</summary>
+    /// <summary>Warm-up storms until the JIT settles, then the measured one, with the process's CPU and allocations around it.</summary>
     private async Task<WorkerResult> StormAsync(IUpstream server)
     {
         var urls = LoadRunner.UniqueUrls("storm", StormScenario.Requests);
@@ -207,12 +207,7 @@ internal sealed class StrictWorker
         IStormClient client = netactors is not null
             ? new StormScenario.NetActorsStormClient(netactors)
             : singleFlight ?? throw new ArgumentException($"client {_clientName} does not run the storm");
-        for (var warmup = 0; warmup < 2; warmup++)
-        {
-            await StormScenario.RoundAsync(server, client, urls);
-        }
-
-        _warmupBatches = 2;
+        _warmupBatches = await StormScenario.WarmUpAsync(server, client, urls);
 
         await Task.Delay(_settle);
         var (cpu, allocated) = (Process.GetCurrentProcess().TotalProcessorTime, GC.GetTotalAllocatedBytes(true));
