@@ -30,6 +30,24 @@ public sealed class UriRequestTests
     }
 
     [Fact]
+    public async Task A_thousand_callers_sharing_one_uri_at_once_each_get_their_own_answer_within_the_cap()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/echo", ctx => TestUpstream.Write(ctx, 200, ctx.Request.Headers["X-N"].ToString(), "text/plain"));
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(4).WithQueueCapacity(1_000));
+        var uri = new Uri(upstream.BaseAddress, "/echo");
+
+        // One Uri instance, read by 1,000 requests on as many threads at once; each differs only by a header, so none
+        // may share another's wire call or answer.
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 1_000).Select(i => Task.Run(async () =>
+            (await net.Client.SendAsync(NetRequest.Get("api", uri).WithHeader("X-N", i.ToString()))).ReadAsString())));
+
+        Assert.Equal(Enumerable.Range(0, 1_000).Select(i => i.ToString()), bodies);
+        Assert.Equal(1_000, upstream.Count("/echo"));
+        Assert.InRange(upstream.MaxConcurrent, 1, 4);
+    }
+
+    [Fact]
     public async Task A_uri_to_another_origin_goes_there_without_the_realm_token_and_one_to_the_base_origin_carries_it()
     {
         await using var upstream = await TestUpstream.StartAsync();
