@@ -58,9 +58,11 @@ internal sealed class DedupTable
 
     /// <summary>
     /// What makes two requests identical: client, anonymity, error-status handling, method, URL and request
-    /// headers. A value tuple, so the common case (no request headers) allocates nothing. The URL is the text the
-    /// target was made from (the same text always makes the same target; two spellings of one URL are simply not
-    /// shared), which costs nothing, where the normalised form would be built per request.
+    /// headers. A value tuple, so the common case (no request headers) allocates nothing. The URL is the target's
+    /// <see cref="Uri.AbsoluteUri"/>, what goes on the wire: not the text it was made from, since a caller's Uri
+    /// (built with <see cref="UriCreationOptions.DangerousDisablePathAndQueryCanonicalization"/>) goes as its text
+    /// is, where the same text given as a string goes canonicalised. For a URL already in canonical form (the
+    /// common case) <see cref="Uri.AbsoluteUri"/> is the original string itself, built for nothing.
     /// </summary>
     public static SharedKey KeyOf(Exchange ex)
     {
@@ -77,6 +79,6 @@ internal sealed class DedupTable
         }
 
         return new SharedKey(ex.Request.Client, ex.Request.Anonymous, ex.Request.AllowErrorStatus, ex.Method,
-            ex.Target!.OriginalString, headers);
+            ex.Target!.AbsoluteUri, headers);
     }
 }

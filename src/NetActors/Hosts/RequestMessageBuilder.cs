@@ -91,13 +91,15 @@ internal static class RequestMessageBuilder
         var content = ex.Content?.CreateHttpContent();
         if (content is not null)
         {
-            // What the caller's body does wrong (a stream that throws, a length that lies) is told apart from
-            // what the connection does wrong: the first is the request's problem, never the origin's.
-            content = new BodyGuardContent(content);
             if (ex.Request.UploadProgress is { } progress)
             {
                 content = new Content.ProgressContent(content, progress, ex.Attempts + 1);
             }
+
+            // What the caller's body does wrong (a stream that throws, a length that lies, a progress reporter that
+            // throws) is told apart from what the connection does wrong: the first is the request's problem, never
+            // the origin's. So the guard is outermost, right on the connection's stream.
+            content = new BodyGuardContent(content);
         }
 
         message.Content = content;

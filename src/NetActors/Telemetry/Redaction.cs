@@ -107,10 +107,12 @@ public sealed class RedactionSettings
     }
 
     /// <summary>The URL text as it may be shown, whether or not it parses.</summary>
+    /// <remarks>Absolute is what <see cref="Uri"/> reads as absolute, which is also <c>http:/\user:pw@host</c> (a
+    /// backslash read as a slash): its user info is dropped like that of <c>http://user:pw@host</c>.</remarks>
     /// <param name="url">A URL as the caller wrote it.</param>
     public string Url(string url) =>
-        url.Contains("://", StringComparison.Ordinal) && !url.StartsWith('/') &&
-        Uri.TryCreate(url, UriKind.Absolute, out var absolute)
+        url.Contains(':') && !url.StartsWith('/') && Uri.TryCreate(url, UriKind.Absolute, out var absolute) &&
+        (url.Contains("://", StringComparison.Ordinal) || absolute.Scheme == Uri.UriSchemeHttp || absolute.Scheme == Uri.UriSchemeHttps)
             ? Url(absolute)
             : RedactRelative(url);
 

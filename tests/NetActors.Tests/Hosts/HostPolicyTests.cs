@@ -295,6 +295,30 @@ public sealed class DedupTableTests
     }
 
     [Fact]
+    public void A_uri_that_goes_on_the_wire_unlike_its_text_never_shares_the_call_of_that_text()
+    {
+        const string text = "http://api.test:8080/v1/a/../b?q=%41"; // as text it goes as /v1/b?q=A
+        var raw = new Uri(text, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        var table = new DedupTable();
+        Assert.False(table.TryFollow(PolicyExchanges.Prepared(NetRequest.Get("api", text))));
+
+        var asIs = Routed(NetRequest.Get("api", raw)); // goes as /v1/a/../b?q=%41, as its caller asked
+        Assert.Equal("/v1/a/../b?q=%41", asIs.Target!.PathAndQuery);
+        Assert.False(table.TryFollow(asIs));
+        Assert.True(table.TryFollow(Routed(NetRequest.Get("api", new Uri(text))))); // the same wire request as the text
+
+        // As the router leaves a request built from a Uri: its target is that Uri.
+        static Exchange Routed(NetRequest request)
+        {
+            var ex = PolicyExchanges.For(request);
+            Assert.True(RequestTargets.TryAbsolute(request, out var target, out _));
+            ex.Target = target;
+            Assert.Null(RequestMessageBuilder.Prepare(ex, _ => NetJson.Default));
+            return ex;
+        }
+    }
+
+    [Fact]
     public void A_request_that_opted_out_never_shares()
     {
         var table = new DedupTable();

@@ -61,6 +61,8 @@ public sealed class SecretRedactionTests
     [InlineData("/p?x=1&token+=a", "/p?x=1&token+=***")]
     [InlineData("/p?x=1&&Token=a", "/p?x=1&&Token=***")]
     [InlineData("https://api.example.com/p?c=1&n=2&Code=3", "https://api.example.com/p?c=1&n=2&Code=***")]
+    [InlineData("http:/\\example:pw@api.example.com/p", "http://api.example.com/p")] // Uri reads a backslash as a slash
+    [InlineData("HTTPS:\\/example:pw@api.example.com/p?token=a", "https://api.example.com/p?token=***")]
     public void Urls_are_redacted(string url, string expected)
     {
         Assert.Equal(expected, RedactionSettings.Default.Url(url));
