@@ -154,8 +154,11 @@ internal sealed class StreamedBody : Stream
 
         if (read == 0)
         {
+            // An end that raced this read (a timeout, a cancellation, the host stopping) disposed the response under
+            // it, and a disposed response stream reads 0: that is the end's error, not the body's end.
             End(EndOfBody);
-            return 0;
+            var end = Volatile.Read(ref _end)!;
+            return ReferenceEquals(end, EndOfBody) ? 0 : AfterEnd(end);
         }
 
         var total = Interlocked.Add(ref _read, read);

@@ -322,6 +322,58 @@ public sealed class StreamedResponseTests
         await body.ReadExactlyAsync(buffer).AsTask().WaitAsync(Safety);
         return Encoding.UTF8.GetString(buffer);
     }
+
+    /// <summary>
+    /// The race behind a rare failure of the chunked-forever test: the stream ends (here the caller cancels) while a read
+    /// is already past the stream's own check, the end disposes the response, and the disposed connection stream reads
+    /// 0. The caller must get the end's error, never a clean end of a body that was cut.
+    /// </summary>
+    [Fact]
+    public async Task A_read_that_races_the_end_of_the_stream_gets_its_error_not_an_end_of_body()
+    {
+        using var caller = new CancellationTokenSource();
+        var ex = Exchange.ForTask(NetRequest.Get("api", "/cut"), caller.Token);
+        using var message = new HttpRequestMessage();
+        using var response = new HttpResponseMessage();
+        var inner = new EndingStream(caller);
+        using var body = new StreamedBody(ex, message, response, inner, ActorRefs.Nobody);
+        body.Arm(caller.Token);
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => body.ReadAsync(new byte[16]).AsTask());
+        Assert.Throws<OperationCanceledException>(() => body.Read(new byte[16]));
+        Assert.True(body.Ended);
+        Assert.Equal(1, inner.Reads);
+    }
+
+    /// <summary>A connection stream that, on its first read, lets the stream's end happen, then reads 0 as a disposed one does.</summary>
+    private sealed class EndingStream(CancellationTokenSource end) : Stream
+    {
+        public int Reads { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Reads++;
+            end.Cancel();
+            return 0;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            new(Read(buffer.ToArray(), 0, buffer.Length));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }
 
 /// <summary>
