@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace NetActors.Hosts;
@@ -58,11 +59,8 @@ internal sealed class DedupTable
 
     /// <summary>
     /// What makes two requests identical: client, anonymity, error-status handling, method, URL and request
-    /// headers. A value tuple, so the common case (no request headers) allocates nothing. The URL is the target's
-    /// <see cref="Uri.AbsoluteUri"/>, what goes on the wire: not the text it was made from, since a caller's Uri
-    /// (built with <see cref="UriCreationOptions.DangerousDisablePathAndQueryCanonicalization"/>) goes as its text
-    /// is, where the same text given as a string goes canonicalised. For a URL already in canonical form (the
-    /// common case) <see cref="Uri.AbsoluteUri"/> is the original string itself, built for nothing.
+    /// headers. A value tuple, so the common case (no request headers) allocates nothing. The URL stands for what goes
+    /// on the wire (see <see cref="WireUrl"/>).
     /// </summary>
     public static SharedKey KeyOf(Exchange ex)
     {
@@ -79,6 +77,26 @@ internal sealed class DedupTable
         }
 
         return new SharedKey(ex.Request.Client, ex.Request.Anonymous, ex.Request.AllowErrorStatus, ex.Method,
-            ex.Target!.AbsoluteUri, headers);
+            WireUrl(ex.Target!), headers);
     }
+
+    /// <summary>
+    /// The URL of a target as a key of what goes on the wire. A caller's Uri built with
+    /// <see cref="UriCreationOptions.DangerousDisablePathAndQueryCanonicalization"/> goes as its text is, where the same
+    /// text given as a string goes canonicalised, so the text alone is not the key: <see cref="Uri.AbsoluteUri"/> is.
+    /// But its first read builds and keeps about 200 B in the Uri, per request. A text whose path and query no
+    /// canonicalisation changes (printable ASCII, no '%', no backslash, no dot segment: what requests almost always
+    /// are) goes the same either way, so it is its own key, read for nothing; only the others pay for AbsoluteUri.
+    /// </summary>
+    public static string WireUrl(Uri target)
+    {
+        var text = target.OriginalString;
+        return text.AsSpan().IndexOfAnyExcept(PlainUrlChars) < 0 && !text.Contains("/.", StringComparison.Ordinal)
+            ? text
+            : target.AbsoluteUri;
+    }
+
+    /// <summary>What canonicalisation leaves as it is: printable ASCII but '%', '\\' and the characters it escapes.</summary>
+    private static readonly SearchValues<char> PlainUrlChars = SearchValues.Create(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#@!$&'()*+,;=");
 }

@@ -318,6 +318,37 @@ public sealed class DedupTableTests
         }
     }
 
+    [Theory]
+    [InlineData("http://api.test/v1/items?q=a&b=c")]
+    [InlineData("HTTP://API.test:80/x")]
+    [InlineData("http://api.test/a(b)*!$'?x=y#frag")]
+    [InlineData("http://api.test/p:q@r;s=t,u+v~w")]
+    public void A_plain_url_is_its_own_key_and_goes_the_same_whether_or_not_its_uri_canonicalises(string text)
+    {
+        var canonical = new Uri(text);
+        var asIs = new Uri(text, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+
+        Assert.Same(canonical.OriginalString, DedupTable.WireUrl(canonical)); // read for nothing
+        Assert.Same(asIs.OriginalString, DedupTable.WireUrl(asIs));
+        Assert.Equal(canonical.AbsoluteUri, asIs.AbsoluteUri); // so the text stands for one wire request
+    }
+
+    [Theory]
+    [InlineData("http://api.test/a/../b")]
+    [InlineData("http://api.test/%41")]
+    [InlineData("http://api.test/a b")]
+    [InlineData("http://api.test/\u00e9")]
+    [InlineData("http://api.test/a\\b")]
+    [InlineData("http://[::1]:8080/x")]
+    public void Any_other_url_is_keyed_by_what_goes_on_the_wire(string text)
+    {
+        var canonical = new Uri(text);
+        var asIs = new Uri(text, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+
+        Assert.Equal(canonical.AbsoluteUri, DedupTable.WireUrl(canonical));
+        Assert.Equal(asIs.AbsoluteUri, DedupTable.WireUrl(asIs));
+    }
+
     [Fact]
     public void A_request_that_opted_out_never_shares()
     {
