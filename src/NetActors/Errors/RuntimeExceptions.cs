@@ -54,7 +54,10 @@ public sealed class SessionExpiredException(NetRequestInfo? info, string realm, 
     public string Realm { get; } = realm;
 }
 
-/// <summary>The origin's queue is full: the request was not accepted. Nothing was sent.</summary>
+/// <summary>
+/// The origin's queue is full (or the auth realm's, when requests wait for its token): the request was not accepted.
+/// Nothing was sent.
+/// </summary>
 /// <remarks>
 /// Refusals are the one outcome that can come by the thousand per second: the message is made only when it is read.
 /// </remarks>
@@ -63,10 +66,13 @@ public sealed class OverloadedException(NetRequestInfo? info, string origin, int
 {
     private string? _message;
 
-    /// <summary>The origin whose queue is full.</summary>
+    /// <summary>The origin whose queue is full, or <c>auth realm &lt;name&gt;</c> when the realm's stash is.</summary>
     public string Origin { get; } = origin;
 
-    /// <summary>How many requests the origin holds off the wire at most (its <c>queue-capacity</c>).</summary>
+    /// <summary>
+    /// How many requests the origin holds off the wire at most (its <c>queue-capacity</c>); for a full auth realm, how
+    /// many requests wait for its token at most (the realm's <c>stash-capacity</c>).
+    /// </summary>
     public int QueueCapacity { get; } = queueCapacity;
 
     /// <inheritdoc />
