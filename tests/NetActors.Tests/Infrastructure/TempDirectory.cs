@@ -17,5 +17,23 @@ internal sealed class TempDirectory : IDisposable
         return file;
     }
 
-    public void Dispose() => Directory.Delete(Path, recursive: true);
+    /// <summary>
+    /// Removes the directory. A store write the test did not await (a save a singleton started just before its actor
+    /// system stopped) may still create its lock or temp file while the directory is removed, so a removal that finds
+    /// the directory refilled is tried again; cleanup is best effort and never fails the test that used it.
+    /// </summary>
+    public void Dispose()
+    {
+        for (var attempt = 0; attempt < 50 && Directory.Exists(Path); attempt++)
+        {
+            try
+            {
+                Directory.Delete(Path, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A file appeared or vanished under the removal; the next attempt sees the directory as it is now.
+            }
+        }
+    }
 }
