@@ -242,10 +242,7 @@ public sealed class SessionLifecycleTests
         }
         finally
         {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, true);
-            }
+            TempDirectory.Remove(directory); // a store write may still be finishing
         }
     }
 
@@ -272,10 +269,7 @@ public sealed class SessionLifecycleTests
         }
         finally
         {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, true);
-            }
+            TempDirectory.Remove(directory); // a store write may still be finishing
         }
     }
 }

@@ -128,9 +128,6 @@ public sealed class ClusterHandoverTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_store))
-        {
-            Directory.Delete(_store, recursive: true);
-        }
+        TempDirectory.Remove(_store); // a store write may still be finishing
     }
 }

@@ -22,13 +22,16 @@ internal sealed class TempDirectory : IDisposable
     /// system stopped) may still create its lock or temp file while the directory is removed, so a removal that finds
     /// the directory refilled is tried again; cleanup is best effort and never fails the test that used it.
     /// </summary>
-    public void Dispose()
+    public void Dispose() => Remove(Path);
+
+    /// <summary>Removes <paramref name="path"/> and what is in it, best effort, as <see cref="Dispose"/> does.</summary>
+    public static void Remove(string path)
     {
-        for (var attempt = 0; attempt < 50 && Directory.Exists(Path); attempt++)
+        for (var attempt = 0; attempt < 50 && Directory.Exists(path); attempt++)
         {
             try
             {
-                Directory.Delete(Path, recursive: true);
+                Directory.Delete(path, recursive: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
