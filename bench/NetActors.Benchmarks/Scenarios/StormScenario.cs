@@ -108,10 +108,6 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings, 
     }
 
     /// <summary>
-    /// One round: a new storm session on <paramref name="server"/>, the client signed in with its stale token,
-    /// then every URL requested at once.
-    /// </summary>
-    /// <summary>
     /// Storms (<see cref="RoundAsync"/>) until the JIT has settled: no method compiled during a storm and the pause after
     /// it (a tier-1 recompile counts, so a path still on tier-0 code keeps it going), at least <paramref name="min"/>
     /// and at most <paramref name="max"/> storms. One storm is not enough: its 1,000 requests run the new paths on
@@ -132,8 +128,12 @@ internal sealed class StormScenario(BenchServer server, BenchSettings settings, 
     }
 
     /// <summary>Longer than tiered compilation's delay (100 ms) before it promotes the methods called since.</summary>
-    private static readonly TimeSpan JitSettle = TimeSpan.FromMilliseconds(300);
+    internal static readonly TimeSpan JitSettle = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>
+    /// One round: a new storm session on <paramref name="server"/>, the client signed in with its stale token,
+    /// then every URL requested at once.
+    /// </summary>
     public static async Task<StormRun> RoundAsync(IUpstream server, IStormClient client, string[] urls)
     {
         using var cts = new CancellationTokenSource(RoundLimit);

@@ -48,7 +48,7 @@ internal sealed class StrictRunner(StrictSettings settings)
         [
             $"mode: {settings.Mode}: {settings.Rounds} interleaved rounds per scenario and upstream; {settings.Requests:N0} " +
             $"requests per GET run after warm-up batches of {settings.WarmupBatch:N0} (at least {settings.MinWarmupBatches}, " +
-            $"until CPU per request is within 5 % of the batch before, at most {settings.MaxWarmupBatches}); {settings.Origins:N0} origins; " +
+            $"until CPU per request is within 5 % of the batch before and the JIT compiled nothing in the batch and the 300 ms after it, at most {settings.MaxWarmupBatches}); {settings.Origins:N0} origins; " +
             $"overload phases of {settings.OverloadDuration.TotalSeconds:0} s",
             $"command: dotnet run -c Release --project bench/NetActors.Benchmarks -- {commandLine}",
             $"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",

@@ -52,7 +52,7 @@ internal sealed record StrictSettings(
             Requests: int.Parse(Option("--requests") ?? (quick ? "3000" : "50000"), CultureInfo.InvariantCulture),
             WarmupBatch: quick ? 1_000 : 5_000,
             MinWarmupBatches: quick ? 2 : 3,
-            MaxWarmupBatches: quick ? 5 : 12,
+            MaxWarmupBatches: quick ? 5 : 25,
             JitSettle: quick ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(1),
             Origins: quick ? 100 : 1_000,
             OverloadDuration: quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5),
