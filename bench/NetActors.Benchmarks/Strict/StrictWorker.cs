@@ -25,7 +25,7 @@ internal sealed record WorkerResult(
 
 /// <summary>
 /// <c>--strict-worker &lt;client&gt; &lt;scenario&gt; [sizes]</c>: one client, alone in a fresh process (server GC is set by
-/// the bench through DOTNET_gcServer), warmed up until its CPU per request settles, then measured once. The
+/// the bench through DOTNET_gcServer), warmed up until its CPU per request and the JIT settle, then measured once. The
 /// upstream is in this process, or the one described by NETACTORS_BENCH_UPSTREAM. Exits when stdin closes.
 /// </summary>
 internal sealed class StrictWorker
