@@ -104,7 +104,7 @@ public interface INetClient
     /// <param name="realm">The auth realm.</param>
     /// <param name="tokens">The tokens, for example from your login flow.</param>
     /// <param name="cancellationToken">Cancels the wait for the answer.</param>
-    Task<long> SignInAsync(string realm, Auth.TokenSet tokens, CancellationToken cancellationToken = default);
+    Task<long> SignInAsync(string realm, TokenSet tokens, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Ends the session of <paramref name="realm"/>: tokens cleared from the store, every queued or waiting

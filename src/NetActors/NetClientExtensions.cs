@@ -106,7 +106,7 @@ public static class NetClientExtensions
         if (!Directory.Exists(directory))
         {
             throw new InvalidRequestException(
-                new NetRequestInfo(request.Client, request.Method.Method, Telemetry.RedactionSettings.Default.Url(request.Url), 0),
+                new NetRequestInfo(request.Client, request.Method.Method, RedactionSettings.Default.Url(request.Url), 0),
                 $"the download's directory '{directory}' does not exist.");
         }
 
@@ -122,7 +122,7 @@ public static class NetClientExtensions
             {
                 // An error page (AllowErrorStatus) or an unfollowed redirect is never the file.
                 throw HttpStatusException.For(response.StatusCode, new NetRequestInfo(request.Client, request.Method.Method,
-                    Telemetry.RedactionSettings.Default.Url(response.Uri), response.Attempts), null, null);
+                    RedactionSettings.Default.Url(response.Uri), response.Attempts), null, null);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -140,7 +140,7 @@ public static class NetClientExtensions
             {
                 // The body arrived; putting it in place failed on the disk (the target is a directory, say).
                 throw new DownloadWriteException(new NetRequestInfo(request.Client, request.Method.Method,
-                    Telemetry.RedactionSettings.Default.Url(response.Uri), response.Attempts), e);
+                    RedactionSettings.Default.Url(response.Uri), response.Attempts), e);
             }
         }
         finally

@@ -125,7 +125,7 @@ internal sealed class DemoSteps
     /// <summary>All messages through <c>PaginateAsync</c>: odd operations follow the Link header, even ones the JSON cursor.</summary>
     private async Task ListMessagesAsync(LoadOp op, CancellationToken ct)
     {
-        var paging = op.Sequence % 2 == 1 ? NetActors.Content.Paging.LinkHeader("items") : NetActors.Content.Paging.Cursor("items", "next", "hasMore", "cursor");
+        var paging = op.Sequence % 2 == 1 ? NetActors.Paging.LinkHeader("items") : NetActors.Paging.Cursor("items", "next", "hasMore", "cursor");
         var last = 0;
         await foreach (var message in _net.PaginateAsync<Message>(NetRequest.Get(DemoClients.Api, $"api/messages?limit={PageSize}"), paging, ct))
         {

@@ -79,7 +79,7 @@ internal sealed class RequestLedger(INetClient net, Func<string, TimeSpan> total
 
     // The facade's JSON helpers are INetClient's own, through SendAsync: the ledger sees each of their requests.
 
-    public Task<long> SignInAsync(string realm, NetActors.Auth.TokenSet tokens, CancellationToken cancellationToken = default) =>
+    public Task<long> SignInAsync(string realm, TokenSet tokens, CancellationToken cancellationToken = default) =>
         net.SignInAsync(realm, tokens, cancellationToken);
 
     public Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default) =>

@@ -49,33 +49,6 @@ internal sealed class DPoPProofs : IDisposable
     /// <summary>The JWK SHA-256 thumbprint of the public key (RFC 7638), what a server binds tokens to (<c>cnf.jkt</c>).</summary>
     public string Thumbprint { get; }
 
-    /// <summary>A new ES256 key for a realm that was given none.</summary>
-    public static DPoPProofs Generate() => new(ECDsa.Create(ECCurve.NamedCurves.nistP256));
-
-    /// <summary>The key in <paramref name="text"/>: PEM (<c>-----BEGIN EC PRIVATE KEY-----</c> or PKCS#8), or base64 PKCS#8.</summary>
-    public static DPoPProofs FromText(string text)
-    {
-        var key = ECDsa.Create();
-        try
-        {
-            if (text.Contains("-----BEGIN", StringComparison.Ordinal))
-            {
-                key.ImportFromPem(text);
-            }
-            else
-            {
-                key.ImportPkcs8PrivateKey(Convert.FromBase64String(text.Trim()), out _);
-            }
-
-            return new DPoPProofs(key);
-        }
-        catch
-        {
-            key.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>
     /// A proof for one attempt: <c>htm</c>, <c>htu</c> (scheme, host, port and path; no query, no fragment), <c>iat</c>,
     /// a unique <c>jti</c>, <c>ath</c> when the attempt carries <paramref name="accessToken"/>, and the nonce the

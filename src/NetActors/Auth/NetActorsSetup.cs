@@ -1,3 +1,5 @@
+using NetActors.Configuration;
+
 namespace NetActors.Auth;
 
 /// <summary>
@@ -11,8 +13,9 @@ internal sealed class NetActorsSetup(IReadOnlyDictionary<string, RealmRegistrati
 
     public IReadOnlyDictionary<string, Resilience.ClientHooks> Clients { get; } = clients;
 
-    public IReadOnlySet<string> DelegateRealms { get; } =
-        realms.Where(r => r.Value.Refresher is not null).Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+    /// <summary>The realms with a refresher delegate, which the settings' validation is given.</summary>
+    public RefresherRealms RefresherRealms { get; } =
+        new(realms.Where(r => r.Value.Refresher is not null).Select(r => r.Key).ToHashSet(StringComparer.Ordinal));
 }
 
 /// <summary>A realm's C# registrations.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using NetActors.Configuration;
 
 namespace NetActors.Auth;
 
@@ -59,5 +60,5 @@ internal sealed class OriginAuthState(RealmSettings realm, IActorRef tokenActor)
     }
 
     /// <summary>The <c>Authorization</c> value for <paramref name="accessToken"/>: DPoP for a sender-constrained realm.</summary>
-    public string AuthorizationFor(string accessToken) => (realm.DPoP is null ? "Bearer " : "DPoP ") + accessToken;
+    public string AuthorizationFor(string accessToken) => (realm.DPoPKey is null ? "Bearer " : "DPoP ") + accessToken;
 }

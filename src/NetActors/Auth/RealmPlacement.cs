@@ -1,4 +1,5 @@
 using Akka.Actor;
+using NetActors.Configuration;
 
 namespace NetActors.Auth;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using NetActors.Errors;
+using NetActors.Configuration;
 
 namespace NetActors.Auth;
 
@@ -79,7 +80,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     private Task _lastWrite = Task.CompletedTask;
     private bool _refreshInFlight;
     private bool _handingOver;
-    private readonly Resilience.RetrySettings _refreshBackoff;
+    private readonly RetrySettings _refreshBackoff;
     private readonly HashSet<IActorRef> _waiters = [];
 
     /// <summary>
@@ -98,7 +99,7 @@ internal sealed class TokenActor : ReceiveActor, IWithUnboundedStash, IWithTimer
     {
         _settings = settings;
         _services = services;
-        _refreshBackoff = new Resilience.RetrySettings
+        _refreshBackoff = new RetrySettings
         {
             BaseDelay = settings.RetryMinBackoff, Factor = 2, MaxDelay = settings.RetryMaxBackoff, Jitter = 0.5,
         };

@@ -1,4 +1,5 @@
 using System.Globalization;
+using NetActors.Configuration;
 using NetActors.Errors;
 
 namespace NetActors.Auth;
@@ -30,7 +31,7 @@ internal enum RefreshOutcome
 internal static class TokenAnswers
 {
     /// <summary>Beyond this a lifetime is not a lifetime but a broken server (and beyond what time arithmetic holds).</summary>
-    public static readonly TimeSpan MaxPlausibleLifetime = TimeSpan.FromDays(3650);
+    public static TimeSpan MaxPlausibleLifetime => RealmSettings.MaxPlausibleLifetime;
 
     /// <summary>The meaning of a refresher's failure.</summary>
     public static RefreshOutcome Classify(Exception? error) => Unwrap(error) switch

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using NetActors.Errors;
+using NetActors.Configuration;
 
 namespace NetActors.Auth;
 
@@ -56,9 +57,9 @@ internal static class TokenRefreshers
     public static ITokenRefresher? Create(RealmSettings realm,
         Func<TokenRefreshContext, CancellationToken, Task<TokenSet>>? refresher) => realm.Strategy switch
     {
-        RefreshStrategy.Endpoint => new EndpointRefresher(realm.Endpoint, realm.DPoP is not null),
-        RefreshStrategy.OAuthRefreshToken => new OAuthRefresher(realm.OAuth, clientCredentials: false, realm.DPoP is not null),
-        RefreshStrategy.OAuthClientCredentials => new OAuthRefresher(realm.OAuth, clientCredentials: true, realm.DPoP is not null),
+        RefreshStrategy.Endpoint => new EndpointRefresher(realm.Endpoint, realm.DPoPKey is not null),
+        RefreshStrategy.OAuthRefreshToken => new OAuthRefresher(realm.OAuth, clientCredentials: false, realm.DPoPKey is not null),
+        RefreshStrategy.OAuthClientCredentials => new OAuthRefresher(realm.OAuth, clientCredentials: true, realm.DPoPKey is not null),
         RefreshStrategy.Delegate => new DelegateRefresher(refresher!),
         _ => null,
     };

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using NetActors.Telemetry;
+using NetActors.Configuration;
 
 namespace NetActors.Caching;
 

@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using NetActors.Auth;
 using NetActors.Errors;
+using NetActors.Configuration;
 
 namespace NetActors.Cluster;
 

@@ -69,16 +69,3 @@ internal sealed record HandoverBudget(TimeSpan Detection, TimeSpan StableAfter, 
         log.Warning("Cluster mode: {0}", message);
     }
 }
-
-/// <summary>What happens at start when a crashed member's handover cannot fit in a request's total timeout.</summary>
-public enum HandoverCheck
-{
-    /// <summary>A warning in the log (the default).</summary>
-    Warn,
-
-    /// <summary>Startup fails with a message naming the keys.</summary>
-    Error,
-
-    /// <summary>Not checked.</summary>
-    Off,
-}

@@ -67,28 +67,28 @@ public sealed record ClientSettings
     public IReadOnlyList<KeyValuePair<string, string>> DefaultHeaders { get; init; } = [];
 
     /// <summary>Retry policy.</summary>
-    public Resilience.RetrySettings Retry { get; init; } = new();
+    public RetrySettings Retry { get; init; } = new();
 
     /// <summary>Whether identical overlapping GET/HEAD requests share one wire request.</summary>
     public bool Deduplicate { get; init; } = ReferenceDefaults.Bool("client-defaults.deduplicate");
 
     /// <summary>The origin's rate limit (from the client that declares the origin).</summary>
-    public Resilience.RateLimitSettings RateLimit { get; init; } = new();
+    public RateLimitSettings RateLimit { get; init; } = new();
 
     /// <summary>The origin's circuit breaker (from the client that declares the origin).</summary>
-    public Resilience.CircuitBreakerSettings CircuitBreaker { get; init; } = new();
+    public CircuitBreakerSettings CircuitBreaker { get; init; } = new();
 
     /// <summary>The origin's adaptive concurrency limit, within <see cref="MaxConnections"/> (from the client that declares the origin).</summary>
-    public Resilience.AdaptiveConcurrencySettings AdaptiveConcurrency { get; init; } = new();
+    public AdaptiveConcurrencySettings AdaptiveConcurrency { get; init; } = new();
 
     /// <summary>The origin's adaptive rate, adjusting <see cref="RateLimit"/> (from the client that declares the origin).</summary>
-    public Resilience.AdaptiveRateSettings AdaptiveRate { get; init; } = new();
+    public AdaptiveRateSettings AdaptiveRate { get; init; } = new();
 
     /// <summary>The auth realm whose token this client's requests carry, or null.</summary>
     public string? AuthRealm { get; init; }
 
     /// <summary>The client's private HTTP cache.</summary>
-    public Caching.CacheSettings Cache { get; init; } = new();
+    public CacheSettings Cache { get; init; } = new();
 
     /// <summary>How the client reads and writes JSON.</summary>
     public JsonSettings Json { get; init; } = new();
@@ -97,7 +97,7 @@ public sealed record ClientSettings
     /// What this client's log lines and exception messages mask: the built-in lists, the runtime's
     /// <c>netactors.logging</c> lists and the client's own <c>logging</c> lists.
     /// </summary>
-    public Telemetry.RedactionSettings Redaction { get; init; } = Telemetry.RedactionSettings.Default;
+    public RedactionSettings Redaction { get; init; } = RedactionSettings.Default;
 
     /// <summary>The origin key (<c>scheme://host:port</c>) of <see cref="BaseAddress"/>, or null.</summary>
     /// <remarks>Computed once, when <see cref="BaseAddress"/> is set: every relative request reads it.</remarks>
@@ -153,15 +153,15 @@ public sealed record ClientSettings
             PooledConnectionIdleTimeout = r.Duration("pooled-connection-idle-timeout"),
             DefaultHeaders = ReadHeaders(c, prefix, r),
             AuthRealm = r.String("auth-realm") is { Length: > 0 } realm ? realm : null,
-            Retry = Resilience.RetrySettings.Create(r),
+            Retry = RetrySettings.Create(r),
             Deduplicate = r.Bool("deduplicate"),
-            RateLimit = Resilience.RateLimitSettings.Create(r),
-            CircuitBreaker = Resilience.CircuitBreakerSettings.Create(r),
-            AdaptiveConcurrency = Resilience.AdaptiveConcurrencySettings.Create(r, r.Int("max-connections", min: 1, max: 10_000)),
-            AdaptiveRate = Resilience.AdaptiveRateSettings.Create(r, r.Double("rate-limit.permits-per-second", 0, 1_000_000)),
-            Cache = Caching.CacheSettings.Create(r, c),
+            RateLimit = RateLimitSettings.Create(r),
+            CircuitBreaker = CircuitBreakerSettings.Create(r),
+            AdaptiveConcurrency = AdaptiveConcurrencySettings.Create(r, r.Int("max-connections", min: 1, max: 10_000)),
+            AdaptiveRate = AdaptiveRateSettings.Create(r, r.Double("rate-limit.permits-per-second", 0, 1_000_000)),
+            Cache = CacheSettings.Create(r, c),
             Json = JsonSettings.Create(r),
-            Redaction = Telemetry.RedactionSettings.Create(
+            Redaction = RedactionSettings.Create(
                 r.StringList("logging.redacted-query-parameters"), r.StringList("logging.redacted-headers")),
         };
 

@@ -14,19 +14,19 @@ public sealed record NetActorsSettings
     public required IReadOnlyDictionary<string, ClientSettings> Clients { get; init; }
 
     /// <summary>The auth realms, by name.</summary>
-    public required IReadOnlyDictionary<string, Auth.RealmSettings> Realms { get; init; }
+    public required IReadOnlyDictionary<string, RealmSettings> Realms { get; init; }
 
     /// <summary>How long in-flight requests may finish when the host stops.</summary>
     public TimeSpan DrainTimeout { get; init; } = ReferenceDefaults.Duration("shutdown.drain-timeout");
 
     /// <summary>Where the backend's feature flags come from.</summary>
-    public Features.FeatureFlagsSettings FeatureFlags { get; init; } = new();
+    public FeatureFlagsSettings FeatureFlags { get; init; } = new();
 
     /// <summary>The logging and redaction settings.</summary>
     public required RedactionSettings Redaction { get; init; }
 
     /// <summary>Cluster mode (<c>netactors.cluster</c>).</summary>
-    public NetActors.Cluster.ClusterSettings Cluster { get; init; } = new();
+    public ClusterSettings Cluster { get; init; } = new();
 
     /// <summary>The library's reference configuration (the defaults), parsed once.</summary>
     public static Config Reference => ReferenceConfig.Value;
@@ -44,7 +44,7 @@ public sealed record NetActorsSettings
     public static NetActorsSettings Create(ActorSystem system)
     {
         var settings = Create(system.Settings.Config,
-            system.Settings.Setup.Get<Auth.NetActorsSetup>() is { HasValue: true } setup ? setup.Value.DelegateRealms : null);
+            system.Settings.Setup.Get<RefresherRealms>() is { HasValue: true } realms ? realms.Value.Names : null);
         settings.Cluster.CheckProvider(system);
         return settings;
     }
@@ -71,14 +71,14 @@ public sealed record NetActorsSettings
 
         ValidateSharedOrigins(clients.Values);
 
-        var realms = new Dictionary<string, Auth.RealmSettings>(StringComparer.Ordinal);
+        var realms = new Dictionary<string, RealmSettings>(StringComparer.Ordinal);
         var auth = netactors.GetConfig("auth") ?? Config.Empty;
         var realmSection = auth.GetConfig("realms");
         if (realmSection is not null && !realmSection.IsEmpty)
         {
             foreach (var name in realmSection.Root.GetObject().Items.Keys)
             {
-                realms[name] = Auth.RealmSettings.Create(name, auth, clients, delegateRealms?.Contains(name) == true);
+                realms[name] = RealmSettings.Create(name, auth, clients, delegateRealms?.Contains(name) == true);
             }
         }
 
@@ -103,9 +103,9 @@ public sealed record NetActorsSettings
             Clients = clients,
             Realms = realms,
             DrainTimeout = new HoconReader(netactors, "netactors.").Duration("shutdown.drain-timeout"),
-            FeatureFlags = Features.FeatureFlagsSettings.Create(netactors, clients),
+            FeatureFlags = FeatureFlagsSettings.Create(netactors, clients),
             Redaction = redaction,
-            Cluster = NetActors.Cluster.ClusterSettings.Create(netactors),
+            Cluster = ClusterSettings.Create(netactors),
         };
     }
 

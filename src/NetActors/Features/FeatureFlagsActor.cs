@@ -2,6 +2,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
 using NetActors.Hosts;
+using NetActors.Configuration;
 
 namespace NetActors.Features;
 

@@ -41,7 +41,7 @@ public sealed class NetGateway : ReceiveActor
         var realms = new Dictionary<string, RealmRoute>(StringComparer.Ordinal);
         foreach (var realm in settings.Realms.Values)
         {
-            realms[realm.Name] = new RealmRoute(realm, StartRealm(realm));
+            realms[realm.Name] = new RealmRoute(realm, StartRealm(realm), realm.DPoPKey is { } key ? new DPoPProofs(key) : null);
         }
 
         _realms = realms;

@@ -165,11 +165,11 @@ public sealed class ClientBuilder
     /// <param name="maxLimit">The highest limit; 0 for <c>max-connections</c>.</param>
     /// <param name="initialLimit">The limit to start from; 0 for the smaller of 10 and the highest limit.</param>
     /// <param name="window">The sampling window; null keeps the configured one.</param>
-    public ClientBuilder WithAdaptiveConcurrency(Resilience.AdaptiveAlgorithm algorithm = Resilience.AdaptiveAlgorithm.Gradient,
+    public ClientBuilder WithAdaptiveConcurrency(AdaptiveAlgorithm algorithm = AdaptiveAlgorithm.Gradient,
         int minLimit = 1, int maxLimit = 0, int initialLimit = 0, TimeSpan? window = null)
     {
         Set("adaptive-concurrency.enabled", "on")
-            .Set("adaptive-concurrency.algorithm", algorithm == Resilience.AdaptiveAlgorithm.Aimd ? "aimd" : "gradient")
+            .Set("adaptive-concurrency.algorithm", algorithm == AdaptiveAlgorithm.Aimd ? "aimd" : "gradient")
             .Set("adaptive-concurrency.min-limit", HoconText.Number(minLimit))
             .Set("adaptive-concurrency.max-limit", HoconText.Number(maxLimit))
             .Set("adaptive-concurrency.initial-limit", HoconText.Number(initialLimit));

@@ -78,7 +78,7 @@ public sealed class NetActorsHandler(INetClient net, string client, bool streamR
             var (callerContent, problem) = await CallerContent.FromAsync(body, cancellationToken).ConfigureAwait(false);
             if (problem is not null)
             {
-                var info = new NetRequestInfo(Client, request.Method.Method, Telemetry.RedactionSettings.Default.Url(url), 0);
+                var info = new NetRequestInfo(Client, request.Method.Method, RedactionSettings.Default.Url(url), 0);
                 var invalid = new InvalidRequestException(info, problem);
                 throw new HttpRequestException(invalid.Message, invalid);
             }

@@ -62,7 +62,9 @@ public static class NetActorsHostingExtensions
             builder.AddHocon(ConfigurationFactory.ParseString(own), HoconAddMode.Prepend);
         }
 
-        builder.AddSetup(new NetActorsSetup(net.RealmRegistrations, net.ClientHooks));
+        var setup = new NetActorsSetup(net.RealmRegistrations, net.ClientHooks);
+        builder.AddSetup(setup);
+        builder.AddSetup(setup.RefresherRealms);
         builder.ConfigureLoggers(loggers =>
         {
             loggers.ClearLoggers();

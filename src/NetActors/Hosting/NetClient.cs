@@ -63,7 +63,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         {
             // Once shutdown has begun no request is accepted; answering here means none can be lost with the system.
             answered = new Errors.NetShutdownException(
-                new Errors.NetRequestInfo(request.Client, request.Method?.Method ?? "(none)", Telemetry.RedactionSettings.Default.Url(request.Url ?? string.Empty), 0));
+                new Errors.NetRequestInfo(request.Client, request.Method?.Method ?? "(none)", RedactionSettings.Default.Url(request.Url ?? string.Empty), 0));
             return null;
         }
 
@@ -126,7 +126,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
         return exchange.Task;
     }
 
-    public async Task<long> SignInAsync(string realm, Auth.TokenSet tokens, CancellationToken cancellationToken = default)
+    public async Task<long> SignInAsync(string realm, TokenSet tokens, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         var gateway = await GatewayAsync(cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using NetActors.Configuration;
 namespace NetActors.Hosts;
 
 /// <summary>
@@ -21,7 +22,7 @@ namespace NetActors.Hosts;
 /// actor knows what is on the wire (the cap holds) and what waited (it is admitted again, nothing is lost).
 /// </summary>
 internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, TimeProvider? time = null,
-    Resilience.CircuitBreakerSettings? circuitBreaker = null, Resilience.AdaptiveLimit? limit = null,
+    CircuitBreakerSettings? circuitBreaker = null, Resilience.AdaptiveLimit? limit = null,
     Resilience.AdaptiveRate? rate = null)
 {
     private readonly HashSet<Exchange> _members = new(Exchange.Identity);
@@ -39,7 +40,7 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     public HashSet<Exchange> InFlight { get; } = new(Exchange.Identity);
 
     /// <summary>The origin's circuit: kept here so that a crash of the actor does not close an open circuit.</summary>
-    public Resilience.CircuitBreaker Breaker { get; } = new(circuitBreaker ?? new Resilience.CircuitBreakerSettings());
+    public Resilience.CircuitBreaker Breaker { get; } = new(circuitBreaker ?? new CircuitBreakerSettings());
 
     /// <summary>Until when a <c>Retry-After</c> pauses the origin (kept here so that a crash does not end the pause).</summary>
     public DateTimeOffset PausedUntil { get; set; }

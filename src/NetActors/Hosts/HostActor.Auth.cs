@@ -65,7 +65,7 @@ internal sealed partial class HostActor
     {
         var realm = ex.Client.AuthRealm!;
         var cache = RealmFor(realm, _context.Realms[realm]);
-        if (cache.Route.Settings.DPoP is not null && !ex.DPoPNonceRetried &&
+        if (cache.Route.DPoP is not null && !ex.DPoPNonceRetried &&
             Auth.DPoPProofs.AsksForNonce(HeaderValues(response, "WWW-Authenticate")))
         {
             if (!RetryPolicy.MaySendAgain(ex)) // at most once, after a 401 too: the server did not act on it, but it was sent
@@ -135,7 +135,7 @@ internal sealed partial class HostActor
     /// origins, and for its token requests (anonymous) wherever the token endpoint is.
     /// </summary>
     private Auth.DPoPProofs? DPoPFor(Exchange ex) =>
-        ex.Client.AuthRealm is { } realm && _context.Realms.TryGetValue(realm, out var route) && route.Settings.DPoP is { } proofs &&
+        ex.Client.AuthRealm is { } realm && _context.Realms.TryGetValue(realm, out var route) && route.DPoP is { } proofs &&
         (ex.Authorization is null || route.Settings.Origins.Contains(_origin))
             ? proofs
             : null;

@@ -48,5 +48,5 @@ internal sealed class HostContext(
     public Func<double> Random { get; } = random ?? System.Random.Shared.NextDouble;
 }
 
-/// <summary>A realm as host actors see it: its settings and its TokenActor.</summary>
-internal sealed record RealmRoute(Auth.RealmSettings Settings, IActorRef TokenActor);
+/// <summary>A realm as host actors see it: its settings, its TokenActor and, when sender-constrained, its DPoP proofs.</summary>
+internal sealed record RealmRoute(RealmSettings Settings, IActorRef TokenActor, Auth.DPoPProofs? DPoP);

@@ -1,3 +1,4 @@
+using NetActors.Configuration;
 namespace NetActors.Resilience;
 
 /// <summary>What one sampling window saw: its attempts, their latency and the most that were on the wire at once.</summary>

@@ -1,3 +1,4 @@
+using NetActors.Configuration;
 namespace NetActors.Resilience;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NetActors.Configuration;
 
 namespace NetActors.Resilience;
 

@@ -186,38 +186,6 @@ public sealed class NamespaceGraph
         uses.Add($"{fromName} uses {NameOf(used)}");
     }
 
-    /// <summary>
-    /// The graph without the given type-level uses (pairs of a type, named by its outermost type, and the type it
-    /// uses): an edge none of whose uses is left goes away.
-    /// </summary>
-    public NamespaceGraph Without(IReadOnlyCollection<(string Type, string Uses)> uses)
-    {
-        var graph = new NamespaceGraph(_assembly, _root);
-        foreach (var (from, targets) in Edges)
-            foreach (var (to, all) in targets)
-            {
-                var left = all.Where(use => !uses.Contains(Split(use))).ToList();
-                if (left.Count == 0)
-                    continue;
-                if (!graph.Edges.TryGetValue(from, out var kept))
-                    graph.Edges[from] = kept = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
-                kept[to] = new SortedSet<string>(left, StringComparer.Ordinal);
-            }
-        return graph;
-    }
-
-    /// <summary>Every type-level use in the graph, as (outermost using type, used type).</summary>
-    public IEnumerable<(string Type, string Uses)> AllUses() =>
-        Edges.Values.SelectMany(t => t.Values).SelectMany(u => u).Select(Split);
-
-    private static (string Type, string Uses) Split(string use)
-    {
-        var at = use.IndexOf(" uses ", StringComparison.Ordinal);
-        var type = use[..at];
-        var nested = type.IndexOf('+');
-        return (nested < 0 ? type : type[..nested], use[(at + 6)..]);
-    }
-
     /// <summary>The strongly connected groups of more than one namespace (each holds at least one cycle).</summary>
     public IReadOnlyList<IReadOnlyList<string>> Knots()
     {

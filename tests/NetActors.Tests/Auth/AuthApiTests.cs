@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Http;
 using NetActors.Auth;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Auth;
 

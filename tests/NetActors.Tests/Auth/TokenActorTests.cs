@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using NetActors.Auth;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Auth;
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using NetActors.Errors;
 using NetActors.Caching;
 using static NetActors.Tests.Caching.CacheResponses;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Caching;
 

@@ -1,4 +1,5 @@
 using NetActors.Resilience;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Cluster;
 

@@ -4,6 +4,7 @@ using Akka.TestKit.Xunit2;
 using NetActors.Auth;
 using NetActors.Cluster;
 using NetActors.Errors;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Cluster;
 

@@ -140,7 +140,7 @@ public sealed class DotnetConfigurationTests
         var orders = fromJson.Clients["OrdersApi"];
         Assert.Equal((12, 300, 4, TimeSpan.FromSeconds(8)), (orders.MaxConnections, orders.QueueCapacity, orders.Retry.MaxAttempts, orders.ResponseTimeout));
         Assert.Equal(JsonReadPolicy.Strict, orders.Json.ReadPolicy);
-        Assert.Equal((true, NetActors.Resilience.AdaptiveAlgorithm.Aimd, 2, 10, 4, TimeSpan.FromMilliseconds(200)),
+        Assert.Equal((true, AdaptiveAlgorithm.Aimd, 2, 10, 4, TimeSpan.FromMilliseconds(200)),
             (orders.AdaptiveConcurrency.Enabled, orders.AdaptiveConcurrency.Algorithm, orders.AdaptiveConcurrency.MinLimit,
                 orders.AdaptiveConcurrency.MaxLimit, orders.AdaptiveConcurrency.InitialLimit, orders.AdaptiveConcurrency.Window));
         Assert.Equal((true, 2.0, 40.0, 0.8), (orders.AdaptiveRate.Enabled, orders.AdaptiveRate.MinRate, orders.AdaptiveRate.MaxRate, orders.AdaptiveRate.DecreaseFactor));

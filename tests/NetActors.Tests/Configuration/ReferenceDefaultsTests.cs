@@ -20,15 +20,15 @@ public sealed class ReferenceDefaultsTests
                 $"{property.Name}: reference.conf {JsonSerializer.Serialize(property.GetValue(fromReference))}, C# {JsonSerializer.Serialize(property.GetValue(inCode))}");
         }
 
-        var realmFromReference = NetActors.Auth.RealmSettings.Create("r", NetActorsSettings.Reference.GetConfig("netactors.auth"),
+        var realmFromReference = RealmSettings.Create("r", NetActorsSettings.Reference.GetConfig("netactors.auth"),
             new Dictionary<string, ClientSettings>(), hasDelegate: false);
-        AssertSameProperties(realmFromReference, new NetActors.Auth.RealmSettings { Name = "r" });
-        AssertSameProperties(NetActors.Cluster.ClusterSettings.Create(NetActorsSettings.Reference.GetConfig("netactors")),
-            new NetActors.Cluster.ClusterSettings());
+        AssertSameProperties(realmFromReference, new RealmSettings { Name = "r" });
+        AssertSameProperties(ClusterSettings.Create(NetActorsSettings.Reference.GetConfig("netactors")),
+            new ClusterSettings());
 
         var settings = NetActorsSettings.Create(ConfigurationFactory.Empty);
         Assert.Equal(settings.DrainTimeout, new NetActorsSettings { Clients = settings.Clients, Realms = settings.Realms, Redaction = settings.Redaction }.DrainTimeout);
-        Assert.Equal(JsonSerializer.Serialize(settings.FeatureFlags), JsonSerializer.Serialize(new NetActors.Features.FeatureFlagsSettings()));
+        Assert.Equal(JsonSerializer.Serialize(settings.FeatureFlags), JsonSerializer.Serialize(new FeatureFlagsSettings()));
     }
 
     private static void AssertSameProperties<T>(T fromReference, T inCode)

@@ -12,8 +12,10 @@ public sealed class PublicSurfaceTests
             .Select(p => $"{p.Name}: {p.PropertyType}");
 
         Assert.Empty(hidden);
-        Assert.All([typeof(NetContent), typeof(MultipartBuilder), typeof(Paging), typeof(TransferProgress), typeof(DownloadTarget)],
+        Assert.All([typeof(NetContent), typeof(MultipartBuilder), typeof(TransferProgress), typeof(DownloadTarget), typeof(NetJson)],
             t => Assert.Equal("NetActors.Content", t.Namespace));
+        // The types the request surface names sit beside it (src/NetActors/*.cs), so no namespace below uses the root.
+        Assert.All([typeof(Paging), typeof(TokenSet), typeof(RedactionSettings)], t => Assert.Equal("NetActors", t.Namespace));
     }
 
     private static bool IsPublic(Type type) =>

@@ -167,7 +167,7 @@ internal sealed class OriginModel
         _tokens = new Recorder(provider, "tokens");
         var realms = new Dictionary<string, RealmRoute>
         {
-            [Realm] = new(new RealmSettings { Name = Realm, Origins = new HashSet<string> { Origin } }, _tokens),
+            [Realm] = new(new RealmSettings { Name = Realm, Origins = new HashSet<string> { Origin } }, _tokens, DPoP: null),
         };
         _random = new Random(seed);
         var context = new HostContext(_gateway, realms, _clock, new NetMetrics(), new RequestLog(NullLogger.Instance),

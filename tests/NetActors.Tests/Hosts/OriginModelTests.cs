@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using CsCheck;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Hosts;
 
@@ -41,8 +42,8 @@ public sealed class OriginModelTests : IDisposable
         Gen.Select(Gen.Int[1, 3], Gen.Int[0, 4], Gen.Bool, Gen.Bool, Gen.Int[0, 2], Gen.Int[0, 2], (max, queue, auth, dedup, adaptive, hooks) =>
             new OriginShape(max, queue, auth, dedup, adaptive switch
             {
-                1 => NetActors.Resilience.AdaptiveAlgorithm.Gradient,
-                2 => NetActors.Resilience.AdaptiveAlgorithm.Aimd,
+                1 => AdaptiveAlgorithm.Gradient,
+                2 => AdaptiveAlgorithm.Aimd,
                 _ => null,
             }, hooks == 0));
 

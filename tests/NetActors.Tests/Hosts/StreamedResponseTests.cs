@@ -309,7 +309,7 @@ public sealed class StreamedResponseTests
         public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default) =>
             inner.SendAsync(request, cancellationToken);
 
-        public Task<long> SignInAsync(string realm, NetActors.Auth.TokenSet tokens, CancellationToken cancellationToken = default) =>
+        public Task<long> SignInAsync(string realm, TokenSet tokens, CancellationToken cancellationToken = default) =>
             inner.SignInAsync(realm, tokens, cancellationToken);
 
         public Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default) =>

@@ -150,7 +150,7 @@ public sealed class TrySendTests
         public Task<NetResponse> SendAsync(NetRequest request, CancellationToken cancellationToken = default) =>
             Task.FromException<NetResponse>(error);
 
-        public Task<long> SignInAsync(string realm, NetActors.Auth.TokenSet tokens, CancellationToken cancellationToken = default) =>
+        public Task<long> SignInAsync(string realm, TokenSet tokens, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
 
         public Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default) =>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using NetActors.Resilience;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Resilience;
 

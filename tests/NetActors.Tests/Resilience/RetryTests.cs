@@ -4,6 +4,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using NetActors.Errors;
 using NetActors.Resilience;
+using NetActors.Configuration;
 
 namespace NetActors.Tests.Resilience;
 

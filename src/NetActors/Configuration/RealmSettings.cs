@@ -1,7 +1,7 @@
+using System.Security.Cryptography;
 using Akka.Configuration;
-using NetActors.Configuration;
 
-namespace NetActors.Auth;
+namespace NetActors.Configuration;
 
 /// <summary>How a realm obtains new tokens.</summary>
 public enum RefreshStrategy
@@ -38,6 +38,12 @@ public enum TokenAnswerFormat
 /// <summary>The typed, validated settings of one auth realm (<c>netactors.auth.realms.&lt;name&gt;</c>).</summary>
 public sealed record RealmSettings
 {
+    /// <summary>
+    /// The longest token lifetime a realm may believe: beyond it a lifetime is not a lifetime but a broken server
+    /// (and beyond what time arithmetic holds). <c>token-lifetime.max</c> may not exceed it.
+    /// </summary>
+    internal static readonly TimeSpan MaxPlausibleLifetime = TimeSpan.FromDays(3650);
+
     /// <summary>The realm's name.</summary>
     public required string Name { get; init; }
 
@@ -90,10 +96,10 @@ public sealed record RealmSettings
     public int StashCapacity { get; init; } = Configuration.ReferenceDefaults.Int("auth.realm-defaults.stash-capacity");
 
     /// <summary>
-    /// The realm's DPoP (RFC 9449) proofs and key when <c>dpop.enabled</c>: tokens go as <c>Authorization: DPoP</c>
-    /// with a fresh proof per attempt; null for bearer tokens.
+    /// The realm's DPoP (RFC 9449) key (ES256) when <c>dpop.enabled</c>: tokens go as <c>Authorization: DPoP</c>
+    /// with a fresh proof per attempt, signed with it; null for bearer tokens.
     /// </summary>
-    internal DPoPProofs? DPoP { get; init; }
+    internal ECDsa? DPoPKey { get; init; }
 
     /// <summary>The refresh endpoint (strategy endpoint).</summary>
     public EndpointRefreshSettings Endpoint { get; init; } = new();
@@ -216,9 +222,9 @@ public sealed record RealmSettings
 
         var floor = r.Duration("token-lifetime.proactive-floor", allowZero: true);
         var maxLifetime = r.Duration("token-lifetime.max");
-        if (maxLifetime > TokenAnswers.MaxPlausibleLifetime)
+        if (maxLifetime > MaxPlausibleLifetime)
         {
-            throw r.Invalid("token-lifetime.max", $"must be at most {TokenAnswers.MaxPlausibleLifetime.TotalDays:0} days.");
+            throw r.Invalid("token-lifetime.max", $"must be at most {MaxPlausibleLifetime.TotalDays:0} days.");
         }
 
         if (floor >= maxLifetime)
@@ -226,13 +232,13 @@ public sealed record RealmSettings
             throw r.Invalid("token-lifetime.proactive-floor", $"{floor} is not shorter than token-lifetime.max ({maxLifetime}).");
         }
 
-        DPoPProofs? dpop = null;
+        ECDsa? dpop = null;
         if (r.Bool("dpop.enabled"))
         {
             var keyText = r.String("dpop.key");
             try
             {
-                dpop = string.IsNullOrWhiteSpace(keyText) ? DPoPProofs.Generate() : DPoPProofs.FromText(keyText);
+                dpop = string.IsNullOrWhiteSpace(keyText) ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : ReadDPoPKey(keyText);
             }
             catch (Exception e) when (e is FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
             {
@@ -259,13 +265,37 @@ public sealed record RealmSettings
             ProactiveRefreshFloor = floor,
             MaxTokenLifetime = maxLifetime,
             IdleRefreshAfter = idle,
-            DPoP = dpop,
+            DPoPKey = dpop,
             StashCapacity = r.Int("stash-capacity", 1, 10_000_000),
             Endpoint = endpoint,
             OAuth = oauth,
             StoreType = storeType,
             StorePath = storePath,
         };
+    }
+
+    /// <summary>The key in <paramref name="text"/>: PEM (<c>-----BEGIN EC PRIVATE KEY-----</c> or PKCS#8), or base64 PKCS#8.</summary>
+    private static ECDsa ReadDPoPKey(string text)
+    {
+        var key = ECDsa.Create();
+        try
+        {
+            if (text.Contains("-----BEGIN", StringComparison.Ordinal))
+            {
+                key.ImportFromPem(text);
+            }
+            else
+            {
+                key.ImportPkcs8PrivateKey(Convert.FromBase64String(text.Trim()), out _);
+            }
+
+            return key.KeySize == 256 ? key : throw new ArgumentException("not a P-256 key.", nameof(text));
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
     }
 }
 

@@ -1,8 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
-using NetActors.Configuration;
 
-namespace NetActors.Cluster;
+namespace NetActors.Configuration;
 
 /// <summary>
 /// The settings of cluster mode (<c>netactors.cluster</c>): whether the runtime shares its auth realms and rate
@@ -83,4 +82,17 @@ public sealed record ClusterSettings
                 $"{((ExtendedActorSystem)system).Provider.GetType().Name}); use WithNetActorsCluster, or Akka.Cluster.Hosting's WithClustering.");
         }
     }
+}
+
+/// <summary>What happens at start when a crashed member's handover cannot fit in a request's total timeout.</summary>
+public enum HandoverCheck
+{
+    /// <summary>A warning in the log (the default).</summary>
+    Warn,
+
+    /// <summary>Startup fails with a message naming the keys.</summary>
+    Error,
+
+    /// <summary>Not checked.</summary>
+    Off,
 }

@@ -1,7 +1,6 @@
 using Akka.Configuration;
-using NetActors.Configuration;
 
-namespace NetActors.Features;
+namespace NetActors.Configuration;
 
 /// <summary>Where the backend's feature flags come from (<c>netactors.feature-flags</c>).</summary>
 public sealed record FeatureFlagsSettings

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace NetActors.Content;
+namespace NetActors;
 
 /// <summary>
 /// How a paginated collection tells where its items are and which page comes next, for

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace NetActors;
+namespace NetActors.Content;
 
 /// <summary>The JSON defaults NetActors uses when a client sets none.</summary>
 public static class NetJson

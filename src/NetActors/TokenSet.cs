@@ -1,7 +1,7 @@
 using System.Buffers.Text;
 using System.Text.Json;
 
-namespace NetActors.Auth;
+namespace NetActors;
 
 /// <summary>
 /// The tokens of a session: an access token, optionally a refresh token and the access token's expiry.

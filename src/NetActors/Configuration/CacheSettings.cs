@@ -1,7 +1,6 @@
 using Akka.Configuration;
-using NetActors.Configuration;
 
-namespace NetActors.Caching;
+namespace NetActors.Configuration;
 
 /// <summary>A client's HTTP cache settings (<c>cache.*</c>).</summary>
 public sealed record CacheSettings

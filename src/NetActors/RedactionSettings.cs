@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace NetActors.Telemetry;
+namespace NetActors;
 
 /// <summary>
 /// Which query parameters, path parameters and headers hold secrets. Their values never reach a log line, an

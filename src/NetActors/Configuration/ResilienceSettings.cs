@@ -1,7 +1,6 @@
 using Akka.Configuration;
-using NetActors.Configuration;
 
-namespace NetActors.Resilience;
+namespace NetActors.Configuration;
 
 /// <summary>A client's retry settings (<c>retry.*</c>).</summary>
 public sealed record RetrySettings
