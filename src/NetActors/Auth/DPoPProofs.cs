@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using NetActors.Configuration;
 
 namespace NetActors.Auth;
 
@@ -29,7 +30,7 @@ internal sealed class DPoPProofs : IDisposable
     /// <param name="time">The clock for <c>iat</c>.</param>
     public DPoPProofs(ECDsa key, TimeProvider? time = null)
     {
-        if (key.KeySize != 256)
+        if (!RealmSettings.IsP256(key))
         {
             throw new ArgumentException("a DPoP key must be an ECDsa P-256 key (ES256).", nameof(key));
         }

@@ -274,6 +274,12 @@ public sealed record RealmSettings
         };
     }
 
+    /// <summary>
+    /// Whether <paramref name="key"/> is on P-256, the curve of ES256. Its size alone does not say so: a secp256k1 key
+    /// is 256 bits too, and its proofs would claim a P-256 public key that is not one.
+    /// </summary>
+    internal static bool IsP256(ECDsa key) => key.ExportParameters(false).Curve.Oid.Value == "1.2.840.10045.3.1.7";
+
     /// <summary>The key in <paramref name="text"/>: PEM (<c>-----BEGIN EC PRIVATE KEY-----</c> or PKCS#8), or base64 PKCS#8.</summary>
     private static ECDsa ReadDPoPKey(string text)
     {
@@ -289,7 +295,7 @@ public sealed record RealmSettings
                 key.ImportPkcs8PrivateKey(Convert.FromBase64String(text.Trim()), out _);
             }
 
-            return key.KeySize == 256 ? key : throw new ArgumentException("not a P-256 key.", nameof(text));
+            return IsP256(key) ? key : throw new ArgumentException("not a P-256 key.", nameof(text));
         }
         catch
         {

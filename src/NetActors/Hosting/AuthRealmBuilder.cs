@@ -163,7 +163,7 @@ public sealed class AuthRealmBuilder
     public AuthRealmBuilder WithDPoP(System.Security.Cryptography.ECDsa key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (key.KeySize != 256)
+        if (!RealmSettings.IsP256(key))
         {
             throw new ArgumentException("a DPoP key must be an ECDsa P-256 key (ES256).", nameof(key));
         }

@@ -111,6 +111,44 @@ public sealed class DPoPTests
         Assert.Equal(2, upstream.Count("/oauth/token"));
     }
 
+    public static TheoryData<string> KeysThatAreNotP256 => new()
+    {
+        // 256 bits, like P-256, but another curve: proofs would claim a P-256 public key that is not one.
+        Convert.ToBase64String(ECDsa.Create(ECCurve.CreateFromFriendlyName("secp256k1")).ExportPkcs8PrivateKey()),
+        Convert.ToBase64String(ECDsa.Create(ECCurve.NamedCurves.nistP384).ExportPkcs8PrivateKey()),
+        "bm90IGEga2V5",
+        "-----BEGIN EC PRIVATE KEY-----\\nnot base64\\n-----END EC PRIVATE KEY-----", // \\n: HOCON's escape
+    };
+
+    [Theory]
+    [MemberData(nameof(KeysThatAreNotP256))]
+    public void A_DPoP_key_that_is_not_P256_stops_startup_naming_the_key_and_not_showing_it(string keyText)
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString($$"""
+            netactors {
+              clients.api { base-address = "http://127.0.0.1:1", auth-realm = api }
+              auth.realms.api.dpop { enabled = on, key = "{{keyText}}" }
+            }
+            """);
+
+        var error = Assert.Throws<NetActors.Configuration.NetActorsConfigurationException>(() => NetActors.Configuration.NetActorsSettings.Create(config));
+
+        Assert.Equal("netactors.auth.realms.api.dpop.key", error.Key);
+        Assert.Contains("P-256", error.Message);
+        Assert.DoesNotContain(keyText[..12], error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_builder_refuses_a_256_bit_key_of_another_curve()
+    {
+        using var key = ECDsa.Create(ECCurve.CreateFromFriendlyName("secp256k1"));
+
+        var error = Assert.Throws<ArgumentException>(() => new NetActors.Hosting.AuthRealmBuilder("api").WithDPoP(key));
+
+        Assert.Contains("P-256", error.Message);
+        Assert.Throws<ArgumentException>(() => new DPoPProofs(ECDsa.Create(key.ExportParameters(true))));
+    }
+
     [Fact]
     public void A_proof_has_htm_htu_without_query_and_fragment_iat_a_fresh_jti_and_ath()
     {
