@@ -91,6 +91,16 @@ public sealed record NetActorsSettings
             }
         }
 
+        var cluster = ClusterSettings.Create(netactors);
+        if (cluster.Enabled && realms.Values.FirstOrDefault(r => r.DPoPKeyGenerated) is { } keyless)
+        {
+            // The realm's singleton would bind every token to the key of the member it runs on, and the other members'
+            // proofs, signed with keys of their own, would not match it: each request a 401, each refresh in vain.
+            throw new NetActorsConfigurationException($"netactors.auth.realms.{keyless.Name}.dpop.key",
+                "must be given in cluster mode: tokens are bound to the DPoP key, so every member must sign with the same one " +
+                "(a P-256 private key, PEM or base64 PKCS#8, or WithDPoP(key) in C#).");
+        }
+
         var logging = new HoconReader(netactors.GetConfig("logging") ?? Config.Empty, "netactors.logging.");
         var redaction = RedactionSettings.Create(logging.StringList("redacted-query-parameters"), logging.StringList("redacted-headers"));
         foreach (var name in clients.Keys.ToList())
@@ -105,7 +115,7 @@ public sealed record NetActorsSettings
             DrainTimeout = new HoconReader(netactors, "netactors.").Duration("shutdown.drain-timeout"),
             FeatureFlags = FeatureFlagsSettings.Create(netactors, clients),
             Redaction = redaction,
-            Cluster = ClusterSettings.Create(netactors),
+            Cluster = cluster,
         };
     }
 

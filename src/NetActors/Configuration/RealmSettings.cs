@@ -101,6 +101,9 @@ public sealed record RealmSettings
     /// </summary>
     internal ECDsa? DPoPKey { get; init; }
 
+    /// <summary>Whether <see cref="DPoPKey"/> was made for this process because <c>dpop.key</c> is empty.</summary>
+    internal bool DPoPKeyGenerated { get; init; }
+
     /// <summary>The refresh endpoint (strategy endpoint).</summary>
     public EndpointRefreshSettings Endpoint { get; init; } = new();
 
@@ -266,6 +269,7 @@ public sealed record RealmSettings
             MaxTokenLifetime = maxLifetime,
             IdleRefreshAfter = idle,
             DPoPKey = dpop,
+            DPoPKeyGenerated = dpop is not null && string.IsNullOrWhiteSpace(r.String("dpop.key")),
             StashCapacity = r.Int("stash-capacity", 1, 10_000_000),
             Endpoint = endpoint,
             OAuth = oauth,

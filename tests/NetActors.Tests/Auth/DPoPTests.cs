@@ -139,6 +139,30 @@ public sealed class DPoPTests
     }
 
     [Fact]
+    public void In_cluster_mode_a_DPoP_realm_without_a_shared_key_stops_startup_and_one_with_a_key_starts()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        Akka.Configuration.Config Config(string dpop) => Akka.Configuration.ConfigurationFactory.ParseString($$"""
+            netactors {
+              cluster.enabled = on
+              clients.api { base-address = "http://127.0.0.1:1", auth-realm = api }
+              auth.realms.api.dpop { {{dpop}} }
+            }
+            """);
+
+        var error = Assert.Throws<NetActors.Configuration.NetActorsConfigurationException>(
+            () => NetActors.Configuration.NetActorsSettings.Create(Config("enabled = on")));
+
+        Assert.Equal("netactors.auth.realms.api.dpop.key", error.Key);
+        Assert.Contains("cluster mode", error.Message);
+        var keyed = NetActors.Configuration.NetActorsSettings.Create(
+            Config($"enabled = on, key = \"{Convert.ToBase64String(key.ExportPkcs8PrivateKey())}\""));
+        Assert.True(keyed.Cluster.Enabled);
+        Assert.False(keyed.Realms["api"].DPoPKeyGenerated);
+        Assert.True(NetActors.Configuration.NetActorsSettings.Create(Config("enabled = off")).Cluster.Enabled);
+    }
+
+    [Fact]
     public void The_builder_refuses_a_256_bit_key_of_another_curve()
     {
         using var key = ECDsa.Create(ECCurve.CreateFromFriendlyName("secp256k1"));
