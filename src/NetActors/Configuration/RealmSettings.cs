@@ -280,9 +280,25 @@ public sealed record RealmSettings
 
     /// <summary>
     /// Whether <paramref name="key"/> is on P-256, the curve of ES256. Its size alone does not say so: a secp256k1 key
-    /// is 256 bits too, and its proofs would claim a P-256 public key that is not one.
+    /// is 256 bits too, and its proofs would claim a P-256 public key that is not one. A key given by explicit curve
+    /// parameters (no name, no OID) or one whose parameters cannot be read is not taken for P-256: the caller gets its
+    /// clear error, not a <see cref="NullReferenceException"/>. Windows may name the OID without its value.
     /// </summary>
-    internal static bool IsP256(ECDsa key) => key.ExportParameters(false).Curve.Oid.Value == "1.2.840.10045.3.1.7";
+    internal static bool IsP256(ECDsa key)
+    {
+        ECCurve curve;
+        try
+        {
+            curve = key.ExportParameters(false).Curve;
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+
+        return curve.IsNamed && curve.Oid is { } oid &&
+               (oid.Value == "1.2.840.10045.3.1.7" || oid.FriendlyName is "nistP256" or "ECDSA_P256");
+    }
 
     /// <summary>The key in <paramref name="text"/>: PEM (<c>-----BEGIN EC PRIVATE KEY-----</c> or PKCS#8), or base64 PKCS#8.</summary>
     private static ECDsa ReadDPoPKey(string text)

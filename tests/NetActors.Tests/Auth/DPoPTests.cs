@@ -174,6 +174,19 @@ public sealed class DPoPTests
     }
 
     [Fact]
+    public void The_builder_refuses_a_key_given_by_explicit_curve_parameters_with_its_own_error_not_a_crash()
+    {
+        using var named = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var key = ECDsa.Create();
+        key.ImportParameters(named.ExportExplicitParameters(true));
+        Assert.False(key.ExportParameters(false).Curve.IsNamed); // the case under test: no curve name, no OID
+
+        var error = Assert.Throws<ArgumentException>(() => new NetActors.Hosting.AuthRealmBuilder("api").WithDPoP(key));
+
+        Assert.Contains("P-256", error.Message);
+    }
+
+    [Fact]
     public void A_proof_has_htm_htu_without_query_and_fragment_iat_a_fresh_jti_and_ath()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
