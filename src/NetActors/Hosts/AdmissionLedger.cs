@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using NetActors.Configuration;
 namespace NetActors.Hosts;
 
@@ -122,6 +123,68 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
         else
         {
             Interlocked.Decrement(ref _admitted);
+        }
+    }
+
+    // ---- the hand-off ------------------------------------------------------------------------------------
+
+    private readonly ConcurrentQueue<Exchange> _ready = new();
+    private int _readyCount;
+
+    /// <summary>How many exchanges are ready (made ready and neither taken nor reclaimed); any thread.</summary>
+    public int ReadyCount => Volatile.Read(ref _readyCount);
+
+    /// <summary>
+    /// The host actor puts the head of its queue next in line, its message built (<see cref="Exchange.MakeReady"/>
+    /// was called): the next attempt of this origin that completes starts it in the slot it frees, on its own
+    /// thread, instead of telling the actor and waiting for it to start the next one. The slot passes from one
+    /// attempt to the next; the count on the wire never rises.
+    /// </summary>
+    public void AddReady(Exchange ex)
+    {
+        Interlocked.Increment(ref _readyCount);
+        _ready.Enqueue(ex);
+    }
+
+    /// <summary>
+    /// The first ready exchange, claimed for the caller to start (a completing attempt, or the actor when it has a
+    /// free slot), or null. Entries the actor reclaimed are skipped. Any thread.
+    /// </summary>
+    public Exchange? TakeReady()
+    {
+        while (_ready.TryDequeue(out var ex))
+        {
+            if (ex.TryTakeReady())
+            {
+                Interlocked.Decrement(ref _readyCount);
+                return ex;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The host actor takes one ready exchange back; false when an attempt took it first (it is on the wire).</summary>
+    public bool Reclaim(Exchange ex)
+    {
+        if (!ex.TryReclaimReady())
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _readyCount);
+        return true;
+    }
+
+    /// <summary>The host actor takes every ready exchange back, in their order, into <paramref name="into"/>.</summary>
+    public void ReclaimAll(List<Exchange> into)
+    {
+        while (_ready.TryDequeue(out var ex))
+        {
+            if (Reclaim(ex))
+            {
+                into.Add(ex);
+            }
         }
     }
 

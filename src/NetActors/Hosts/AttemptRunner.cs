@@ -11,11 +11,12 @@ internal static class AttemptRunner
     /// <see cref="AttemptCompleted"/> (what <c>PipeTo(Self)</c> would do, without another async layer per request).
     /// </summary>
     public static async Task RunAsync(HttpMessageInvoker http, Exchange ex,
-        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self)
+        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self, AdmissionLedger ledger)
     {
         HttpResponseMessage? response = null;
         AttemptCompleted done;
         var handedOver = false;
+        var healthy = false;
         ex.WireStarted();
         try
         {
@@ -49,7 +50,8 @@ internal static class AttemptRunner
                 }
 
                 ex.WireDone(); // read to the end: the connection is free for the next request
-                var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+                healthy = IsPlainSuccess(ex, response);
+                var delivered = healthy && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
                 done = new AttemptCompleted(ex, response, body, null, delivered);
             }
         }
@@ -74,10 +76,72 @@ internal static class AttemptRunner
             }
         }
 
-        self.Tell(done, ActorRefs.NoSender);
+        // A plain 2xx leaves nothing for the actor to decide before the next request may start: this attempt hands
+        // its slot to the one next in line, if the actor put one there, and starts it here, without waiting for the
+        // actor's turn on the thread pool. (Not on an error or another status: a retry, pause, refresh or the circuit
+        // is the actor's decision first. Not deeper than a few attempts that completed synchronously on one stack.)
+        var next = healthy && _handOffDepth < MaxHandOffDepth && ledger.ReadyCount > 0 ? ledger.TakeReady() : null;
+        if (next is null)
+        {
+            self.Tell(done, ActorRefs.NoSender);
+        }
+        else
+        {
+            HandOff(http, done, next, self, ledger);
+        }
+
         if (done.Delivered is { } result)
         {
             ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
+        }
+    }
+
+    private const int MaxHandOffDepth = 4;
+
+    [ThreadStatic]
+    private static int _handOffDepth;
+
+    /// <summary>
+    /// Reports <paramref name="done"/> with the slot handed to <paramref name="next"/> (the actor takes it into its
+    /// in-flight set in that same message), then starts it. One whose caller left while it was next in line, or
+    /// whose attempt cannot be armed, is reported back without going on the wire.
+    /// </summary>
+    private static void HandOff(HttpMessageInvoker http, AttemptCompleted done, Exchange next, IActorRef self, AdmissionLedger ledger)
+    {
+        Exception? unarmed = null;
+        if (next.IsCompleted && !next.HasLiveFollowers)
+        {
+            unarmed = new OperationCanceledException("The request's outcome was decided before it went on the wire.");
+        }
+        else
+        {
+            try
+            {
+                next.ArmTaken();
+            }
+            catch (Exception e)
+            {
+                unarmed = e;
+            }
+        }
+
+        self.Tell(done with { HandedTo = next }, ActorRefs.NoSender);
+        var message = next.TakeReadyMessage()!;
+        if (unarmed is not null)
+        {
+            message.Dispose();
+            self.Tell(new AttemptCompleted(next, null, default, unarmed), ActorRefs.NoSender);
+            return;
+        }
+
+        _handOffDepth++;
+        try
+        {
+            _ = RunAsync(http, next, message, next.Client.MaxResponseSize, next.Token, self, ledger);
+        }
+        finally
+        {
+            _handOffDepth--;
         }
     }
 

@@ -27,6 +27,12 @@ internal enum ExchangeState
     /// <summary>Sharing the wire request of an identical exchange (deduplication); holds no slot.</summary>
     Following,
 
+    /// <summary>
+    /// Next in line with its message built: the attempt of this origin that completes next starts it on its own
+    /// thread, in the slot it frees (see <see cref="AdmissionLedger.TakeReady"/>); holds no slot until then.
+    /// </summary>
+    Ready,
+
     /// <summary>Its outcome has been delivered.</summary>
     Done,
 }
@@ -210,6 +216,60 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     {
         Uncount();
         _ledger = null;
+    }
+
+    // ---- the hand-off: next in line, its message built, for the attempt that frees a slot ----
+
+    private const int NotReady = 0, IsReady = 1, ReadyTaken = 2;
+    private int _ready;
+    private HttpRequestMessage? _readyMessage;
+
+    /// <summary>
+    /// Puts the exchange next in line (the host actor, with its message built and its attempt's source, not armed):
+    /// from here either a completing attempt takes it (<see cref="TryTakeReady"/>) or the actor takes it back
+    /// (<see cref="TryReclaimReady"/>), never both.
+    /// </summary>
+    internal void MakeReady(CancellationTokenSource source, HttpRequestMessage message)
+    {
+        _attempt = source;
+        AttemptCancelled = false;
+        _readyMessage = message;
+        Volatile.Write(ref _ready, IsReady);
+    }
+
+    /// <summary>A completing attempt claims the ready exchange to start it in its slot; any thread, once.</summary>
+    internal bool TryTakeReady() => Interlocked.CompareExchange(ref _ready, ReadyTaken, IsReady) == IsReady;
+
+    /// <summary>The host actor takes a ready exchange back (it is queued again, or answered); false once it was taken.</summary>
+    internal bool TryReclaimReady() => Interlocked.CompareExchange(ref _ready, NotReady, IsReady) == IsReady;
+
+    /// <summary>
+    /// Taken by a completing attempt and started (or about to be) on the wire, and the host actor has not yet taken
+    /// it over (<see cref="TakenOver"/>): it is on the wire as far as its slot and its resources are concerned.
+    /// </summary>
+    internal bool IsTaken => Volatile.Read(ref _ready) == ReadyTaken;
+
+    /// <summary>The host actor has the hand-off's report: the exchange is in its in-flight set from here.</summary>
+    internal void TakenOver() => Volatile.Write(ref _ready, NotReady);
+
+    /// <summary>The message built for the ready exchange, handed over once (to the attempt, or back to be disposed).</summary>
+    internal HttpRequestMessage? TakeReadyMessage()
+    {
+        var message = _readyMessage;
+        _readyMessage = null;
+        return message;
+    }
+
+    /// <summary>
+    /// Arms the attempt of a taken exchange on the thread that starts it: the attempt's deadline as
+    /// <see cref="ArmAttempt"/> would, on the source it was made ready with, its count and its start time (a ready
+    /// exchange that never went on the wire made no attempt).
+    /// </summary>
+    internal void ArmTaken()
+    {
+        ArmAttempt(_attempt!, Client.ResponseTimeout);
+        Attempts++;
+        AttemptStartedAt = _clock.GetTimestamp();
     }
 
     // ---- time: its total deadline, its attempts and their deadlines, the caller's cancellation ----

@@ -63,6 +63,7 @@ internal sealed partial class HostActor
     /// <summary>A 401 for a request that carried a token: one retry with a newer token, never a loop.</summary>
     private void OnUnauthorized(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
     {
+        Unready(); // the requests next in line carry the token just rejected: they get the next one instead
         var realm = ex.Client.AuthRealm!;
         var cache = RealmFor(realm, _context.Realms[realm]);
         if (cache.Route.DPoP is not null && !ex.DPoPNonceRetried &&
@@ -170,6 +171,7 @@ internal sealed partial class HostActor
         }
 
         cache.Granted(granted);
+        Unready(); // next in line with the old token: attached again, after the waiting ones
         // Waiting exchanges go back to the front of the queue, in their order, ahead of newer requests.
         for (var ex = cache.Waiting.Last; ex is not null; ex = cache.Waiting.Last)
         {
@@ -233,6 +235,7 @@ internal sealed partial class HostActor
         }
 
         cache.Denied(denied);
+        Unready(); // next in line with a token of the ended session: they fail with the others
         foreach (var ex in cache.Waiting.ToList())
         {
             Fail(ex, denied.Denial switch

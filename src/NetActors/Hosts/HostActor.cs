@@ -49,6 +49,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     private readonly Telemetry.OriginGauge _gauge;
     private readonly Stack<CancellationTokenSource> _sources = new();
     private readonly List<Exchange> _expired = [];
+    private readonly List<Exchange> _reclaimed = [];
     private long _deadlinesDueAt = long.MaxValue;
 
     private HostActor(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger, bool evictable)
@@ -223,7 +224,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
         Enqueue(ex, front: false, armDeadline: false);
         PumpQueue();
-        if (ex.State == ExchangeState.Queued)
+        if (ex.State is ExchangeState.Queued or ExchangeState.Ready)
         {
             ArmTotal(ex); // it waits after all (most requests go straight on the wire and never need the wheel)
         }
@@ -239,6 +240,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
         if (ex.Priority)
         {
+            Unready(); // a refresh takes the next slot the actor sees free: completions stop handing theirs on
             ex.State = ExchangeState.Queued;
             if (armDeadline)
             {
@@ -304,6 +306,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         }
 
         _ledger.PausedUntil = until;
+        Unready(); // nothing starts during the pause, not even in a slot a completion hands on
         for (var ex = _queue.First; ex is not null;)
         {
             var next = ex.QueueNext;
@@ -338,7 +341,22 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     {
         while (_ledger.HasFreeSlot)
         {
-            var next = Peek(_priority) ?? Peek(_queue);
+            var next = Peek(_priority);
+            if (next is null && _ledger.ReadyCount > 0 && _ledger.TakeReady() is { } ready)
+            {
+                if (ready.IsCompleted && !ready.HasLiveFollowers)
+                {
+                    ready.TakenOver();
+                    Unprepare(ready);
+                    Drop(ready); // its caller left while it was next in line
+                    continue;
+                }
+
+                StartReady(ready); // the head of the line, built already
+                continue;
+            }
+
+            next ??= Peek(_queue);
             if (next is null)
             {
                 return;
@@ -369,6 +387,116 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 Dispatch(next);
             }
         }
+
+        PrepareReady();
+    }
+
+    // ---- the hand-off: a completing attempt starts the next request in the slot it frees ----------------
+
+    /// <summary>
+    /// With every slot taken and requests queued, puts the head of the queue next in line (at most one per attempt
+    /// on the wire), its message built and its token attached: the attempt that completes next with a plain 2xx
+    /// starts it on its own thread, in the slot it frees (<see cref="AttemptRunner"/>), so under load a slot does
+    /// not wait for this actor's turn on the thread pool behind every caller's work. Only where the actor has
+    /// nothing to decide at the start: no rate limit, adaptive limit or pause, a closed circuit, no refresh
+    /// waiting, not draining; and only plain requests: no body (a stream's body could not be made twice), no
+    /// hooks, no download, no DPoP proof. Anything that changes those conditions takes them back (<see cref="Unready"/>).
+    /// </summary>
+    private void PrepareReady()
+    {
+        if (_ledger.ReadyCount >= InFlight.Count || _priority.First is not null || _ledger.Limit is not null ||
+            !_rate.Unlimited || _drainReply is not null || (Breaker.Enabled && Breaker.State != CircuitState.Closed) ||
+            PauseLeft() > TimeSpan.Zero)
+        {
+            return;
+        }
+
+        while (_ledger.ReadyCount < InFlight.Count && Peek(_queue) is { } next)
+        {
+            if (next.Priority || next.Content is not null || next.Hooks.Interceptors.Count > 0 ||
+                next.Request.Download is not null || DPoPFor(next) is not null)
+            {
+                return; // in order: the head goes through the actor, and so does everything behind it
+            }
+
+            _queue.Remove(next);
+            if (!Authorize(next))
+            {
+                continue; // it waits for a token (or failed with its ended session)
+            }
+
+            if (Build(next) is not { } message)
+            {
+                continue; // failed typed
+            }
+
+            next.MakeReady(PopSource(), message);
+            next.State = ExchangeState.Ready;
+            _ledger.AddReady(next);
+        }
+    }
+
+    /// <summary>
+    /// Takes every ready exchange back to the front of the queue, in order (one an attempt already took is on the
+    /// wire, reported by that attempt). Called when what made the hand-off safe changes: a pause, the circuit, a
+    /// refresh to run, the realm's token, draining.
+    /// </summary>
+    private void Unready()
+    {
+        if (_ledger.ReadyCount == 0)
+        {
+            return;
+        }
+
+        _ledger.ReclaimAll(_reclaimed);
+        try
+        {
+            for (var i = _reclaimed.Count - 1; i >= 0; i--)
+            {
+                var ex = _reclaimed[i];
+                Unprepare(ex);
+                Enqueue(ex, front: true, armDeadline: false); // its total deadline is in the wheel already
+            }
+        }
+        finally
+        {
+            _reclaimed.Clear();
+        }
+    }
+
+    /// <summary>A reclaimed ready exchange is a queued one again: its message disposed, its source given back.</summary>
+    private void Unprepare(Exchange ex)
+    {
+        ex.TakeReadyMessage()?.Dispose();
+        ReturnSource(ex);
+        ex.State = ExchangeState.Queued;
+    }
+
+    /// <summary>The actor starts a ready exchange itself (a slot it saw free): as a completing attempt would.</summary>
+    private void StartReady(Exchange ex)
+    {
+        ex.TakenOver();
+        var message = ex.TakeReadyMessage()!;
+        ex.ArmTaken();
+        Start(ex, message);
+    }
+
+    /// <summary>
+    /// A completing attempt started <paramref name="ex"/> in the slot it freed: it joins the in-flight set in the
+    /// same message that takes the completed one out, so the count the actor sees never exceeds what is on the wire.
+    /// </summary>
+    private void TakeOver(Exchange ex)
+    {
+        InFlight.Add(ex);
+        ex.TakenOver();
+        Deadlines.Remove(ex);
+        if (ex.State == ExchangeState.Ready)
+        {
+            ex.State = ExchangeState.InFlight;
+        }
+
+        ex.InFlightAtStart = InFlight.Count;
+        _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
     }
 
     private Exchange? Peek(ExchangeList list)
@@ -389,17 +517,35 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
     private void Dispatch(Exchange ex)
     {
+        if (Build(ex) is not { } message)
+        {
+            return;
+        }
+
+        // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
+        ex.ArmAttempt(PopSource(), ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
+        ex.Attempts++;
+        ex.AttemptStartedAt = _context.Time.GetTimestamp();
+        Start(ex, message);
+    }
+
+    private CancellationTokenSource PopSource() => _sources.TryPop(out var source) ? source : NewAttemptSource();
+
+    /// <summary>The attempt's message, or null when building it failed (the request is answered, typed).</summary>
+    private HttpRequestMessage? Build(Exchange ex)
+    {
         HttpRequestMessage? message = null;
         try
         {
             message = RequestMessageBuilder.Build(ex);
             DPoPFor(ex)?.Attach(message, ex.Authorization); // a fresh DPoP proof per attempt
+            return message;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             message?.Dispose();
             Finish(ex, new InvalidRequestException(ex.Info(), "the body could not be opened: " + e.Message));
-            return;
+            return null;
         }
         catch (Exception e)
         {
@@ -410,23 +556,23 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             Finish(ex, new InvalidRequestException(ex.Info(), e is InvalidOperationException or FormatException or ArgumentException
                 ? e.Message
                 : "the request could not be built: " + e.GetType().Name + ": " + e.Message));
-            return;
+            return null;
         }
+    }
 
-        // A download's body may take as long as the whole request is allowed to (WithTimeout for large files).
-        ex.ArmAttempt(_sources.TryPop(out var source) ? source : NewAttemptSource(),
-            ex.Request.Download is null ? ex.Client.ResponseTimeout : ex.TotalTimeout);
-
-        // Only now is it on the wire: nothing from here to the attempt's start can throw, so a slot is never held
-        // by an attempt that did not start (the ledger keeps it across a restart until the attempt reports back).
+    /// <summary>
+    /// Puts an armed attempt on the wire. Only now is it on the wire: nothing from here to the attempt's start can
+    /// throw, so a slot is never held by an attempt that did not start (the ledger keeps it across a restart until
+    /// the attempt reports back).
+    /// </summary>
+    private void Start(Exchange ex, HttpRequestMessage message)
+    {
         ex.State = ExchangeState.InFlight;
-        ex.Attempts++;
         InFlight.Add(ex);
-        ex.AttemptStartedAt = _context.Time.GetTimestamp();
         ex.InFlightAtStart = InFlight.Count;
         Deadlines.Remove(ex);
         _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        _ = AttemptRunner.RunAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self);
+        _ = AttemptRunner.RunAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self, _ledger);
     }
 
     // ---- outcomes ----------------------------------------------------------------------------------------
@@ -435,6 +581,11 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     {
         var ex = done.Exchange;
         InFlight.Remove(ex);
+        if (done.HandedTo is { } next)
+        {
+            TakeOver(next); // first: whatever happens below, the actor knows it is on the wire
+        }
+
         ReturnSource(ex);
         try
         {
@@ -620,6 +771,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             return;
         }
 
+        Unready(); // the next request's start is the actor's decision again (an open circuit fails it fast)
         var @event = changed with { Origin = _origin };
         _gauge.SetCircuit(@event.Current);
         _log.Info("Circuit for {Origin}: {Previous} -> {Current}", _origin, @event.Previous, @event.Current);
@@ -786,6 +938,18 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     /// <summary>Takes the exchange out of whatever list or shared request holds it here.</summary>
     private void Detach(Exchange ex)
     {
+        if (ex.State == ExchangeState.Ready)
+        {
+            if (_ledger.Reclaim(ex))
+            {
+                Unprepare(ex);
+            }
+            else
+            {
+                ex.Abort(); // a completing attempt started it: its outcome is decided here, so its call is aborted
+            }
+        }
+
         ex.QueueList?.Remove(ex);
 
         if (_retrying.Remove(ex))
@@ -802,7 +966,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 // The last caller interested in the shared call is gone (the leader's own went first): the call
                 // is aborted and its slot freed, whatever the order in which they cancelled; a leader that only
                 // waited (for a token, a retry) for its followers leaves now.
-                if (InFlight.Contains(leader))
+                if (InFlight.Contains(leader) || leader.IsTaken)
                 {
                     leader.Abort();
                 }
@@ -920,9 +1084,9 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             Breaker.ProbeAbandoned();
         }
 
-        if (!InFlight.Contains(ex))
+        if (!InFlight.Contains(ex) && !ex.IsTaken)
         {
-            Release(ex);
+            Release(ex); // (a taken one is on the wire: it is released when its attempt reports back)
         }
     }
 
@@ -1054,7 +1218,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             return; // not ours (anymore)
         }
 
-        if (ex.State == ExchangeState.InFlight)
+        if (ex.State == ExchangeState.InFlight || ex.IsTaken)
         {
             // The attempt itself observes a deadline. A caller that went away aborts the call, unless others share it.
             if (ex.CallerCancelled && !ex.HasLiveFollowers)
@@ -1113,7 +1277,8 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     private void OnDrain(Drain drain)
     {
         _drainReply = Sender;
-        foreach (var ex in _ledger.Members.Where(e => !InFlight.Contains(e) && e.State != ExchangeState.Done).ToList())
+        Unready();
+        foreach (var ex in _ledger.Members.Where(e => !InFlight.Contains(e) && !e.IsTaken && e.State != ExchangeState.Done).ToList())
         {
             Finish(ex, new NetShutdownException(ex.Info()));
         }
@@ -1143,6 +1308,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             ExchangeDeadline d => d.Exchange,
             _ => null,
         };
+        ReclaimReady(); // ready ones are admitted again below like the queued; taken ones are on the wire
         if (inHand is not null)
         {
             FailInHand(inHand, reason);
@@ -1150,8 +1316,8 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
         foreach (var ex in _ledger.Members.ToList())
         {
-            if (ReferenceEquals(ex, inHand) || InFlight.Contains(ex) || ex.State == ExchangeState.Done ||
-                (ex.State == ExchangeState.Following && ex.Leader is { } leader && InFlight.Contains(leader)))
+            if (ReferenceEquals(ex, inHand) || InFlight.Contains(ex) || ex.IsTaken || ex.State == ExchangeState.Done ||
+                (ex.State == ExchangeState.Following && ex.Leader is { } leader && (InFlight.Contains(leader) || leader.IsTaken)))
             {
                 continue; // on the wire, or sharing a call that is: its attempt's report reaches the next incarnation
             }
@@ -1194,7 +1360,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         {
             // Failing it the usual way failed too: deliver the outcome and free its place directly.
             ex.TryFail(error);
-            if (!InFlight.Contains(ex))
+            if (!InFlight.Contains(ex) && !ex.IsTaken)
             {
                 Deadlines.Remove(ex);
                 ex.Release();
@@ -1203,8 +1369,21 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         }
     }
 
+    /// <summary>Takes every ready exchange back without queueing it (a restart or a stop re-admits or fails it).</summary>
+    private void ReclaimReady()
+    {
+        _ledger.ReclaimAll(_reclaimed);
+        foreach (var ex in _reclaimed)
+        {
+            Unprepare(ex);
+        }
+
+        _reclaimed.Clear();
+    }
+
     protected override void PostStop()
     {
+        ReclaimReady();
         foreach (var ex in _ledger.Members.ToList())
         {
             ex.Abort();

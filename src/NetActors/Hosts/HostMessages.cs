@@ -4,15 +4,17 @@ namespace NetActors.Hosts;
 
 /// <summary>
 /// An attempt ended: with a response and its body, or with an error. <paramref name="Delivered"/> is the response
-/// the attempt already handed to the caller (a plain success, see <c>HostActor.RunAttemptAsync</c>); the actor
-/// does the rest of the bookkeeping.
+/// the attempt already handed to the caller (a plain success, see <see cref="AttemptRunner.RunAsync"/>); the actor
+/// does the rest of the bookkeeping. <paramref name="HandedTo"/> is the ready exchange the attempt started in the slot
+/// it freed (see <see cref="AdmissionLedger.TakeReady"/>): the actor takes it into its in-flight set.
 /// </summary>
 internal sealed record AttemptCompleted(
     Exchange Exchange,
     HttpResponseMessage? Response,
     ReadOnlyMemory<byte> Body,
     Exception? Error,
-    NetResponse? Delivered = null) : IDeadLetterSuppression;
+    NetResponse? Delivered = null,
+    Exchange? HandedTo = null) : IDeadLetterSuppression;
 
 /// <summary>
 /// A streamed attempt has its headers and its caller has (or is being handed) <paramref name="Result"/>, whose body

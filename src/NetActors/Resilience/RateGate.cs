@@ -45,6 +45,9 @@ internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = 
     /// <summary>The adaptive rate, or null.</summary>
     public AdaptiveRate? Adaptive => adaptive;
 
+    /// <summary>True when the gate has no rate to apply (no limit, not adaptive); a pause is separate.</summary>
+    public bool Unlimited => adaptive is null && _fleetRate <= 0;
+
     /// <summary>The fleet's rate the gate applies now (0: none).</summary>
     public double FleetRate => _fleetRate;
 

@@ -155,7 +155,7 @@ internal sealed class OriginModel
             }, shape.MaxConnections, _clock)
             : null;
         _ledger = new AdmissionLedger(shape.MaxConnections, shape.QueueCapacity, _clock, _client.CircuitBreaker, limit);
-        _wire = new ScriptedWire(() => _ledger.SlotLimit, OfCall, Answered, _clock.ParkIfHung);
+        _wire = new ScriptedWire(() => _ledger.SlotLimit, HeldBack, OfCall, Answered, _clock.ParkIfHung);
         if (shape.Hooks)
         {
             _hooks = new ModelHooks(this);
@@ -180,6 +180,15 @@ internal sealed class OriginModel
     /// the actor system it ran on may be wedged and no further sequence should run on it.
     /// </summary>
     public bool Hung { get; private set; }
+
+    /// <summary>Why no call may go on the wire now (a Retry-After pause, an open circuit), or null.</summary>
+    private string? HeldBack() =>
+        _ledger.PausedUntil > _clock.GetUtcNow() ? "a Retry-After paused the origin"
+        : _ledger.Breaker.State == NetActors.Resilience.CircuitState.Open ? "the circuit was open"
+        : null;
+
+    /// <summary>Calls a completing attempt started in the slot it freed, without the host actor's turn (the hand-off).</summary>
+    public int HandedOff => _wire.HandedOff;
 
     /// <summary>
     /// Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that
@@ -583,6 +592,11 @@ internal sealed class OriginModel
         if (_wire.OverLimit is { } over)
         {
             Violation($"{when}: {over}");
+        }
+
+        if (_wire.DuringPause is { } paused)
+        {
+            Violation($"{when}: {paused}");
         }
 
         if (_hooks is not null && _wire.WithoutHook > 0)
@@ -1035,7 +1049,7 @@ internal sealed class OriginModel
     /// handler's would). Counts the calls on the wire and the POSTs by model id; <paramref name="limit"/> is the
     /// origin's limit now, <paramref name="of"/> finds the request of a call, <paramref name="answered"/> is told each answer.
     /// </summary>
-    private sealed class ScriptedWire(Func<int> limit, Func<CancellationToken, ModelRequest?> of,
+    private sealed class ScriptedWire(Func<int> limit, Func<string?> held, Func<CancellationToken, ModelRequest?> of,
         Action<ModelRequest?, WireAnswer> answered, Action parkIfHung) : HttpMessageHandler
     {
         private readonly List<WireCall> _calls = [];
@@ -1044,12 +1058,20 @@ internal sealed class OriginModel
         /// <summary>The first call that went on the wire over the limit at its dispatch, described; else null.</summary>
         public string? OverLimit { get; private set; }
 
+        /// <summary>The first call that went on the wire while the origin was paused by a Retry-After or its circuit open, described; else null.</summary>
+        public string? DuringPause { get; private set; }
+
         public int OnWire => _calls.Count;
 
         /// <summary>The requests whose calls are on the wire (null for a call the model cannot place).</summary>
         public IEnumerable<ModelRequest?> Owners => _calls.Select(c => c.Owner);
 
         public int MostAtOnce { get; private set; }
+
+        /// <summary>Calls started while an answer of this wire was being delivered: the completing attempt started them.</summary>
+        public int HandedOff { get; private set; }
+
+        private bool _answering;
 
         public int Sent { get; private set; }
 
@@ -1117,7 +1139,18 @@ internal sealed class OriginModel
                 HttpStatusCode.NotFound => WireAnswer.NotFound,
                 _ => WireAnswer.Redirect,
             });
-            call.Done.TrySetResult(response);
+
+            // The attempt's continuation runs inside this call: a 200 with a request next in line starts it here, on
+            // the attempt's thread, after telling the host actor (whose turn also runs inline here, and ends first).
+            _answering = status == HttpStatusCode.OK;
+            try
+            {
+                call.Done.TrySetResult(response);
+            }
+            finally
+            {
+                _answering = false;
+            }
         }
 
         private static HttpStatusCode StatusFor(int kind) => (kind % 12) switch
@@ -1148,8 +1181,20 @@ internal sealed class OriginModel
             }
 
             Sent++;
+            if (_answering && Akka.Actor.ActorCell.GetCurrentSelfOrNoSender().IsNobody())
+            {
+                // Inside an answer but outside the host actor's turn (which runs inline on this test's dispatcher): the
+                // completing attempt started it, not the actor's pump.
+                HandedOff++;
+            }
+
             var call = new WireCall(request, owner, new TaskCompletionSource<HttpResponseMessage>());
             _calls.Add(call);
+            if (held() is { } why && DuringPause is null)
+            {
+                DuringPause = $"{request.Method} {request.RequestUri?.PathAndQuery} went on the wire while {why}";
+            }
+
             if (_calls.Count > limit() && OverLimit is null)
             {
                 OverLimit = $"a call went on the wire with {_calls.Count} on it, over the limit of {limit()} at dispatch";

@@ -1,0 +1,140 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using NetActors.Errors;
+
+namespace NetActors.Tests.Hosts;
+
+/// <summary>
+/// Under a backlog a completing attempt starts the request next in line in the slot it frees, on its own thread
+/// (the hand-off). Its races are between that thread and the host actor: a request next in line that is cancelled
+/// or times out while an attempt takes it, a pause or a shutdown while requests are next in line. Over real sockets
+/// every request must still get exactly one outcome of a kind its caller allows, the cap must hold on the server,
+/// and at the end every place of the origin must be free.
+/// </summary>
+public sealed class SlotHandOffTests
+{
+    [Fact]
+    public async Task Requests_cancelled_or_timing_out_next_in_line_keep_the_cap_get_one_outcome_each_and_leave_no_place_taken()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/work", async ctx =>
+        {
+            await Task.Delay(1); // the server's work: calls overlap, so one started outside the cap would show
+            await TestUpstream.Write(ctx, 200, "{}");
+        });
+        var gate = new Gate();
+        upstream.MapGated("/held", gate);
+
+        // Counted above the socket handler (whose own MaxConnectionsPerServer would hide an attempt the host actor
+        // let through over its cap): every call the runtime starts, until its response headers are back.
+        var calls = new ConcurrencyCounter();
+        await using var net = await NetHost.StartAsync(
+            n => n.AddClient("api", c => c.WithBaseAddress(upstream.BaseAddress).WithMaxConnections(2).WithQueueCapacity(40)),
+            services: s => s.ConfigureHttpClientDefaults(b => b.AddHttpMessageHandler(() => new CountingHandler(calls))));
+
+        var random = new Random(20261203);
+        var outcomes = new List<Task<string>>();
+        var sources = new List<CancellationTokenSource>();
+        for (var wave = 0; wave < 10; wave++)
+        {
+            for (var i = 0; i < 42; i++)
+            {
+                var request = NetRequest.Get("api", $"/work?w={wave}&i={i}");
+                var kind = random.Next(3);
+                var cts = new CancellationTokenSource();
+                sources.Add(cts);
+                if (kind == 1)
+                {
+                    cts.CancelAfter(TimeSpan.FromMilliseconds(random.Next(0, 4))); // cancelled queued, next in line or on the wire
+                }
+                else if (kind == 2)
+                {
+                    request = request.WithTimeout(TimeSpan.FromMilliseconds(random.Next(5, 40)));
+                }
+
+                outcomes.Add(Classify(net.Client.SendAsync(request, cts.Token)));
+            }
+
+            await Task.WhenAll(outcomes).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var kinds = outcomes.Select(t => t.Result).ToList();
+        Assert.All(kinds, k => Assert.Contains(k, new[] { "ok", "cancelled", "timeout", "overloaded" }));
+        Assert.Contains("ok", kinds);
+        Assert.InRange(calls.Max, 1, 2);
+        Assert.InRange(upstream.MaxConcurrent, 1, 2);
+
+        // Every place is free again: the origin takes its whole capacity (2 on the wire, 40 queued) at once.
+        var held = Enumerable.Range(0, 42).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/held?i={i}"))).ToList();
+        await gate.WaitForArrivalsAsync(2);
+        Assert.All(held, t => Assert.False(t.IsCompleted, t.Exception?.InnerException?.GetType().Name));
+        gate.Open();
+        var responses = await Task.WhenAll(held).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.InRange(calls.Max, 1, 2);
+        sources.ForEach(s => s.Dispose());
+    }
+
+    private sealed class ConcurrencyCounter
+    {
+        private int _current;
+        private int _max;
+
+        public int Max => Volatile.Read(ref _max);
+
+        public void Enter()
+        {
+            var now = Interlocked.Increment(ref _current);
+            for (var max = Volatile.Read(ref _max); now > max; max = Volatile.Read(ref _max))
+            {
+                if (Interlocked.CompareExchange(ref _max, now, max) == max)
+                {
+                    break;
+                }
+            }
+        }
+
+        public void Leave() => Interlocked.Decrement(ref _current);
+    }
+
+    private sealed class CountingHandler(ConcurrencyCounter calls) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            calls.Enter();
+            try
+            {
+                return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                calls.Leave();
+            }
+        }
+    }
+
+    private static async Task<string> Classify(Task<NetResponse> send)
+    {
+        try
+        {
+            var response = await send.ConfigureAwait(false);
+            return response.StatusCode == HttpStatusCode.OK ? "ok" : "status " + (int)response.StatusCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return "cancelled";
+        }
+        catch (NetTimeoutException e) when (e.Kind == TimeoutKind.Total)
+        {
+            return "timeout";
+        }
+        catch (OverloadedException)
+        {
+            return "overloaded";
+        }
+        catch (Exception e)
+        {
+            return e.GetType().Name + ": " + e.Message;
+        }
+    }
+}
