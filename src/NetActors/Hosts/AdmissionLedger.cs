@@ -176,17 +176,31 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
         return true;
     }
 
-    /// <summary>The host actor takes every ready exchange back, in their order, into <paramref name="into"/>.</summary>
-    public void ReclaimAll(List<Exchange> into)
+    /// <summary>
+    /// Empties the queue of entries the host actor already reclaimed one by one (an attempt that dequeued one a
+    /// moment ago finds it reclaimed and skips it). Only the host actor, once it holds no ready exchange.
+    /// </summary>
+    public void DropStale()
     {
-        while (_ready.TryDequeue(out var ex))
+        while (_ready.TryDequeue(out _))
         {
-            if (Reclaim(ex))
-            {
-                into.Add(ex);
-            }
         }
     }
+
+    private int _unsettled;
+
+    /// <summary>
+    /// An attempt ended with something for the actor to decide (an error, a status other than a plain 2xx): until the
+    /// actor has handled it, no completing attempt hands its slot on. A 429's pause, a failure that opens the circuit
+    /// or a 401's refresh applies before the next request starts, as when the actor itself started every request.
+    /// </summary>
+    public void HoldHandOffs() => Interlocked.Increment(ref _unsettled);
+
+    /// <summary>The actor handled such an attempt (whatever the outcome of handling it).</summary>
+    public void HandOffsSettled() => Interlocked.Decrement(ref _unsettled);
+
+    /// <summary>True while an attempt's report that the actor must decide on is in its mailbox; any thread.</summary>
+    public bool HandOffsHeld => Volatile.Read(ref _unsettled) > 0;
 
     /// <summary>The host actor takes an exchange counted by <see cref="TryEnter"/> into its books.</summary>
     public void Hold(Exchange ex) => _members.Add(ex);

@@ -3,7 +3,11 @@ using NetActors.Resilience;
 
 namespace NetActors.Hosts;
 
-/// <summary>The wire: one attempt of an exchange, run off the actor, its outcome told back to the host actor.</summary>
+/// <summary>
+/// The wire: one attempt of an exchange, run off the actor, its outcome told back to the host actor. An attempt that
+/// ends with a plain 2xx starts the request the actor put next in line (<see cref="AdmissionLedger.TakeReady"/>) in
+/// the slot it frees.
+/// </summary>
 internal static class AttemptRunner
 {
     /// <summary>
@@ -16,7 +20,6 @@ internal static class AttemptRunner
         HttpResponseMessage? response = null;
         AttemptCompleted done;
         var handedOver = false;
-        var healthy = false;
         ex.WireStarted();
         try
         {
@@ -50,8 +53,7 @@ internal static class AttemptRunner
                 }
 
                 ex.WireDone(); // read to the end: the connection is free for the next request
-                healthy = IsPlainSuccess(ex, response);
-                var delivered = healthy && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+                var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
                 done = new AttemptCompleted(ex, response, body, null, delivered);
             }
         }
@@ -80,20 +82,46 @@ internal static class AttemptRunner
         // its slot to the one next in line, if the actor put one there, and starts it here, without waiting for the
         // actor's turn on the thread pool. (Not on an error or another status: a retry, pause, refresh or the circuit
         // is the actor's decision first. Not deeper than a few attempts that completed synchronously on one stack.)
-        var next = healthy && _handOffDepth < MaxHandOffDepth && ledger.ReadyCount > 0 ? ledger.TakeReady() : null;
-        if (next is null)
+        try
         {
-            self.Tell(done, ActorRefs.NoSender);
+            var next = _handOffDepth < MaxHandOffDepth && ledger.ReadyCount > 0 && !ledger.HandOffsHeld &&
+                LeavesNothingToDecide(done)
+                ? ledger.TakeReady()
+                : null;
+            if (next is null)
+            {
+                Report(self, ledger, done);
+            }
+            else
+            {
+                HandOff(http, done, next, self, ledger);
+            }
         }
-        else
+        finally
         {
-            HandOff(http, done, next, self, ledger);
+            if (done.Delivered is { } result)
+            {
+                ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
+            }
+        }
+    }
+
+    /// <summary>
+    /// True for a report the host actor has nothing to decide on before the next request starts: a plain 2xx. Any
+    /// other holds the hand-off until the actor handled it (<see cref="AdmissionLedger.HoldHandOffs"/>).
+    /// </summary>
+    public static bool LeavesNothingToDecide(AttemptCompleted done) =>
+        done.Error is null && done.Response is { } response && IsPlainSuccess(done.Exchange, response);
+
+    /// <summary>Tells the actor of an attempt's end; one it must decide on first holds the hand-off until it has.</summary>
+    private static void Report(IActorRef self, AdmissionLedger ledger, AttemptCompleted done)
+    {
+        if (!LeavesNothingToDecide(done))
+        {
+            ledger.HoldHandOffs();
         }
 
-        if (done.Delivered is { } result)
-        {
-            ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
-        }
+        self.Tell(done, ActorRefs.NoSender);
     }
 
     private const int MaxHandOffDepth = 4;
@@ -108,8 +136,10 @@ internal static class AttemptRunner
     /// </summary>
     private static void HandOff(HttpMessageInvoker http, AttemptCompleted done, Exchange next, IActorRef self, AdmissionLedger ledger)
     {
+        // Only the exchange's own flags are read here: its followers' list is the actor's. One whose caller left goes
+        // back unsent; the actor hands its followers (if any) a wire call of their own.
         Exception? unarmed = null;
-        if (next.IsCompleted && !next.HasLiveFollowers)
+        if (next.IsCompleted)
         {
             unarmed = new OperationCanceledException("The request's outcome was decided before it went on the wire.");
         }
@@ -125,19 +155,20 @@ internal static class AttemptRunner
             }
         }
 
-        self.Tell(done with { HandedTo = next }, ActorRefs.NoSender);
         var message = next.TakeReadyMessage()!;
+        var token = unarmed is null ? next.Token : default; // read before the actor hears of it
+        self.Tell(done with { HandedTo = next }, ActorRefs.NoSender);
         if (unarmed is not null)
         {
             message.Dispose();
-            self.Tell(new AttemptCompleted(next, null, default, unarmed), ActorRefs.NoSender);
+            Report(self, ledger, new AttemptCompleted(next, null, default, unarmed));
             return;
         }
 
         _handOffDepth++;
         try
         {
-            _ = RunAsync(http, next, message, next.Client.MaxResponseSize, next.Token, self, ledger);
+            _ = RunAsync(http, next, message, next.Client.MaxResponseSize, token, self, ledger);
         }
         finally
         {

@@ -249,8 +249,11 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     /// </summary>
     internal bool IsTaken => Volatile.Read(ref _ready) == ReadyTaken;
 
-    /// <summary>The host actor has the hand-off's report: the exchange is in its in-flight set from here.</summary>
-    internal void TakenOver() => Volatile.Write(ref _ready, NotReady);
+    /// <summary>Made ready and neither taken nor reclaimed yet.</summary>
+    internal bool IsStillReady => Volatile.Read(ref _ready) == IsReady;
+
+    /// <summary>The host actor has the hand-off's report (or took it itself): the exchange is in its in-flight set from here.</summary>
+    internal void TakenOver() => Interlocked.CompareExchange(ref _ready, NotReady, ReadyTaken);
 
     /// <summary>The message built for the ready exchange, handed over once (to the attempt, or back to be disposed).</summary>
     internal HttpRequestMessage? TakeReadyMessage()

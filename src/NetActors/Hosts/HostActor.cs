@@ -20,7 +20,9 @@ namespace NetActors.Hosts;
 /// means and whether it counts against the origin), <see cref="RetryPolicy"/>, <see cref="DedupTable"/>,
 /// <see cref="CacheRules"/>, <see cref="CircuitBreaker"/>, <see cref="RateGate"/>, <see cref="AdaptiveLimit"/>,
 /// <see cref="AdaptiveRate"/>. Attempts run off the actor
-/// (<see cref="AttemptRunner"/>) and report back as messages; user hooks never run on this actor.
+/// (<see cref="AttemptRunner"/>) and report back as messages; user hooks never run on this actor. Under a backlog
+/// the actor builds the head of its queue ahead and a completing attempt starts it in the slot it frees, reporting
+/// the hand-off in its own message (see <see cref="PrepareReady"/>).
 /// </summary>
 internal sealed partial class HostActor : UntypedActor, IWithTimers
 {
@@ -50,6 +52,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     private readonly Stack<CancellationTokenSource> _sources = new();
     private readonly List<Exchange> _expired = [];
     private readonly List<Exchange> _reclaimed = [];
+    private readonly List<Exchange> _readyOrder = [];
     private long _deadlinesDueAt = long.MaxValue;
 
     private HostActor(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger, bool evictable)
@@ -78,7 +81,18 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 Admit(ex);
                 break;
             case AttemptCompleted done:
-                OnAttemptCompleted(done);
+                try
+                {
+                    OnAttemptCompleted(done);
+                }
+                finally
+                {
+                    if (!AttemptRunner.LeavesNothingToDecide(done))
+                    {
+                        _ledger.HandOffsSettled(); // decided (or failed deciding): completions may hand slots on again
+                    }
+                }
+
                 break;
             case StreamStarted started:
                 OnStreamStarted(started);
@@ -411,10 +425,15 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             return;
         }
 
+        if (_readyOrder.Count > 0)
+        {
+            _readyOrder.RemoveAll(static e => !e.IsStillReady); // taken by an attempt, or reclaimed one by one
+        }
+
         while (_ledger.ReadyCount < InFlight.Count && Peek(_queue) is { } next)
         {
-            if (next.Priority || next.Content is not null || next.Hooks.Interceptors.Count > 0 ||
-                next.Request.Download is not null || DPoPFor(next) is not null)
+            if (next.Priority || (next.Method != HttpMethod.Get && next.Method != HttpMethod.Head) || next.Content is not null ||
+                next.Hooks.Interceptors.Count > 0 || next.Request.Download is not null || IsDPoPRealm(next))
             {
                 return; // in order: the head goes through the actor, and so does everything behind it
             }
@@ -432,8 +451,32 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
             next.MakeReady(PopSource(), message);
             next.State = ExchangeState.Ready;
+            _readyOrder.Add(next);
             _ledger.AddReady(next);
         }
+    }
+
+    /// <summary>True when the exchange's realm is sender-constrained: each attempt's proof is made by the actor when it starts.</summary>
+    private bool IsDPoPRealm(Exchange ex) =>
+        ex.Client.AuthRealm is { } realm && _context.Realms.TryGetValue(realm, out var route) && route.DPoP is not null;
+
+    /// <summary>
+    /// Reclaims, one by one and in their order, the exchanges this actor made ready and no attempt took, into
+    /// <see cref="_reclaimed"/> (one by one: an attempt that has just dequeued one but not yet claimed it finds it
+    /// reclaimed; a taken one is on the wire and reported by its attempt).
+    /// </summary>
+    private void ReclaimInOrder()
+    {
+        foreach (var ex in _readyOrder)
+        {
+            if (ex.State == ExchangeState.Ready && _ledger.Reclaim(ex))
+            {
+                _reclaimed.Add(ex);
+            }
+        }
+
+        _readyOrder.Clear();
+        _ledger.DropStale();
     }
 
     /// <summary>
@@ -443,12 +486,12 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     /// </summary>
     private void Unready()
     {
-        if (_ledger.ReadyCount == 0)
+        if (_readyOrder.Count == 0)
         {
             return;
         }
 
-        _ledger.ReclaimAll(_reclaimed);
+        ReclaimInOrder();
         try
         {
             for (var i = _reclaimed.Count - 1; i >= 0; i--)
@@ -1372,7 +1415,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     /// <summary>Takes every ready exchange back without queueing it (a restart or a stop re-admits or fails it).</summary>
     private void ReclaimReady()
     {
-        _ledger.ReclaimAll(_reclaimed);
+        ReclaimInOrder();
         foreach (var ex in _reclaimed)
         {
             Unprepare(ex);

@@ -62,7 +62,9 @@ public sealed class SlotHandOffTests
         Assert.All(kinds, k => Assert.Contains(k, new[] { "ok", "cancelled", "timeout", "overloaded" }));
         Assert.Contains("ok", kinds);
         Assert.InRange(calls.Max, 1, 2);
-        Assert.InRange(upstream.MaxConcurrent, 1, 2);
+
+        // (Not the server's own count: a call aborted by its caller's cancellation closes its connection, and the
+        // server finishes the request it was serving a moment after the client's next call arrived on a new one.)
 
         // Every place is free again: the origin takes its whole capacity (2 on the wire, 40 queued) at once.
         var held = Enumerable.Range(0, 42).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/held?i={i}"))).ToList();
