@@ -53,8 +53,9 @@ internal static class AttemptRunner
                 }
 
                 ex.WireDone(); // read to the end: the connection is free for the next request
-                var delivered = IsPlainSuccess(ex, response) && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
-                done = new AttemptCompleted(ex, response, body, null, delivered);
+                var plain = IsPlainSuccess(ex, response);
+                var delivered = plain && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+                done = new AttemptCompleted(ex, response, body, null, delivered, plain ? TakeNext(ledger) : null);
             }
         }
         catch (Exception e)
@@ -84,17 +85,13 @@ internal static class AttemptRunner
         // is the actor's decision first. Not deeper than a few attempts that completed synchronously on one stack.)
         try
         {
-            var next = _handOffDepth < MaxHandOffDepth && ledger.ReadyCount > 0 && !ledger.HandOffsHeld &&
-                LeavesNothingToDecide(done)
-                ? ledger.TakeReady()
-                : null;
-            if (next is null)
+            if (done.HandedTo is { } next)
             {
-                Report(self, ledger, done);
+                HandOff(http, done, next, self, ledger);
             }
             else
             {
-                HandOff(http, done, next, self, ledger);
+                Report(self, ledger, done);
             }
         }
         finally
@@ -125,6 +122,13 @@ internal static class AttemptRunner
     }
 
     private const int MaxHandOffDepth = 4;
+
+    /// <summary>
+    /// The request next in line, claimed for the slot a plain 2xx frees, or null: none is ready, a report the actor
+    /// must decide on is pending, or this thread is already a few hand-offs deep in attempts that completed at once.
+    /// </summary>
+    private static Exchange? TakeNext(AdmissionLedger ledger) =>
+        _handOffDepth < MaxHandOffDepth && ledger.ReadyCount > 0 && !ledger.HandOffsHeld ? ledger.TakeReady() : null;
 
     [ThreadStatic]
     private static int _handOffDepth;
@@ -157,7 +161,7 @@ internal static class AttemptRunner
 
         var message = next.TakeReadyMessage()!;
         var token = unarmed is null ? next.Token : default; // read before the actor hears of it
-        self.Tell(done with { HandedTo = next }, ActorRefs.NoSender);
+        self.Tell(done, ActorRefs.NoSender); // done.HandedTo is next: the actor takes it into its in-flight set
         if (unarmed is not null)
         {
             message.Dispose();

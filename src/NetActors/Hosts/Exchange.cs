@@ -583,12 +583,21 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
 
     /// <summary>
     /// Delivers a claimed response on this thread, as a bare <see cref="HttpClient"/> does: the caller's
-    /// continuation may run here. Only for a thread that is not an actor's (the attempt that read the response).
+    /// continuation may run here, when it is a pool thread; from any other thread (the socket engine's, with inline
+    /// completions) it is handed to the pool. Only for a thread that is not an actor's (the attempt that read the response).
     /// </summary>
     public void CompleteClaimed(NetResponse response)
     {
         Ended((int)response.StatusCode, null); // telemetry: the plain-2xx path ends the span on the attempt's thread
-        if (_tcs is not null)
+        if (_tcs is not null && !Thread.CurrentThread.IsThreadPoolThread)
+        {
+            // Not a pool thread: the socket engine's own (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 runs socket
+            // continuations on it). The attempt's short bookkeeping and the next request's start may run there; the
+            // caller's code must not, or whatever it does next would hold up every socket's I/O.
+            _outcome = response;
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+        else if (_tcs is not null)
         {
             _tcs.TrySetResult(response);
         }
