@@ -190,8 +190,8 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     private int _unsettled;
 
     /// <summary>
-    /// An attempt ended with something for the actor to decide (an error, a status other than a plain 2xx): until the
-    /// actor has handled it, no completing attempt hands its slot on. A 429's pause, a failure that opens the circuit
+    /// An attempt ended with something that can change what the next request may do (a failure, a 401, 408, 429, 5xx or
+    /// redirect): until the actor has handled it, no completing attempt hands its slot on. A 429's pause, a failure that opens the circuit
     /// or a 401's refresh applies before the next request starts, as when the actor itself started every request.
     /// </summary>
     public void HoldHandOffs() => Interlocked.Increment(ref _unsettled);

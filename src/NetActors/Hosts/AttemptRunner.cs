@@ -20,6 +20,7 @@ internal static class AttemptRunner
         HttpResponseMessage? response = null;
         AttemptCompleted done;
         var handedOver = false;
+        var plain = false;
         ex.WireStarted();
         try
         {
@@ -53,9 +54,9 @@ internal static class AttemptRunner
                 }
 
                 ex.WireDone(); // read to the end: the connection is free for the next request
-                var plain = IsPlainSuccess(ex, response);
+                plain = IsPlainSuccess(ex, response);
                 var delivered = plain && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
-                done = new AttemptCompleted(ex, response, body, null, delivered, plain ? TakeNext(ledger) : null);
+                done = new AttemptCompleted(ex, response, body, null, delivered);
             }
         }
         catch (Exception e)
@@ -85,8 +86,9 @@ internal static class AttemptRunner
         // is the actor's decision first. Not deeper than a few attempts that completed synchronously on one stack.)
         try
         {
-            if (done.HandedTo is { } next)
+            if (plain && TakeNext(ledger) is { } next)
             {
+                done.HandedTo = next;
                 HandOff(http, done, next, self, ledger);
             }
             else
@@ -104,17 +106,22 @@ internal static class AttemptRunner
     }
 
     /// <summary>
-    /// True for a report the host actor has nothing to decide on before the next request starts: a plain 2xx. Any
-    /// other holds the hand-off until the actor handled it (<see cref="AdmissionLedger.HoldHandOffs"/>).
+    /// True for a report whose handling can change what the next request may do: a failure that is not its caller's
+    /// cancellation (the circuit), a 401 (a refresh), a 408, 429 or 5xx (the circuit, a pause), a redirect. Until the
+    /// actor handled it, no completion hands its slot on (<see cref="AdmissionLedger.HoldHandOffs"/>). A 2xx, a 304
+    /// or another 4xx changes nothing for the requests behind it.
     /// </summary>
-    public static bool LeavesNothingToDecide(AttemptCompleted done) =>
-        done.Error is null && done.Response is { } response && IsPlainSuccess(done.Exchange, response);
+    private static bool HoldsHandOffs(AttemptCompleted done) =>
+        done.Error is not null
+            ? !done.Exchange.CallerCancelled
+            : done.Response is { } response && (int)response.StatusCode is 401 or 408 or 429 or >= 500 or (>= 300 and <= 399 and not 304);
 
-    /// <summary>Tells the actor of an attempt's end; one it must decide on first holds the hand-off until it has.</summary>
+    /// <summary>Tells the actor of an attempt's end; one that can change what the next request may do holds the hand-offs until it is handled.</summary>
     private static void Report(IActorRef self, AdmissionLedger ledger, AttemptCompleted done)
     {
-        if (!LeavesNothingToDecide(done))
+        if (HoldsHandOffs(done))
         {
+            done.Holds = true; // read by the actor: exactly one release per hold
             ledger.HoldHandOffs();
         }
 
@@ -128,7 +135,7 @@ internal static class AttemptRunner
     /// must decide on is pending, or this thread is already a few hand-offs deep in attempts that completed at once.
     /// </summary>
     private static Exchange? TakeNext(AdmissionLedger ledger) =>
-        _handOffDepth < MaxHandOffDepth && ledger.ReadyCount > 0 && !ledger.HandOffsHeld ? ledger.TakeReady() : null;
+        ledger.ReadyCount > 0 && _handOffDepth < MaxHandOffDepth && !ledger.HandOffsHeld ? ledger.TakeReady() : null;
 
     [ThreadStatic]
     private static int _handOffDepth;

@@ -53,6 +53,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     private readonly List<Exchange> _expired = [];
     private readonly List<Exchange> _reclaimed = [];
     private readonly List<Exchange> _readyOrder = [];
+    private int _reclaimedAlone;
     private long _deadlinesDueAt = long.MaxValue;
 
     private HostActor(HostContext context, string origin, ClientSettings connection, AdmissionLedger ledger, bool evictable)
@@ -87,7 +88,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 }
                 finally
                 {
-                    if (!AttemptRunner.LeavesNothingToDecide(done))
+                    if (done.Holds)
                     {
                         _ledger.HandOffsSettled(); // decided (or failed deciding): completions may hand slots on again
                     }
@@ -418,9 +419,9 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     /// </summary>
     private void PrepareReady()
     {
-        if (_ledger.ReadyCount >= InFlight.Count || _priority.First is not null || _ledger.Limit is not null ||
-            !_rate.Unlimited || _drainReply is not null || (Breaker.Enabled && Breaker.State != CircuitState.Closed) ||
-            PauseLeft() > TimeSpan.Zero)
+        if (_queue.First is null || _ledger.ReadyCount >= InFlight.Count || _priority.First is not null ||
+            _ledger.Limit is not null || !_rate.Unlimited || _drainReply is not null ||
+            (Breaker.Enabled && Breaker.State != CircuitState.Closed) || PauseLeft() > TimeSpan.Zero)
         {
             return;
         }
@@ -428,6 +429,15 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         if (_readyOrder.Count > 0)
         {
             _readyOrder.RemoveAll(static e => !e.IsStillReady); // taken by an attempt, or reclaimed one by one
+        }
+
+        if (_reclaimedAlone > _ledger.MaxConnections)
+        {
+            // Requests reclaimed one by one (their deadline, their caller) leave their entries in the ledger's queue
+            // until an attempt dequeues them; on an origin where nothing completes, nothing would. Rebuilt here.
+            _reclaimedAlone = 0;
+            Unready();
+            _ledger.DropStale();
         }
 
         while (_ledger.ReadyCount < InFlight.Count && Peek(_queue) is { } next)
@@ -494,11 +504,14 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         ReclaimInOrder();
         try
         {
+            foreach (var ex in _reclaimed)
+            {
+                Unprepare(ex); // all of them first: nothing here throws, so none stays half ready if queueing does
+            }
+
             for (var i = _reclaimed.Count - 1; i >= 0; i--)
             {
-                var ex = _reclaimed[i];
-                Unprepare(ex);
-                Enqueue(ex, front: true, armDeadline: false); // its total deadline is in the wheel already
+                Enqueue(_reclaimed[i], front: true, armDeadline: false); // its total deadline is in the wheel already
             }
         }
         finally
@@ -986,6 +999,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             if (_ledger.Reclaim(ex))
             {
                 Unprepare(ex);
+                _reclaimedAlone++;
             }
             else
             {

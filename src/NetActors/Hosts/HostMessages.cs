@@ -5,16 +5,27 @@ namespace NetActors.Hosts;
 /// <summary>
 /// An attempt ended: with a response and its body, or with an error. <paramref name="Delivered"/> is the response
 /// the attempt already handed to the caller (a plain success, see <see cref="AttemptRunner.RunAsync"/>); the actor
-/// does the rest of the bookkeeping. <paramref name="HandedTo"/> is the ready exchange the attempt started in the slot
-/// it freed (see <see cref="AdmissionLedger.TakeReady"/>): the actor takes it into its in-flight set.
+/// does the rest of the bookkeeping.
 /// </summary>
 internal sealed record AttemptCompleted(
     Exchange Exchange,
     HttpResponseMessage? Response,
     ReadOnlyMemory<byte> Body,
     Exception? Error,
-    NetResponse? Delivered = null,
-    Exchange? HandedTo = null) : IDeadLetterSuppression;
+    NetResponse? Delivered = null) : IDeadLetterSuppression
+{
+    /// <summary>
+    /// The ready exchange the attempt started in the slot it freed (see <see cref="AdmissionLedger.TakeReady"/>): the
+    /// actor takes it into its in-flight set. Set by the attempt before it tells the actor.
+    /// </summary>
+    public Exchange? HandedTo { get; set; }
+
+    /// <summary>
+    /// The attempt held the origin's hand-offs until the actor has handled this report
+    /// (<see cref="AdmissionLedger.HoldHandOffs"/>); the actor releases them once it has. Set before it is told.
+    /// </summary>
+    public bool Holds { get; set; }
+}
 
 /// <summary>
 /// A streamed attempt has its headers and its caller has (or is being handed) <paramref name="Result"/>, whose body
