@@ -172,7 +172,7 @@ internal static class AttemptRunner
         if (unarmed is not null)
         {
             message.Dispose();
-            Report(self, ledger, new AttemptCompleted(next, null, default, unarmed));
+            Report(self, ledger, new AttemptCompleted(next, null, default, unarmed) { NotSent = next.IsCompleted });
             return;
         }
 

@@ -415,7 +415,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     /// not wait for this actor's turn on the thread pool behind every caller's work. Only where the actor has
     /// nothing to decide at the start: no rate limit, adaptive limit or pause, a closed circuit, no refresh
     /// waiting, not draining; and only plain requests: no body (a stream's body could not be made twice), no
-    /// hooks, no download, no DPoP proof. Anything that changes those conditions takes them back (<see cref="Unready"/>).
+    /// hooks, no download, no DPoP proof, not a shared call's leader whose own caller already left. Anything that changes those conditions takes them back (<see cref="Unready"/>).
     /// </summary>
     private void PrepareReady()
     {
@@ -442,7 +442,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
         while (_ledger.ReadyCount < InFlight.Count && Peek(_queue) is { } next)
         {
-            if (next.Priority || (next.Method != HttpMethod.Get && next.Method != HttpMethod.Head) || next.Content is not null ||
+            if (next.Priority || next.IsCompleted || (next.Method != HttpMethod.Get && next.Method != HttpMethod.Head) || next.Content is not null ||
                 next.Hooks.Interceptors.Count > 0 || next.Request.Download is not null || IsDPoPRealm(next))
             {
                 return; // in order: the head goes through the actor, and so does everything behind it
@@ -645,6 +645,17 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         ReturnSource(ex);
         try
         {
+            if (done.NotSent && ex.HasLiveFollowers && ex.State == ExchangeState.InFlight && PauseLeft() == TimeSpan.Zero)
+            {
+                // Taken for a freed slot after its own caller had left, never sent: its followers still want the call.
+                // It keeps its place at the head of the line and the slot goes to it, as if the actor had started it;
+                // handing the followers off would admit them again behind everything queued since. Whatever was made
+                // ready behind it in the meantime goes back first.
+                Unready();
+                Enqueue(ex, front: true, armDeadline: false);
+                return;
+            }
+
             SampleAttempt(ex, done);
             if (ex.IsCompleted && !ex.HasLiveFollowers && done.Delivered is null)
             {

@@ -25,6 +25,12 @@ internal sealed record AttemptCompleted(
     /// (<see cref="AdmissionLedger.HoldHandOffs"/>); the actor releases them once it has. Set before it is told.
     /// </summary>
     public bool Holds { get; set; }
+
+    /// <summary>
+    /// The exchange was taken to be started in a freed slot, but its own caller had left while it was next in line:
+    /// nothing went on the wire (see <see cref="AttemptRunner"/>). Set before it is told.
+    /// </summary>
+    public bool NotSent { get; init; }
 }
 
 /// <summary>

@@ -77,6 +77,40 @@ public sealed class SlotHandOffTests
         sources.ForEach(s => s.Dispose());
     }
 
+    [Fact]
+    public async Task Followers_of_a_request_next_in_line_whose_caller_left_keep_its_place_at_the_head_of_the_line()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var gate = new Gate();
+        upstream.MapGated("/slow", gate);
+        upstream.Respond("/shared", 200, "{}");
+        upstream.Respond("/later", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(1).WithQueueCapacity(10));
+
+        var slow = net.Client.SendAsync(NetRequest.Get("api", "/slow"));
+        await gate.WaitForArrivalsAsync(1);
+
+        // The slot is taken: the leader of /shared is next in line (ready for the hand-off), three identical GETs
+        // follow it, and /later queues behind them. Then the leader's own caller leaves.
+        using var leaderCts = new CancellationTokenSource();
+        var leader = net.Client.SendAsync(NetRequest.Get("api", "/shared"), leaderCts.Token);
+        var followers = Enumerable.Range(0, 3).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/shared"))).ToList();
+        var later = net.Client.SendAsync(NetRequest.Get("api", "/later"));
+        leaderCts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leader);
+
+        // /slow's plain 200 hands its slot to the leader, which finds its caller gone: the shared call still goes
+        // next, for its followers, before /later (they were ahead of it).
+        gate.Open();
+        Assert.Equal(HttpStatusCode.OK, (await slow.WaitAsync(TimeSpan.FromSeconds(10))).StatusCode);
+        var shared = await Task.WhenAll(followers).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(shared, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(HttpStatusCode.OK, (await later.WaitAsync(TimeSpan.FromSeconds(10))).StatusCode);
+
+        var order = upstream.Seen.Select(r => r.Path).ToList();
+        Assert.Equal(["/slow", "/shared", "/later"], order);
+    }
+
     private sealed class ConcurrencyCounter
     {
         private int _current;
