@@ -6,7 +6,7 @@ namespace NetActors.Tests.Hosts;
 
 public sealed class AdmissionAtTheEdgeTests
 {
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task A_full_origin_answers_overloaded_before_send_returns_without_waiting_behind_the_actors_mailbox()
     {
         await using var upstream = await TestUpstream.StartAsync();

@@ -17,7 +17,7 @@ public sealed class ClientSideFailureTests
         _ => NetRequest.Put("api", $"/bad/{i}", NetContent.Stream(() => new MemoryStream(new byte[100_000]), length: 10)),
     };
 
-    [Theory(Skip = Pending.Ledger)]
+    [Theory]
     [MemberData(nameof(BadRequests))]
     public async Task One_callers_bad_input_is_invalid_never_sent_never_retried_and_never_opens_the_circuit(string kind)
     {

@@ -5,7 +5,7 @@ namespace NetActors.Tests.Hosts;
 
 public sealed class ContentBuildFailureTests
 {
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task A_content_that_throws_while_the_message_is_built_fails_its_request_as_invalid_and_frees_its_slot()
     {
         await using var upstream = await TestUpstream.StartAsync();

@@ -7,7 +7,7 @@ namespace NetActors.Tests.Hosts;
 [Collection(TimingCollection.Name)]
 public sealed class DisposalWithoutStopTests
 {
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task Disposing_the_host_right_after_start_without_stopping_it_ends_quietly()
     {
         await using var upstream = await TestUpstream.StartAsync();

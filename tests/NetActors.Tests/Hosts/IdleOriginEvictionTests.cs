@@ -8,7 +8,7 @@ public sealed class IdleOriginEvictionTests
 {
     private const int Visited = 1000;
 
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task A_thousand_origins_visited_once_are_evicted_after_the_idle_timeout_and_come_back_on_demand()
     {
         // One server on 1,001 ports: the client's own origin and a thousand others.

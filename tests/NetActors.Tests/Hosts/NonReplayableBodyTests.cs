@@ -8,7 +8,7 @@ public sealed class NonReplayableBodyTests
 {
     private const string Payload = "the whole body, once";
 
-    [Theory(Skip = Pending.Ledger)]
+    [Theory]
     [InlineData(503)]   // a transient failure: the PUT is retried
     [InlineData(307)]   // a redirect that keeps the method: the body is sent again
     public async Task A_stream_body_that_cannot_be_replayed_fails_its_resend_typed_instead_of_sending_an_empty_body(int first)

@@ -14,7 +14,7 @@ public sealed class NullInputTests
         _ => NetRequest.Get("api", (string)null!),
     };
 
-    [Theory(Skip = Pending.Ledger)]
+    [Theory]
     [MemberData(nameof(NullInputs))]
     public async Task A_null_argument_fails_synchronously_with_a_typed_error_and_the_client_keeps_serving(string kind)
     {

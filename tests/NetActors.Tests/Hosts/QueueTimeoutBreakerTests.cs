@@ -7,7 +7,7 @@ namespace NetActors.Tests.Hosts;
 [Collection(TimingCollection.Name)]
 public sealed class QueueTimeoutBreakerTests
 {
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task A_queue_deeper_than_the_total_timeout_allows_times_out_late_requests_but_never_opens_the_circuit()
     {
         await using var upstream = await TestUpstream.StartAsync();

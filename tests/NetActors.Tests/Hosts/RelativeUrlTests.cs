@@ -2,7 +2,7 @@ namespace NetActors.Tests.Hosts;
 
 public sealed class RelativeUrlTests
 {
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task A_relative_url_with_an_absolute_url_in_its_query_is_resolved_against_the_base_address()
     {
         await using var upstream = await TestUpstream.StartAsync();

@@ -5,7 +5,7 @@ namespace NetActors.Tests.Hosts;
 
 public sealed class SharedCallCancellationTests
 {
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task Cancelling_the_leader_then_every_follower_of_a_shared_call_aborts_the_wire_call_and_frees_its_slot()
     {
         await using var upstream = await TestUpstream.StartAsync();

@@ -7,7 +7,7 @@ namespace NetActors.Tests.Hosts;
 /// <summary>At most queue-capacity requests are held off the wire per origin, whatever they wait for.</summary>
 public sealed class WaitingStatesQueueCapacityTests
 {
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task Requests_waiting_for_a_token_count_against_the_queue_capacity()
     {
         await using var upstream = await TestUpstream.StartAsync();
@@ -36,7 +36,7 @@ public sealed class WaitingStatesQueueCapacityTests
         Assert.Equal(1, tokens.RefreshCalls);
     }
 
-    [Fact(Skip = Pending.Ledger)]
+    [Fact]
     public async Task Requests_waiting_out_a_retry_delay_count_against_the_queue_capacity()
     {
         await using var upstream = await TestUpstream.StartAsync();
