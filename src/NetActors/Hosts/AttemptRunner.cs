@@ -15,10 +15,12 @@ internal static class AttemptRunner
     /// <see cref="AttemptCompleted"/> (what <c>PipeTo(Self)</c> would do, without another async layer per request).
     /// </summary>
     public static async Task RunAsync(HttpMessageInvoker http, Exchange ex,
-        HttpRequestMessage message, long maxResponseSize, CancellationToken token, IActorRef self, AdmissionLedger ledger)
+        HttpRequestMessage message, CancellationToken token, IActorRef self, AdmissionLedger ledger)
     {
         HttpResponseMessage? response = null;
-        AttemptCompleted done;
+        AttemptCompleted? done = null; // null for a plain 2xx: its report is built once it is known whether it hands its slot on
+        ReadOnlyMemory<byte> body = default;
+        NetResponse? delivered = null;
         var handedOver = false;
         var plain = false;
         ex.WireStarted();
@@ -44,9 +46,9 @@ internal static class AttemptRunner
             }
             else
             {
-                var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
+                body = ex.Request.Download is { } download && response.IsSuccessStatusCode
                     ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
-                    : await BodyReader.ReadAsync(response.Content, maxResponseSize, token).ConfigureAwait(false);
+                    : await BodyReader.ReadAsync(response.Content, ex.Client.MaxResponseSize, token).ConfigureAwait(false);
 
                 if (ex.Span is not null)
                 {
@@ -55,8 +57,11 @@ internal static class AttemptRunner
 
                 ex.WireDone(); // read to the end: the connection is free for the next request
                 plain = IsPlainSuccess(ex, response);
-                var delivered = plain && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
-                done = new AttemptCompleted(ex, response, body, null, delivered);
+                delivered = plain && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+                if (!plain)
+                {
+                    done = new AttemptCompleted(ex, response, body, null, null);
+                }
             }
         }
         catch (Exception e)
@@ -67,6 +72,7 @@ internal static class AttemptRunner
                 Telemetry.NetActivity.Attempt(ex, response, e); // telemetry: the failed attempt's event
             }
 
+            plain = false;
             done = new AttemptCompleted(ex, response, default, e);
         }
         finally
@@ -86,19 +92,22 @@ internal static class AttemptRunner
         // is the actor's decision first. Not deeper than a few attempts that completed synchronously on one stack.)
         try
         {
-            if (plain && TakeNext(ledger) is { } next)
+            if (!plain)
             {
-                done.HandedTo = next;
-                HandOff(http, done, next, self, ledger);
+                Report(self, ledger, done!);
+            }
+            else if (TakeNext(ledger) is { } next)
+            {
+                HandOff(http, new SlotHandedOn(ex, response, body, delivered, next), next, self, ledger);
             }
             else
             {
-                Report(self, ledger, done);
+                Report(self, ledger, new AttemptCompleted(ex, response, body, null, delivered));
             }
         }
         finally
         {
-            if (done.Delivered is { } result)
+            if (delivered is { } result)
             {
                 ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
             }
@@ -106,23 +115,23 @@ internal static class AttemptRunner
     }
 
     /// <summary>
-    /// True for a report whose handling can change what the next request may do: a failure that is not its caller's
-    /// cancellation (the circuit), a 401 (a refresh), a 408, 429 or 5xx (the circuit, a pause), a redirect. Until the
-    /// actor handled it, no completion hands its slot on (<see cref="AdmissionLedger.HoldHandOffs"/>). A 2xx, a 304
-    /// or another 4xx changes nothing for the requests behind it.
+    /// True for a report whose handling can change what the next request may do: a failure (the circuit; also the
+    /// caller's own cancellation, which changes nothing but is not told apart here), a 401 (a refresh), a 408, 429
+    /// or 5xx (the circuit, a pause), a redirect. Until the actor handled it, no completion hands its slot on
+    /// (<see cref="AdmissionLedger.HoldHandOffs"/>). A 2xx, a 304 or another 4xx changes nothing for the requests
+    /// behind it. It reads only what a report cannot change after it was sent, so the attempt that holds and the
+    /// actor that releases always agree.
     /// </summary>
-    private static bool HoldsHandOffs(AttemptCompleted done) =>
-        done.Error is not null
-            ? !done.Exchange.CallerCancelled
-            : done.Response is { } response && (int)response.StatusCode is 401 or 408 or 429 or >= 500 or (>= 300 and <= 399 and not 304);
+    internal static bool HoldsHandOffs(AttemptCompleted done) =>
+        done.Error is not null ||
+        (done.Response is { } response && (int)response.StatusCode is 401 or 408 or 429 or >= 500 or (>= 300 and <= 399 and not 304));
 
     /// <summary>Tells the actor of an attempt's end; one that can change what the next request may do holds the hand-offs until it is handled.</summary>
     private static void Report(IActorRef self, AdmissionLedger ledger, AttemptCompleted done)
     {
         if (HoldsHandOffs(done))
         {
-            done.Holds = true; // read by the actor: exactly one release per hold
-            ledger.HoldHandOffs();
+            ledger.HoldHandOffs(); // the actor releases once it has handled this report (it asks the same rule)
         }
 
         self.Tell(done, ActorRefs.NoSender);
@@ -145,12 +154,13 @@ internal static class AttemptRunner
     /// in-flight set in that same message), then starts it. One whose caller left while it was next in line, or
     /// whose attempt cannot be armed, is reported back without going on the wire.
     /// </summary>
-    private static void HandOff(HttpMessageInvoker http, AttemptCompleted done, Exchange next, IActorRef self, AdmissionLedger ledger)
+    private static void HandOff(HttpMessageInvoker http, SlotHandedOn done, Exchange next, IActorRef self, AdmissionLedger ledger)
     {
         // Only the exchange's own flags are read here: its followers' list is the actor's. One whose caller left goes
-        // back unsent; the actor hands its followers (if any) a wire call of their own.
+        // back unsent; the actor puts it back at the head of the line if followers still want its call.
         Exception? unarmed = null;
-        if (next.IsCompleted)
+        var callerLeft = next.IsCompleted;
+        if (callerLeft)
         {
             unarmed = new OperationCanceledException("The request's outcome was decided before it went on the wire.");
         }
@@ -172,14 +182,14 @@ internal static class AttemptRunner
         if (unarmed is not null)
         {
             message.Dispose();
-            Report(self, ledger, new AttemptCompleted(next, null, default, unarmed) { NotSent = next.IsCompleted });
+            Report(self, ledger, callerLeft ? new TakenNotSent(next, unarmed) : new AttemptCompleted(next, null, default, unarmed));
             return;
         }
 
         _handOffDepth++;
         try
         {
-            _ = RunAsync(http, next, message, next.Client.MaxResponseSize, token, self, ledger);
+            _ = RunAsync(http, next, message, token, self, ledger);
         }
         finally
         {

@@ -88,7 +88,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 }
                 finally
                 {
-                    if (done.Holds)
+                    if (AttemptRunner.HoldsHandOffs(done))
                     {
                         _ledger.HandOffsSettled(); // decided (or failed deciding): completions may hand slots on again
                     }
@@ -628,7 +628,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         ex.InFlightAtStart = InFlight.Count;
         Deadlines.Remove(ex);
         _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
-        _ = AttemptRunner.RunAsync(_http, ex, message, ex.Client.MaxResponseSize, ex.Token, Self, _ledger);
+        _ = AttemptRunner.RunAsync(_http, ex, message, ex.Token, Self, _ledger);
     }
 
     // ---- outcomes ----------------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ namespace NetActors.Hosts;
 /// <summary>
 /// An attempt ended: with a response and its body, or with an error. <paramref name="Delivered"/> is the response
 /// the attempt already handed to the caller (a plain success, see <see cref="AttemptRunner.RunAsync"/>); the actor
-/// does the rest of the bookkeeping.
+/// does the rest of the bookkeeping. A report that holds the origin's hand-offs until the actor has handled it is
+/// one <see cref="AttemptRunner.HoldsHandOffs"/> answers true for, on both sides (it reads nothing that can change).
+/// The two reports of the slot hand-off are kinds of their own, so the common one carries no field for them.
 /// </summary>
-internal sealed record AttemptCompleted(
+internal record AttemptCompleted(
     Exchange Exchange,
     HttpResponseMessage? Response,
     ReadOnlyMemory<byte> Body,
@@ -16,21 +18,34 @@ internal sealed record AttemptCompleted(
 {
     /// <summary>
     /// The ready exchange the attempt started in the slot it freed (see <see cref="AdmissionLedger.TakeReady"/>): the
-    /// actor takes it into its in-flight set. Set by the attempt before it tells the actor.
+    /// actor takes it into its in-flight set.
     /// </summary>
-    public Exchange? HandedTo { get; set; }
-
-    /// <summary>
-    /// The attempt held the origin's hand-offs until the actor has handled this report
-    /// (<see cref="AdmissionLedger.HoldHandOffs"/>); the actor releases them once it has. Set before it is told.
-    /// </summary>
-    public bool Holds { get; set; }
+    public virtual Exchange? HandedTo => null;
 
     /// <summary>
     /// The exchange was taken to be started in a freed slot, but its own caller had left while it was next in line:
-    /// nothing went on the wire (see <see cref="AttemptRunner"/>). Set before it is told.
+    /// nothing went on the wire (see <see cref="AttemptRunner"/>).
     /// </summary>
-    public bool NotSent { get; init; }
+    public virtual bool NotSent => false;
+}
+
+/// <summary>A plain 2xx whose attempt handed its slot to <paramref name="Next"/> and started it.</summary>
+internal sealed record SlotHandedOn(
+    Exchange Exchange,
+    HttpResponseMessage? Response,
+    ReadOnlyMemory<byte> Body,
+    NetResponse? Delivered,
+    Exchange Next) : AttemptCompleted(Exchange, Response, Body, null, Delivered)
+{
+    /// <inheritdoc />
+    public override Exchange? HandedTo => Next;
+}
+
+/// <summary>A ready exchange taken for a freed slot after its caller left: reported back, never sent.</summary>
+internal sealed record TakenNotSent(Exchange Exchange, Exception Error) : AttemptCompleted(Exchange, null, default, Error)
+{
+    /// <inheritdoc />
+    public override bool NotSent => true;
 }
 
 /// <summary>
