@@ -135,6 +135,12 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     public int ReadyCount => Volatile.Read(ref _readyCount);
 
     /// <summary>
+    /// Entries in the hand-off's queue: the ready exchanges and those reclaimed one by one that no attempt dequeued
+    /// yet (bounded by the host actor's compaction; read by the model test).
+    /// </summary>
+    internal int ReadyEntries => _ready.Count;
+
+    /// <summary>
     /// The host actor puts the head of its queue next in line, its message built (<see cref="Exchange.MakeReady"/>
     /// was called): the next attempt of this origin that completes starts it in the slot it frees, on its own
     /// thread, instead of telling the actor and waiting for it to start the next one. The slot passes from one

@@ -190,6 +190,9 @@ internal sealed class OriginModel
     /// <summary>Calls a completing attempt started in the slot it freed, without the host actor's turn (the hand-off).</summary>
     public int HandedOff => _wire.HandedOff;
 
+    /// <summary>The most entries the hand-off's queue held after any step (ready requests and ones reclaimed since).</summary>
+    public int MostReadyEntries { get; private set; }
+
     /// <summary>
     /// Runs the steps, checking after each; then ends the sequence as <paramref name="end"/> says and checks that
     /// nothing is left. The sequence runs on the model's worker thread, watched from this one: the actor runs on the
@@ -609,6 +612,15 @@ internal sealed class OriginModel
             Violation($"{when}: the adaptive limit is {limit.Current}, outside [1, max-connections {_shape.MaxConnections}]");
         }
 
+        // The hand-off's queue: at most max-connections ready, and the entries reclaimed one by one are compacted
+        // once more than max-connections pile up (at most that many more before the actor prepares again).
+        MostReadyEntries = Math.Max(MostReadyEntries, _ledger.ReadyEntries);
+        if (_ledger.ReadyCount > _ledger.InFlight.Count || _ledger.ReadyEntries > 3 * _shape.MaxConnections)
+        {
+            Violation($"{when}: {_ledger.ReadyCount} requests ready for {_ledger.InFlight.Count} slots taken, " +
+                      $"{_ledger.ReadyEntries} entries in the hand-off's queue (max-connections {_shape.MaxConnections})");
+        }
+
         // Held: admitted and without an outcome yet (a request whose outcome is decided frees its place at once,
         // even while its attempt still winds down on the wire; the slot itself is the cap's, checked above).
         var capacity = _shape.MaxConnections + _shape.QueueCapacity;
@@ -788,6 +800,11 @@ internal sealed class OriginModel
         if (_wire.OnWire != 0 || _ledger.InFlight.Count != 0)
         {
             Violation($"{when}: {_wire.OnWire} calls still on the wire, {_ledger.InFlight.Count} slots taken");
+        }
+
+        if (_ledger.ReadyCount != 0)
+        {
+            Violation($"{when}: {_ledger.ReadyCount} requests still ready for a slot");
         }
 
         if (_ledger.Members.Count != 0 || !_ledger.IsEmpty)

@@ -79,6 +79,29 @@ public sealed class OriginModelTests : IDisposable
     public void Generated_event_sequences_end_by_their_deadlines_alone() =>
         Check(OriginEnd.RunOutTheClock, DeadlineIterations);
 
+    /// <summary>
+    /// Behind a call that never answers, requests are made ready for the slot and cancelled one by one, again and
+    /// again: each leaves an entry in the hand-off's queue that no completing attempt will dequeue. The actor compacts
+    /// them (the model checks the queue's size after every step); without that, this origin's queue would grow with
+    /// every cancelled request for as long as the call hangs. The generated sequences rarely build this up.
+    /// </summary>
+    [Fact]
+    public void Requests_made_ready_and_cancelled_one_by_one_behind_a_hung_call_do_not_pile_up()
+    {
+        var steps = new List<OriginStep> { new(OriginEvent.AdmitGet, 0, 0) }; // on the wire, never answered
+        for (var i = 1; i <= 12; i++)
+        {
+            steps.Add(new OriginStep(OriginEvent.AdmitGet, i, 0)); // next in line: made ready
+            steps.Add(new OriginStep(OriginEvent.Cancel, 1, 0));   // of the two live requests, the newest
+        }
+
+        var model = new OriginModel(_system, new OriginShape(1, 4, Auth: false, Dedup: false), seed: 1);
+        var violations = model.Run([.. steps], OriginEnd.AnswerAndCancel);
+
+        Assert.True(violations.Count == 0, string.Join("\n", violations));
+        Assert.InRange(model.MostReadyEntries, 1, 3); // they were made ready, and their entries did not pile up
+    }
+
     private void Check(OriginEnd end, long iterations)
     {
         var handedOff = 0L;
