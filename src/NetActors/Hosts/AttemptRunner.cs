@@ -18,9 +18,7 @@ internal static class AttemptRunner
         HttpRequestMessage message, CancellationToken token, IActorRef self, AdmissionLedger ledger)
     {
         HttpResponseMessage? response = null;
-        AttemptCompleted? done = null; // null for a plain 2xx: its report is built once it is known whether it hands its slot on
-        ReadOnlyMemory<byte> body = default;
-        NetResponse? delivered = null;
+        AttemptCompleted done;
         var handedOver = false;
         var plain = false;
         ex.WireStarted();
@@ -46,7 +44,7 @@ internal static class AttemptRunner
             }
             else
             {
-                body = ex.Request.Download is { } download && response.IsSuccessStatusCode
+                var body = ex.Request.Download is { } download && response.IsSuccessStatusCode
                     ? await BodyReader.WriteToFileAsync(response.Content, download, ex.Attempts, token).ConfigureAwait(false)
                     : await BodyReader.ReadAsync(response.Content, ex.Client.MaxResponseSize, token).ConfigureAwait(false);
 
@@ -57,11 +55,8 @@ internal static class AttemptRunner
 
                 ex.WireDone(); // read to the end: the connection is free for the next request
                 plain = IsPlainSuccess(ex, response);
-                delivered = plain && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
-                if (!plain)
-                {
-                    done = new AttemptCompleted(ex, response, body, null, null);
-                }
+                var delivered = plain && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+                done = new AttemptCompleted(ex, response, body, null, delivered);
             }
         }
         catch (Exception e)
@@ -92,22 +87,18 @@ internal static class AttemptRunner
         // is the actor's decision first. Not deeper than a few attempts that completed synchronously on one stack.)
         try
         {
-            if (!plain)
+            if (plain && TakeNext(ledger) is { } next)
             {
-                Report(self, ledger, done!);
-            }
-            else if (TakeNext(ledger) is { } next)
-            {
-                HandOff(http, new SlotHandedOn(ex, response, body, delivered, next), next, self, ledger);
+                HandOff(http, new SlotHandedOn(done, next), next, self, ledger); // a record more only when a slot is handed on
             }
             else
             {
-                Report(self, ledger, new AttemptCompleted(ex, response, body, null, delivered));
+                Report(self, ledger, done);
             }
         }
         finally
         {
-            if (delivered is { } result)
+            if (done.Delivered is { } result)
             {
                 ex.CompleteClaimed(result); // after the Tell: the caller's next request may run right here
             }
@@ -178,7 +169,7 @@ internal static class AttemptRunner
 
         var message = next.TakeReadyMessage()!;
         var token = unarmed is null ? next.Token : default; // read before the actor hears of it
-        self.Tell(done, ActorRefs.NoSender); // done.HandedTo is next: the actor takes it into its in-flight set
+        self.Tell(done, ActorRefs.NoSender); // the actor takes next into its in-flight set as it takes done out
         if (unarmed is not null)
         {
             message.Dispose();

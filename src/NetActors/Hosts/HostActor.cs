@@ -81,10 +81,13 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             case Exchange ex:
                 Admit(ex);
                 break;
+            case SlotHandedOn handed:
+                OnAttemptCompleted(handed.Completed, handed.Next); // a plain 2xx: it holds nothing
+                break;
             case AttemptCompleted done:
                 try
                 {
-                    OnAttemptCompleted(done);
+                    OnAttemptCompleted(done, null);
                 }
                 finally
                 {
@@ -633,11 +636,11 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
     // ---- outcomes ----------------------------------------------------------------------------------------
 
-    private void OnAttemptCompleted(AttemptCompleted done)
+    private void OnAttemptCompleted(AttemptCompleted done, Exchange? handedTo)
     {
         var ex = done.Exchange;
         InFlight.Remove(ex);
-        if (done.HandedTo is { } next)
+        if (handedTo is { } next)
         {
             TakeOver(next); // first: whatever happens below, the actor knows it is on the wire
         }
@@ -645,7 +648,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         ReturnSource(ex);
         try
         {
-            if (done.NotSent && ex.HasLiveFollowers && ex.State == ExchangeState.InFlight && PauseLeft() == TimeSpan.Zero)
+            if (done is TakenNotSent && ex.HasLiveFollowers && ex.State == ExchangeState.InFlight && PauseLeft() == TimeSpan.Zero)
             {
                 // Taken for a freed slot after its own caller had left, never sent: its followers still want the call.
                 // It keeps its place at the head of the line and the slot goes to it, as if the actor had started it;
@@ -1372,6 +1375,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         {
             Exchange e => e,
             AttemptCompleted a => a.Exchange,
+            SlotHandedOn h => h.Completed.Exchange, // the one it started is on the wire: its own report comes later
             RetryDue r => r.Exchange,
             ExchangeDeadline d => d.Exchange,
             _ => null,

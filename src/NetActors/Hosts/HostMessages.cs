@@ -7,46 +7,27 @@ namespace NetActors.Hosts;
 /// the attempt already handed to the caller (a plain success, see <see cref="AttemptRunner.RunAsync"/>); the actor
 /// does the rest of the bookkeeping. A report that holds the origin's hand-offs until the actor has handled it is
 /// one <see cref="AttemptRunner.HoldsHandOffs"/> answers true for, on both sides (it reads nothing that can change).
-/// The two reports of the slot hand-off are kinds of their own, so the common one carries no field for them.
+/// The reports of the slot hand-off are messages of their own, so the common one carries no field for them.
 /// </summary>
 internal record AttemptCompleted(
     Exchange Exchange,
     HttpResponseMessage? Response,
     ReadOnlyMemory<byte> Body,
     Exception? Error,
-    NetResponse? Delivered = null) : IDeadLetterSuppression
-{
-    /// <summary>
-    /// The ready exchange the attempt started in the slot it freed (see <see cref="AdmissionLedger.TakeReady"/>): the
-    /// actor takes it into its in-flight set.
-    /// </summary>
-    public virtual Exchange? HandedTo => null;
+    NetResponse? Delivered = null) : IDeadLetterSuppression;
 
-    /// <summary>
-    /// The exchange was taken to be started in a freed slot, but its own caller had left while it was next in line:
-    /// nothing went on the wire (see <see cref="AttemptRunner"/>).
-    /// </summary>
-    public virtual bool NotSent => false;
-}
+/// <summary>
+/// A plain 2xx (<paramref name="Completed"/>) whose attempt handed its slot to <paramref name="Next"/>, the ready
+/// exchange it took (see <see cref="AdmissionLedger.TakeReady"/>), and started it: the actor takes it into its
+/// in-flight set as it takes the completed one out.
+/// </summary>
+internal sealed record SlotHandedOn(AttemptCompleted Completed, Exchange Next) : IDeadLetterSuppression;
 
-/// <summary>A plain 2xx whose attempt handed its slot to <paramref name="Next"/> and started it.</summary>
-internal sealed record SlotHandedOn(
-    Exchange Exchange,
-    HttpResponseMessage? Response,
-    ReadOnlyMemory<byte> Body,
-    NetResponse? Delivered,
-    Exchange Next) : AttemptCompleted(Exchange, Response, Body, null, Delivered)
-{
-    /// <inheritdoc />
-    public override Exchange? HandedTo => Next;
-}
-
-/// <summary>A ready exchange taken for a freed slot after its caller left: reported back, never sent.</summary>
-internal sealed record TakenNotSent(Exchange Exchange, Exception Error) : AttemptCompleted(Exchange, null, default, Error)
-{
-    /// <inheritdoc />
-    public override bool NotSent => true;
-}
+/// <summary>
+/// A ready exchange taken for a freed slot after its own caller had left while it was next in line: reported back,
+/// nothing went on the wire (see <see cref="AttemptRunner"/>).
+/// </summary>
+internal sealed record TakenNotSent(Exchange Exchange, Exception Error) : AttemptCompleted(Exchange, null, default, Error);
 
 /// <summary>
 /// A streamed attempt has its headers and its caller has (or is being handed) <paramref name="Result"/>, whose body
