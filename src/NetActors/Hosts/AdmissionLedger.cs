@@ -128,7 +128,8 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
 
     // ---- the hand-off ------------------------------------------------------------------------------------
 
-    private readonly ConcurrentQueue<Exchange> _ready = new();
+    // Made on the first hand-off: an origin that never has a backlog (most of them) does not carry its segment (~830 B).
+    private ConcurrentQueue<Exchange>? _ready;
     private int _readyCount;
 
     /// <summary>How many exchanges are ready (made ready and neither taken nor reclaimed); any thread.</summary>
@@ -138,7 +139,7 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     /// Entries in the hand-off's queue: the ready exchanges and those reclaimed one by one that no attempt dequeued
     /// yet (bounded by the host actor's compaction; read by the model test).
     /// </summary>
-    internal int ReadyEntries => _ready.Count;
+    internal int ReadyEntries => Volatile.Read(ref _ready)?.Count ?? 0;
 
     /// <summary>
     /// The host actor puts the head of its queue next in line, its message built (<see cref="Exchange.MakeReady"/>
@@ -148,8 +149,14 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     /// </summary>
     public void AddReady(Exchange ex)
     {
+        var ready = Volatile.Read(ref _ready);
+        if (ready is null)
+        {
+            Volatile.Write(ref _ready, ready = new ConcurrentQueue<Exchange>()); // published before any count says it holds one
+        }
+
         Interlocked.Increment(ref _readyCount);
-        _ready.Enqueue(ex);
+        ready.Enqueue(ex);
     }
 
     /// <summary>
@@ -158,7 +165,8 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     /// </summary>
     public Exchange? TakeReady()
     {
-        while (_ready.TryDequeue(out var ex))
+        var ready = Volatile.Read(ref _ready);
+        while (ready is not null && ready.TryDequeue(out var ex))
         {
             if (ex.TryTakeReady())
             {
@@ -188,7 +196,12 @@ internal sealed class AdmissionLedger(int maxConnections, int queueCapacity, Tim
     /// </summary>
     public void DropStale()
     {
-        while (_ready.TryDequeue(out _))
+        if (Volatile.Read(ref _ready) is not { } ready)
+        {
+            return;
+        }
+
+        while (ready.TryDequeue(out _))
         {
         }
     }
