@@ -429,7 +429,14 @@ internal sealed class StreamOrigin : IAsyncDisposable
                 client?.Invoke(c);
             });
         }, services: services);
-        await origin.Net.Client.SendAsync(NetRequest.Get("api", "/warm-up")); // the gateway has started: its router is published
+        // The gateway has started (its router is published) once the warm-up is answered; the host actor does the
+        // warm-up's bookkeeping after its caller has the response, so the test's own metrics start once it is done.
+        using (var warmUp = new MetricsCapture(origin.Net.Services))
+        {
+            await origin.Net.Client.SendAsync(NetRequest.Get("api", "/warm-up"));
+            await Eventually.Assert(() => Assert.Contains(warmUp.All, m => m.Instrument == "netactors.client.request.duration"));
+        }
+
         return origin;
     }
 
