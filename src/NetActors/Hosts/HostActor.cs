@@ -418,7 +418,8 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     /// not wait for this actor's turn on the thread pool behind every caller's work. Only where the actor has
     /// nothing to decide at the start: no rate limit, adaptive limit or pause, a closed circuit, no refresh
     /// waiting, not draining; and only plain requests: no body (a stream's body could not be made twice), no
-    /// hooks, no download, no DPoP proof, not a shared call's leader whose own caller already left. Anything that changes those conditions takes them back (<see cref="Unready"/>).
+    /// hooks, no download, no DPoP proof, not a shared call's leader whose own caller already left. Anything that
+    /// changes those conditions takes them back (<see cref="Unready"/>).
     /// </summary>
     private void PrepareReady()
     {
