@@ -169,11 +169,21 @@ internal static class AttemptRunner
 
         var message = next.TakeReadyMessage()!;
         var token = unarmed is null ? next.Token : default; // read before the actor hears of it
+        AttemptCompleted? back = unarmed is null ? null
+            : callerLeft ? new TakenNotSent(next, unarmed) : new AttemptCompleted(next, null, default, unarmed);
+        if (back is not null)
+        {
+            // Held before the actor hears of the hand-off (a failure holds: the actor releases it with this report):
+            // once next counts as on the wire, the actor makes the request behind it ready, and no completion may start
+            // that one before the actor has put a leader sent back to the head of the line.
+            ledger.HoldHandOffs();
+        }
+
         self.Tell(done, ActorRefs.NoSender); // the actor takes next into its in-flight set as it takes done out
-        if (unarmed is not null)
+        if (back is not null)
         {
             message.Dispose();
-            Report(self, ledger, callerLeft ? new TakenNotSent(next, unarmed) : new AttemptCompleted(next, null, default, unarmed));
+            self.Tell(back, ActorRefs.NoSender);
             return;
         }
 
