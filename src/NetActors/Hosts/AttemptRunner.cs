@@ -89,7 +89,7 @@ internal static class AttemptRunner
         {
             if (plain && TakeNext(ledger) is { } next)
             {
-                HandOff(http, new SlotHandedOn(done, next), next, self, ledger); // a record more only when a slot is handed on
+                HandOff(http, done, next, self, ledger); // a record more only when a slot is handed on
             }
             else
             {
@@ -145,7 +145,7 @@ internal static class AttemptRunner
     /// in-flight set in that same message), then starts it. One whose caller left while it was next in line, or
     /// whose attempt cannot be armed, is reported back without going on the wire.
     /// </summary>
-    private static void HandOff(HttpMessageInvoker http, SlotHandedOn done, Exchange next, IActorRef self, AdmissionLedger ledger)
+    private static void HandOff(HttpMessageInvoker http, AttemptCompleted done, Exchange next, IActorRef self, AdmissionLedger ledger)
     {
         // Only the exchange's own flags are read here: its followers' list is the actor's. One whose caller left goes
         // back unsent; the actor puts it back at the head of the line if followers still want its call.
@@ -179,7 +179,8 @@ internal static class AttemptRunner
             ledger.HoldHandOffs();
         }
 
-        self.Tell(done, ActorRefs.NoSender); // the actor takes next into its in-flight set as it takes done out
+        // The actor takes next into its in-flight set as it takes done out; it counts next's attempt only if it starts.
+        self.Tell(new SlotHandedOn(done, next, Started: back is null), ActorRefs.NoSender);
         if (back is not null)
         {
             message.Dispose();

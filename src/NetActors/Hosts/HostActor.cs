@@ -82,12 +82,12 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 Admit(ex);
                 break;
             case SlotHandedOn handed:
-                OnAttemptCompleted(handed.Completed, handed.Next); // a plain 2xx: it holds nothing
+                OnAttemptCompleted(handed.Completed, handed.Next, handed.Started); // a plain 2xx: it holds nothing
                 break;
             case AttemptCompleted done:
                 try
                 {
-                    OnAttemptCompleted(done, null);
+                    OnAttemptCompleted(done, null, started: false);
                 }
                 finally
                 {
@@ -545,7 +545,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
     /// A completing attempt started <paramref name="ex"/> in the slot it freed: it joins the in-flight set in the
     /// same message that takes the completed one out, so the count the actor sees never exceeds what is on the wire.
     /// </summary>
-    private void TakeOver(Exchange ex)
+    private void TakeOver(Exchange ex, bool started)
     {
         InFlight.Add(ex);
         ex.TakenOver();
@@ -556,7 +556,10 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         }
 
         ex.InFlightAtStart = InFlight.Count;
-        _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        if (started)
+        {
+            _context.Metrics.Attempts.Add(1, new KeyValuePair<string, object?>("netactors.client", ex.Request.Client));
+        }
     }
 
     private Exchange? Peek(ExchangeList list)
@@ -637,13 +640,13 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
     // ---- outcomes ----------------------------------------------------------------------------------------
 
-    private void OnAttemptCompleted(AttemptCompleted done, Exchange? handedTo)
+    private void OnAttemptCompleted(AttemptCompleted done, Exchange? handedTo, bool started)
     {
         var ex = done.Exchange;
         InFlight.Remove(ex);
         if (handedTo is { } next)
         {
-            TakeOver(next); // first: whatever happens below, the actor knows it is on the wire
+            TakeOver(next, started); // first: whatever happens below, the actor knows it is on the wire
         }
 
         ReturnSource(ex);

@@ -19,9 +19,11 @@ internal record AttemptCompleted(
 /// <summary>
 /// A plain 2xx (<paramref name="Completed"/>) whose attempt handed its slot to <paramref name="Next"/>, the ready
 /// exchange it took (see <see cref="AdmissionLedger.TakeReady"/>), and started it: the actor takes it into its
-/// in-flight set as it takes the completed one out.
+/// in-flight set as it takes the completed one out. <paramref name="Started"/> is false when <paramref name="Next"/>
+/// is reported back unsent right after (its caller left, or its attempt could not be armed): its attempt is counted
+/// only when one goes on the wire.
 /// </summary>
-internal sealed record SlotHandedOn(AttemptCompleted Completed, Exchange Next) : IDeadLetterSuppression;
+internal sealed record SlotHandedOn(AttemptCompleted Completed, Exchange Next, bool Started) : IDeadLetterSuppression;
 
 /// <summary>
 /// A ready exchange taken for a freed slot after its own caller had left while it was next in line: reported back,

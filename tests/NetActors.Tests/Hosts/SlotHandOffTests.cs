@@ -111,6 +111,49 @@ public sealed class SlotHandOffTests
         Assert.Equal(["/slow", "/shared", "/later"], order);
     }
 
+    [Fact]
+    public async Task A_leader_taken_for_a_freed_slot_and_sent_back_unsent_counts_one_attempt_the_one_it_makes_on_the_wire()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var gate = new Gate();
+        upstream.MapGated("/slow", gate);
+        upstream.Respond("/shared", 200, "{}");
+        upstream.Respond("/later", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(1).WithQueueCapacity(10));
+        using var metrics = new MetricsCapture(net.Services);
+
+        var slow = net.Client.SendAsync(NetRequest.Get("api", "/slow"));
+        await gate.WaitForArrivalsAsync(1);
+        using var leaderCts = new CancellationTokenSource();
+        var leader = net.Client.SendAsync(NetRequest.Get("api", "/shared"), leaderCts.Token);
+        var followers = Enumerable.Range(0, 3).Select(_ => net.Client.SendAsync(NetRequest.Get("api", "/shared"))).ToList();
+        var later = net.Client.SendAsync(NetRequest.Get("api", "/later"));
+
+        // The actor has admitted all five (the leader, made ready next in line, its three followers and /later) before
+        // the leader's caller leaves: the completing /slow takes the leader, finds its caller gone and sends it back.
+        await Eventually.Assert(() =>
+        {
+            metrics.Sample();
+            Assert.Equal(5, metrics.All.Last(m => m.Instrument == "netactors.origin.queue_length").Value);
+        });
+        leaderCts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leader);
+
+        gate.Open();
+        await slow.WaitAsync(TimeSpan.FromSeconds(10));
+        await Task.WhenAll(followers).WaitAsync(TimeSpan.FromSeconds(10));
+        await later.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.Assert(() =>
+        {
+            metrics.Sample();
+            Assert.Equal(0, metrics.All.Last(m => m.Instrument == "netactors.origin.active_requests").Value);
+        });
+
+        // Three calls reached the server, in order, and three attempts were counted: the leader's trip back unsent is none.
+        Assert.Equal(["/slow", "/shared", "/later"], upstream.Seen.Select(r => r.Path).ToList());
+        Assert.Equal(3, metrics.Sum("netactors.client.attempts"));
+    }
+
     private sealed class ConcurrencyCounter
     {
         private int _current;
