@@ -37,15 +37,16 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
         await using var raw = new RawClient(server, Cap);
         using var limiter = Limiter();
         foreach (var (backoff, api) in new[] { (TimeSpan.Zero, Api.SendAsync), (TimeSpan.Zero, Api.TrySendAsync),
-                     (TimeSpan.FromMilliseconds(1), Api.SendAsync), (TimeSpan.Zero, Api.RawLimiter) })
+                     (TimeSpan.FromMilliseconds(1), Api.SendAsync), (TimeSpan.Zero, Api.RawLimiter), (TimeSpan.Zero, Api.RawLimiterThrown) })
         {
             var send = api switch
             {
                 Api.SendAsync => Send(client.Net, "work"),
                 Api.TrySendAsync => TrySend(client.Net, "work"),
+                Api.RawLimiterThrown => BoundedThrown(limiter, (c, n) => raw.GetAsync($"work?c={c}&n={n}", CancellationToken.None)),
                 _ => Bounded(limiter, (c, n) => raw.GetAsync($"work?c={c}&n={n}", CancellationToken.None)),
             };
-            if (api == Api.RawLimiter)
+            if (api is Api.RawLimiter or Api.RawLimiterThrown)
             {
                 await RoundAsync(send, Callers, backoff, TimeSpan.FromSeconds(1), settings.MeasurementLimit); // its warm-up
             }
@@ -69,7 +70,12 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
             }
 
             var resend = (backoff == TimeSpan.Zero ? "at once" : $"after {backoff.TotalMilliseconds:0} ms") +
-                         (api == Api.RawLimiter ? ", raw HttpClient + ConcurrencyLimiter" : $", {api}");
+                         (api switch
+                         {
+                             Api.RawLimiter => ", raw HttpClient + ConcurrencyLimiter",
+                             Api.RawLimiterThrown => ", raw HttpClient + ConcurrencyLimiter, refusal thrown",
+                             _ => $", {api}",
+                         });
             rows.Add([resend, Summary.Of(calm).Format(0), Summary.Of(storm).Format(0), Summary.Of(ratio).Format(2),
                 Summary.Of(refusals).Format(0), Summary.Of(p50).Format(3), Summary.Of(p99).Format(3)]);
         }
@@ -91,7 +97,8 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
             .Note("SendAsync: the caller catches a thrown OverloadedException (about 5 µs each). TrySendAsync: the caller " +
                   "reads the refusal from the outcome (about 1 µs).")
             .Note("raw HttpClient + ConcurrencyLimiter: System.Threading.RateLimiting with NetActors' rule (6 permits, queue 50, " +
-                  "a failed lease refuses at once), the same callers: what bounded admission keeps on this machine without NetActors."));
+                  "a failed lease refuses at once), the same callers: what bounded admission keeps on this machine without NetActors. " +
+                  "\"refusal thrown\": the same, the refusal a faulted task the caller awaits and catches, as SendAsync's."));
         report.Add(await RefusalCost.RunAsync(server, Math.Max(3, settings.Rounds)));
     }
 
@@ -106,6 +113,9 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
 
         /// <summary>Not NetActors: a raw HttpClient behind <see cref="Limiter"/>, refused by a failed lease.</summary>
         RawLimiter,
+
+        /// <summary>As <see cref="RawLimiter"/>, the refusal an exception the caller catches (<see cref="BoundedThrown"/>).</summary>
+        RawLimiterThrown,
     }
 
     /// <summary>
@@ -164,6 +174,50 @@ internal sealed class OverloadScenario(BenchServer server, BenchSettings setting
         await send(c, n);
         return true;
     };
+
+    /// <summary>
+    /// <paramref name="send"/> behind <paramref name="limiter"/>, the refusal thrown as <see cref="Send"/> reads
+    /// NetActors': a failed lease comes back as a task already faulted with an exception, which the caller awaits and
+    /// catches. What any client whose refusal is an exception keeps, on this machine, with the same callers.
+    /// </summary>
+    public static Func<int, int, ValueTask<bool>> BoundedThrown(ConcurrencyLimiter limiter, Func<int, int, Task> send) => async (c, n) =>
+    {
+        try
+        {
+            await SendOrRefuse(limiter, send, c, n);
+            return true;
+        }
+        catch (RefusedException)
+        {
+            return false;
+        }
+    };
+
+    private static Task SendOrRefuse(ConcurrencyLimiter limiter, Func<int, int, Task> send, int c, int n)
+    {
+        var acquiring = limiter.AcquireAsync(1);
+        if (acquiring.IsCompletedSuccessfully && !acquiring.Result.IsAcquired)
+        {
+            acquiring.Result.Dispose();
+            return Task.FromException(new RefusedException()); // as NetActors refuses: faulted before it returns
+        }
+
+        return SendLeasedAsync(acquiring, send, c, n);
+    }
+
+    private static async Task SendLeasedAsync(ValueTask<RateLimitLease> acquiring, Func<int, int, Task> send, int c, int n)
+    {
+        using var lease = await acquiring;
+        if (!lease.IsAcquired)
+        {
+            throw new RefusedException();
+        }
+
+        await send(c, n);
+    }
+
+    /// <summary>The limiter's refusal, as an exception (<see cref="BoundedThrown"/>).</summary>
+    private sealed class RefusedException() : Exception("The limiter's queue is full.");
 
     /// <summary>A send that is never refused (a client without a queue limit), for <see cref="RoundAsync"/>.</summary>
     public static Func<int, int, ValueTask<bool>> Never(Func<int, int, Task> send) => async (c, n) =>

@@ -111,9 +111,9 @@ internal sealed record StrictScenario(
                 new(OverloadedP99, TargetKind.ValueAtMost, 1, []), new(OverloadedP99Try, TargetKind.ValueAtMost, 1, [])],
             "NetActors: queue 50, refused callers resend at once (after Task.Yield), learning of the refusal from a thrown " +
             "OverloadedException (the first rows) or from TrySendAsync's outcome (the rows \"refusal as a value\"), 5 s each. " +
-            "Lean raw in the first rows has no queue limit: its 1,000 callers wait in the handler's pool, the reference for " +
-            "goodput without refusals. In the \"refusal as a value\" rows lean raw sits behind System.Threading.RateLimiting's " +
-            "ConcurrencyLimiter (6 permits, queue 50, a refusal is a failed lease): the same admission rule and callers, the reference for bounded admission."),
+            "Lean raw sits behind System.Threading.RateLimiting's ConcurrencyLimiter (6 permits, queue 50): the same admission " +
+            "rule and callers, the reference for bounded admission. In the first rows its refusal is an exception the caller " +
+            "catches (a faulted task, as SendAsync's), in the rows \"refusal as a value\" a failed lease."),
         new("origins", "Many origins × 10 GET /small each, 64 callers, cap 6 per origin",
             [StrictClients.LeanRaw, StrictClients.NetActors], [BytesPerOrigin, Rps, Connections], KestrelUpstreams,
             [new(BytesPerOrigin, TargetKind.ValueAtMost, 10_240, [])],

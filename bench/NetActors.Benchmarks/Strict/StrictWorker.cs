@@ -247,18 +247,18 @@ internal sealed class StrictWorker
             StrictClients.NetActors => await NetActorsClient.StartAsync(server, cap, c => c.WithQueueCapacity(OverloadScenario.Queue)),
             _ => await CreateClientAsync(server, cap),
         };
+        // Lean raw's counterpart is the same handler behind System.Threading.RateLimiting's ConcurrencyLimiter (6
+        // permits, queue 50): the same admission rule and the same spinning callers, so its goodput is what bounded
+        // admission keeps on this machine, whoever implements it. In the first rows its refusal is an exception the
+        // caller catches (as SendAsync's), in the second a failed lease read as a value (as TrySendAsync's outcome).
+        using var limiter = OverloadScenario.Limiter();
         var send = client switch
         {
             NetActorsClient net => OverloadScenario.Send(net.Net, "work"),
-            LeanRawClient lean => OverloadScenario.Never(LeanSend(lean, server)),
+            LeanRawClient lean => OverloadScenario.BoundedThrown(limiter, LeanSend(lean, server)),
             _ => OverloadScenario.Never((c, n) => client.GetAsync($"work?c={c}&n={n}", CancellationToken.None)),
         };
 
-        // NetActors' callers also resend through TrySendAsync (the refusal as a value). Lean raw's counterpart is the
-        // same handler behind System.Threading.RateLimiting's ConcurrencyLimiter (6 permits, queue 50, the refusal a
-        // failed lease): the same admission rule and the same spinning callers, so its goodput is what bounded
-        // admission keeps on this machine, whoever implements it.
-        using var limiter = OverloadScenario.Limiter();
         var trySend = client switch
         {
             NetActorsClient tryNet => OverloadScenario.TrySend(tryNet.Net, "work"),

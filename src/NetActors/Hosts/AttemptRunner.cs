@@ -55,7 +55,9 @@ internal static class AttemptRunner
 
                 ex.WireDone(); // read to the end: the connection is free for the next request
                 plain = IsPlainSuccess(ex, response);
-                var delivered = plain && ex.TryClaim() ? ex.ResponseOf(response, body) : null;
+                // Built before the claim: once claimed, nothing may throw before the caller has it.
+                var built = plain ? ex.ResponseOf(response, body) : null;
+                var delivered = built is not null && ex.TryClaim() ? built : null;
                 done = new AttemptCompleted(ex, response, body, null, delivered);
             }
         }
