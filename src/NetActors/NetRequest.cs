@@ -31,6 +31,22 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     internal Uri? GivenAbsoluteUri =>
         _uri.Uri is { IsAbsoluteUri: true } uri && ReferenceEquals(uri.OriginalString, Url) ? uri : null;
 
+    /// <summary>
+    /// The request as a log line or a dead letter shows it: client, method and URL with user info and secret query
+    /// values masked (the default redaction), header names only, never a header's value, a body's content or the
+    /// idempotency key.
+    /// </summary>
+    public override string ToString()
+    {
+        var url = Url is null ? "(none)" : RedactionSettings.Default.Url(Url);
+        var headers = Headers is { Count: > 0 } h ? " [" + string.Join(", ", h.Select(p => p.Key is { Length: > 0 } k && k.All(IsTokenChar) ? k : "(invalid name)")) + "]" : string.Empty;
+        return $"NetRequest {{ {Client} {Method?.Method ?? "(none)"} {url}{headers}{(Content is null ? string.Empty : " with a body")} }}";
+    }
+
+    // RFC 9110 token characters: a name with others is not shown (it may carry a value, "Authorization: Bearer ...").
+    internal static bool IsTokenChar(char ch) =>
+        ch is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' || "!#$%&'*+-.^_`|~".Contains(ch);
+
     /// <summary>Request headers, in order. The client's default headers are added before these.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
 

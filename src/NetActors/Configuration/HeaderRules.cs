@@ -11,14 +11,14 @@ internal static class HeaderRules
             return "a header name is empty.";
         }
 
-        foreach (var ch in name)
+        for (var i = 0; i < name.Length; i++)
         {
-            // RFC 9110 token characters.
-            var ok = ch is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' ||
-                     "!#$%&'*+-.^_`|~".Contains(ch);
-            if (!ok)
+            // RFC 9110 token characters. What follows the first bad one is not shown: a name such as
+            // "Authorization: Bearer ..." carries its value with it.
+            if (!NetRequest.IsTokenChar(name[i]))
             {
-                return $"header name '{Printable(name)}' contains a character that is not allowed in a header name.";
+                var shown = Printable(name[..Math.Min(i, 64)]);
+                return $"header name '{shown}…' contains a character that is not allowed in a header name (at position {i}; the rest is not shown).";
             }
         }
 

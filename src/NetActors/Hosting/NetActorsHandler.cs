@@ -68,6 +68,12 @@ public sealed class NetActorsHandler(INetClient net, string client, bool streamR
         var headers = new List<KeyValuePair<string, string>>();
         foreach (var (name, values) in request.Headers.NonValidated)
         {
+            if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) &&
+                values.All(v => v.Equals("chunked", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue; // TransferEncodingChunked: framing is the connection's choice, as in HttpClient's own handler
+            }
+
             headers.Add(new(name, string.Join(name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values)));
         }
 
@@ -124,6 +130,13 @@ public sealed class NetActorsHandler(INetClient net, string client, bool streamR
         catch (NetException e)
         {
             throw new HttpRequestException(e.Message, e);
+        }
+
+        // As SocketsHttpHandler does after redirects: the request message names the URI that answered.
+        var answered = whole?.Uri ?? response!.Uri;
+        if (answered is not null && answered != request.RequestUri)
+        {
+            request.RequestUri = answered;
         }
 
         if (whole is not null)

@@ -12,10 +12,15 @@ namespace NetActors.Hosts;
 internal sealed class BodyGuardContent : HttpContent
 {
     private readonly HttpContent _inner;
+    private readonly Exchange? _exchange;
 
-    public BodyGuardContent(HttpContent inner)
+    /// <param name="inner">The body.</param>
+    /// <param name="exchange">Told when its attempt was cancelled while the body's own stream was being read (a
+    /// stalled body: <see cref="Exchange.BodyStalled"/>), not while the connection was writing.</param>
+    public BodyGuardContent(HttpContent inner, Exchange? exchange = null)
     {
         _inner = inner;
+        _exchange = exchange;
         foreach (var (name, values) in inner.Headers.NonValidated)
         {
             Headers.TryAddWithoutValidation(name, values);
@@ -28,19 +33,37 @@ internal sealed class BodyGuardContent : HttpContent
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
         var wire = new WireStream(stream, _inner.Headers.ContentLength);
-        try
+        using (_exchange is null ? default : cancellationToken.UnsafeRegister(static s => ((BodyGuardContent)s!).OnCancelled(), this))
         {
-            await _inner.CopyToAsync(wire, context, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (!wire.Failed && e is not OperationCanceledException and not RequestBodyException)
-        {
-            throw new RequestBodyException("the request body could not be read: " + e.GetType().Name + ": " + e.Message, e);
+            _wire = wire;
+            try
+            {
+                await _inner.CopyToAsync(wire, context, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!wire.Failed && e is not RequestBodyException &&
+                                      (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
+            {
+                // The body's own failure, a cancellation its stream made up included: the caller's problem. A
+                // cancellation of the attempt itself passes on (its deadline, its caller).
+                throw new RequestBodyException("the request body could not be read: " + e.GetType().Name + ": " + e.Message, e);
+            }
         }
 
         if (wire.Declared is { } declared && wire.Written != declared)
         {
             throw new RequestBodyException(
                 $"the request body had {wire.Written} bytes, but its declared length is {declared}.", null);
+        }
+    }
+
+    private volatile WireStream? _wire;
+
+    /// <summary>The attempt was cancelled while the body was being sent: stalled if no write to the connection was under way.</summary>
+    private void OnCancelled()
+    {
+        if (_wire is { Writing: false } && _exchange is { } ex)
+        {
+            ex.BodyStalled = true;
         }
     }
 
@@ -69,8 +92,13 @@ internal sealed class BodyGuardContent : HttpContent
     {
         public long? Declared { get; } = declared;
 
+        private volatile bool _writing;
+
         /// <summary>True once a write to the connection failed: what follows is the connection's failure.</summary>
         public bool Failed { get; private set; }
+
+        /// <summary>True while a write or flush to the connection is under way (the time is the connection's, not the body's).</summary>
+        public bool Writing => _writing;
 
         protected override void BeforeWrite(int count)
         {
@@ -79,9 +107,30 @@ internal sealed class BodyGuardContent : HttpContent
                 throw new RequestBodyException(
                     $"the request body has more bytes than its declared length ({limit}).", null);
             }
+
+            _writing = true;
         }
 
-        protected override void OnTargetFailed() => Failed = true;
+        protected override void AfterWrite(int count) => _writing = false;
+
+        protected override void OnTargetFailed()
+        {
+            Failed = true;
+            _writing = false;
+        }
+
+        public override async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            _writing = true;
+            try
+            {
+                await base.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writing = false;
+            }
+        }
     }
 }
 

@@ -99,12 +99,15 @@ internal static class BodyReader
                         if (target.Progress is { } progress && written - reported >= 64 * 1024)
                         {
                             reported = written;
-                            progress.Report(new TransferProgress(written, total, attempt));
+                            Report(progress, new TransferProgress(written, total, attempt));
                         }
                     }
 
                     await LocalAsync(() => new ValueTask(file.FlushAsync(ct))).ConfigureAwait(false); // a full disk can show here first
-                    target.Progress?.Report(new TransferProgress(written, total, attempt));
+                    if (target.Progress is { } done)
+                    {
+                        Report(done, new TransferProgress(written, total, attempt));
+                    }
                 }
                 finally
                 {
@@ -118,6 +121,19 @@ internal static class BodyReader
         {
             TryDelete(target.TempPath);
             throw;
+        }
+    }
+
+    /// <summary>Reports progress; whatever the caller's reporter throws is the caller's (<see cref="DownloadProgressFailure"/>).</summary>
+    private static void Report(IProgress<TransferProgress> progress, TransferProgress value)
+    {
+        try
+        {
+            progress.Report(value);
+        }
+        catch (Exception e)
+        {
+            throw new DownloadProgressFailure(e);
         }
     }
 
@@ -157,6 +173,9 @@ internal static class BodyReader
 /// disk's, not the connection's). Mapped to DownloadWriteException: not retried, not counted against the origin.
 /// </summary>
 internal sealed class DownloadFileFailure(Exception inner) : Exception("The download's file could not be written.", inner);
+
+/// <summary>Internal signal: the download's progress reporter threw (the caller's code). Mapped to InvalidRequestException.</summary>
+internal sealed class DownloadProgressFailure(Exception inner) : Exception("The download's progress reporter threw.", inner);
 
 /// <summary>Internal signal: the body is over the limit. Mapped to ResponseTooLargeException by the host.</summary>
 internal sealed class BodyTooLargeException(long limit, long? declared) : Exception("Response body over the limit.")

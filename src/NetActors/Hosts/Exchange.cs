@@ -118,6 +118,25 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
 
     public ExchangeState State { get; set; } = ExchangeState.New;
 
+    /// <summary>
+    /// Its host actor sent it to itself to be admitted again (after a restart, or as a follower whose leader failed) and
+    /// has not handled that message yet: a restart in between must not send it a second time (admitted twice, it
+    /// would be queued twice or go on the wire twice).
+    /// </summary>
+    public bool Readmitting { get; set; }
+
+    /// <summary>
+    /// The current attempt was cancelled while its body's own stream was being read, not while the connection wrote:
+    /// an attempt timeout then is the caller's stalled body, not the origin's slowness (set from the timer's thread).
+    /// </summary>
+    public bool BodyStalled
+    {
+        get => Volatile.Read(ref _bodyStalled);
+        set => Volatile.Write(ref _bodyStalled, value);
+    }
+
+    private bool _bodyStalled;
+
     public long StartedAt { get; }
 
     /// <summary>The host actor that owns it now; cancellation notices go there.</summary>

@@ -25,6 +25,10 @@ internal static class FailureClassifier
                 return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
             case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.AttemptCancelled):
                 return new OperationCanceledException("The caller cancelled the request.", error, ex.CallerToken);
+            case OperationCanceledException when ex.AttemptCancelled && !ex.DeadlineIsTotal && ex.BodyStalled:
+                // The attempt's time ran out waiting for the caller's own body stream: not retried, not counted.
+                return new InvalidRequestException(ex.Info(),
+                    $"the attempt timeout ({ex.Client.ResponseTimeout.TotalSeconds:0.###} s) ran out while the request body's own stream was read: the body stalled");
             case OperationCanceledException when ex.AttemptCancelled:
                 return ex.DeadlineIsTotal
                     ? new NetTimeoutException(ex.Info(), ex.TotalTimeout, TimeoutKind.Total, error)
@@ -34,6 +38,9 @@ internal static class FailureClassifier
                 return new NetTimeoutException(ex.Info(), ex.Client.ConnectTimeout, TimeoutKind.Connect, error);
             case DownloadFileFailure disk:
                 return new DownloadWriteException(ex.Info(), disk.InnerException!);
+            case DownloadProgressFailure progress:
+                return new InvalidRequestException(ex.Info(),
+                    "the download's progress reporter threw " + progress.InnerException!.GetType().Name + ": " + progress.InnerException.Message);
             case BodyTooLargeException big:
                 return new ResponseTooLargeException(ex.Info(), big.Limit, big.Declared);
             case HttpRequestException http:

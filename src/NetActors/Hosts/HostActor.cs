@@ -135,6 +135,11 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 OnIdleCheck();
                 break;
             case InjectFault fault:
+                if (fault.Again)
+                {
+                    Self.Tell(new InjectFault(fault.Reason));
+                }
+
                 throw new InvalidOperationException(fault.Reason);
             default:
                 Unhandled(message);
@@ -165,6 +170,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
     private void Admit(Exchange ex)
     {
+        ex.Readmitting = false;
         if (ex.IsCompleted)
         {
             HandOffFollowers(ex);
@@ -1005,6 +1011,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         {
             follower.Leader = null;
             follower.State = ExchangeState.Queued;
+            follower.Readmitting = true;
             Self.Tell(follower);
         }
     }
@@ -1398,12 +1405,18 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                 continue; // on the wire, or sharing a call that is: its attempt's report reaches the next incarnation
             }
 
+            if (ex.Readmitting)
+            {
+                continue; // already sent to be admitted again (an earlier restart, a failed leader): that message comes
+            }
+
             // The lists, timers and dedup table that indexed it die with this incarnation.
             ex.ForgetQueue();
             ex.Leader = null;
             ex.Followers = null;
             ex.DedupKey = null;
             ex.State = ExchangeState.Queued;
+            ex.Readmitting = true;
             Self.Tell(ex);
         }
 

@@ -86,8 +86,11 @@ internal sealed class IdleCheck : IDeadLetterSuppression
 /// </summary>
 internal sealed record OriginIdle(string Origin, AdmissionLedger Ledger) : IDeadLetterSuppression;
 
-/// <summary>Test-only: makes the host actor throw, to prove a crash loses no request.</summary>
-internal sealed record InjectFault(string Reason);
+/// <summary>
+/// Test-only: makes the host actor throw, to prove a crash loses no request. With <paramref name="Again"/> it first
+/// sends itself another fault, which arrives before the restart's re-admissions: two crashes back to back.
+/// </summary>
+internal sealed record InjectFault(string Reason, bool Again = false);
 
 /// <summary>Parses <c>Retry-After</c> in both its forms: delay-seconds and HTTP-date.</summary>
 internal static class RetryAfter

@@ -27,6 +27,11 @@ internal static class RequestMessageBuilder
             ex.Target = target;
         }
 
+        if (ex.Method == HttpMethod.Connect)
+        {
+            return "the CONNECT method opens a tunnel (a proxy's business), not a request this client sends";
+        }
+
         ex.OriginalOrigin = ex.OriginKey; // the gateway's key of the first hop: the target's origin, not made again
         var headers = ex.Request.Headers;
         for (var i = 0; i < headers.Count; i++)
@@ -49,6 +54,11 @@ internal static class RequestMessageBuilder
             catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
             {
                 return "the body could not be serialized as JSON: " + e.Message;
+            }
+            catch (Exception e)
+            {
+                // The body's own code threw (a property getter, a converter): the caller's problem, never the actor's.
+                return "the body could not be serialized as JSON: " + e.GetType().Name + ": " + e.Message;
             }
         }
 
@@ -88,6 +98,7 @@ internal static class RequestMessageBuilder
         // realm's bearer token is decided per hop by Authorize; these are hand-set ones such as Basic or Cookie).
         var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
         var message = new HttpRequestMessage(ex.Method, ex.Target);
+        ex.BodyStalled = false; // per attempt
         var content = ex.Content?.CreateHttpContent();
         if (content is not null)
         {
@@ -99,7 +110,7 @@ internal static class RequestMessageBuilder
             // What the caller's body does wrong (a stream that throws, a length that lies, a progress reporter that
             // throws) is told apart from what the connection does wrong: the first is the request's problem, never
             // the origin's. So the guard is outermost, right on the connection's stream.
-            content = new BodyGuardContent(content);
+            content = new BodyGuardContent(content, ex);
         }
 
         message.Content = content;

@@ -32,6 +32,9 @@ public enum OriginEvent
     /// <summary>Admits a GET while the actor's JSON options source throws: a crash with the new request in hand.</summary>
     CrashWhileAdmitting,
 
+    /// <summary>Two crashes back to back: the second comes before the first restart's re-admissions are handled.</summary>
+    CrashTwice,
+
     /// <summary>
     /// Lets one held response or error hook return (with hooks on, every delivery waits in one); one pick in three
     /// makes it throw instead, a hook's bug.
@@ -425,6 +428,9 @@ internal sealed class OriginModel
                 break;
             case OriginEvent.Crash:
                 _host.Tell(new InjectFault("crash injected by the model"));
+                break;
+            case OriginEvent.CrashTwice:
+                _host.Tell(new InjectFault("crash injected by the model, twice", Again: true));
                 break;
             case OriginEvent.ReturnHook:
                 _hooks?.Return(step.A, fail: step.B % 3 == 0);

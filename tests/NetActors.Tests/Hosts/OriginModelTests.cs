@@ -60,6 +60,7 @@ public sealed class OriginModelTests : IDisposable
         (1, Gen.Const(OriginEvent.Crash)),
         (1, Gen.Const(OriginEvent.CrashWhileAnswering)),
         (1, Gen.Const(OriginEvent.CrashWhileAdmitting)),
+        (1, Gen.Const(OriginEvent.CrashTwice)),
         (3, Gen.Const(OriginEvent.ReturnHook)),
         (1, Gen.Const(OriginEvent.Shutdown)));
 

@@ -1,0 +1,258 @@
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using NetActors.Errors;
+using NetActors.Hosting;
+
+namespace NetActors.Tests.Review;
+
+/// <summary>
+/// Found by a hostile probe (2026-12-04): what one caller does wrong (a body whose code throws or stalls, a method
+/// this client cannot send, a progress reporter that throws) fails that request typed, is not retried and does not
+/// count against the origin, so the next caller's request is served. Each test fails on the code before the fix.
+/// </summary>
+public sealed class CallerFaultRegressionTests
+{
+    /// <summary>A JSON body whose property getter throws something other than a JSON error.</summary>
+    public sealed class BadGetter
+    {
+        public int A => throw new IOException("getter broke");
+    }
+
+    [Fact]
+    public async Task A_json_body_whose_getter_throws_fails_typed_and_the_requests_queued_behind_it_are_served()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var gate = new Gate();
+        upstream.MapGated("/held", gate);
+        upstream.Respond("/ok/*", 200, "{}");
+        upstream.Respond("/json", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(1).WithQueueCapacity(20));
+
+        var held = net.Client.SendAsync(NetRequest.Get("api", "/held"));
+        await gate.WaitForArrivalsAsync(1);
+        var queued = Enumerable.Range(0, 5).Select(i => net.Client.SendAsync(NetRequest.Get("api", $"/ok/{i}"))).ToList();
+        var bad = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ =>
+            Capture(net.Client.SendAsync(NetRequest.Post("api", "/json", NetContent.Json(new BadGetter()))))));
+        gate.Open();
+
+        Assert.All(bad, e => Assert.Contains("getter broke", Assert.IsType<InvalidRequestException>(e).Message));
+        Assert.Equal(HttpStatusCode.OK, (await held.WaitAsync(TimeSpan.FromSeconds(10))).StatusCode);
+        var served = await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(served, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(0, upstream.Count("/json"));
+    }
+
+    [Fact]
+    public async Task An_upload_whose_stream_stalls_fails_typed_and_does_not_open_the_circuit_for_other_callers()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/upload", 200, "{}");
+        upstream.Respond("/ok", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithResponseTimeout(TimeSpan.FromMilliseconds(300))
+            .WithMaxConnections(10).WithCircuitBreaker(0.5, 5, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)));
+
+        var stalled = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+            Capture(net.Client.SendAsync(NetRequest.Put("api", "/upload", NetContent.Stream(() => new StallingStream()))))));
+
+        Assert.All(stalled, e => Assert.Contains("stalled", Assert.IsType<InvalidRequestException>(e).Message));
+        Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_body_stream_that_throws_a_cancellation_of_its_own_fails_typed_once_and_does_not_open_the_circuit()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/upload", 200, "{}");
+        upstream.Respond("/ok", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(10)
+            .WithCircuitBreaker(0.5, 5, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)));
+        var opened = 0;
+
+        var failed = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+            Capture(net.Client.SendAsync(NetRequest.Put("api", "/upload", NetContent.Stream(() =>
+            {
+                Interlocked.Increment(ref opened);
+                return new CancellingStream();
+            }))))));
+
+        Assert.All(failed, e => Assert.IsType<InvalidRequestException>(e));
+        Assert.Equal(10, Volatile.Read(ref opened)); // one attempt each: never retried
+        Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_connect_request_is_refused_typed_before_anything_is_sent_and_does_not_open_the_circuit()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/ok", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(10)
+            .WithCircuitBreaker(0.5, 5, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)));
+
+        var refused = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+            Capture(net.Client.SendAsync(new NetRequest("api", HttpMethod.Connect, "/h")))));
+
+        Assert.All(refused, e => Assert.Contains("CONNECT", Assert.IsType<InvalidRequestException>(e).Message));
+        Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
+        Assert.Equal(["/ok"], upstream.Seen.Select(s => s.Path).ToList());
+    }
+
+    [Fact]
+    public async Task A_download_whose_progress_reporter_throws_fails_typed_once_and_does_not_open_the_circuit()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var file = new string('x', 200_000);
+        upstream.Respond("/file", 200, file, "application/octet-stream");
+        upstream.Respond("/ok", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxConnections(10)
+            .WithCircuitBreaker(0.5, 5, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)));
+        var dir = Directory.CreateTempSubdirectory("netactors-progress-");
+        try
+        {
+            var failed = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => Capture(net.Client.DownloadAsync(
+                NetRequest.Get("api", "/file").WithoutDeduplication(), Path.Combine(dir.FullName, $"f{i}"),
+                new ThrowingProgress()))));
+
+            Assert.All(failed, e => Assert.Contains("progress reporter", Assert.IsType<InvalidRequestException>(e).Message));
+            Assert.Equal(10, upstream.Count("/file")); // one attempt each: never retried
+            Assert.Empty(dir.GetFiles());
+            Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_request_as_text_masks_secret_query_values_and_shows_no_header_value()
+    {
+        var request = NetRequest.Get("api", "/x?access_token=DEADLETTER-SECRET&page=2")
+            .WithHeader("X-Api-Key", "HEADER-SECRET")
+            .WithIdempotencyKey("KEY-SECRET");
+        var text = request.ToString();
+
+        Assert.DoesNotContain("SECRET", text);
+        Assert.Contains("page=2", text);
+        Assert.Contains("X-Api-Key", text);
+    }
+
+    [Fact]
+    public async Task A_header_name_that_carries_a_value_is_not_echoed_in_the_error()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var net = await NetHost.StartAsync(upstream);
+
+        var error = await Capture(net.Client.SendAsync(NetRequest.Get("api", "/x").WithHeader("Authorization: Bearer NAME-SECRET", "v")));
+
+        var invalid = Assert.IsType<InvalidRequestException>(error);
+        Assert.DoesNotContain("NAME-SECRET", invalid.Message);
+        Assert.Contains("Authorization", invalid.Message);
+    }
+
+    [Fact]
+    public async Task Through_the_handler_a_chunked_post_is_sent_and_a_redirected_request_names_the_uri_that_answered()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/in", async ctx =>
+        {
+            using var reader = new StreamReader(ctx.Request.Body);
+            await TestUpstream.Write(ctx, 200, await reader.ReadToEndAsync());
+        });
+        upstream.Map("/moved", ctx =>
+        {
+            ctx.Response.StatusCode = 302;
+            ctx.Response.Headers.Location = "/landed";
+            return Task.CompletedTask;
+        });
+        upstream.Respond("/landed", 200, "{}");
+        await using var net = await NetHost.StartAsync(
+            n => n.AddClient("api", c => c.WithBaseAddress(upstream.BaseAddress)),
+            services: s => s.AddHttpClient("plain", h => h.BaseAddress = upstream.BaseAddress).AddNetActorsHandler("api"));
+        var http = net.Services.GetRequiredService<IHttpClientFactory>().CreateClient("plain");
+
+        using var post = new HttpRequestMessage(HttpMethod.Post, "in") { Content = new StringContent("{\"a\":1}", Encoding.UTF8, "application/json") };
+        post.Headers.TransferEncodingChunked = true;
+        using var posted = await http.SendAsync(post);
+        using var moved = await http.GetAsync("moved");
+
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        Assert.Equal("{\"a\":1}", await posted.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        Assert.Equal("/landed", moved.RequestMessage!.RequestUri!.AbsolutePath);
+    }
+
+    private static async Task<Exception?> Capture(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(TimeSpan.FromSeconds(20));
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+    }
+
+    /// <summary>A body whose reads never end until cancelled.</summary>
+    private sealed class StallingStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    /// <summary>A body that gives one byte, then throws a cancellation nobody asked for.</summary>
+    private sealed class CancellingStream : Stream
+    {
+        private bool _gave;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().Result;
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_gave)
+            {
+                throw new OperationCanceledException();
+            }
+
+            _gave = true;
+            buffer.Span[0] = (byte)'x';
+            return ValueTask.FromResult(1);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    private sealed class ThrowingProgress : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => throw new IOException("progress broke");
+    }
+}
