@@ -481,6 +481,13 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
 
     public int Redirects { get; set; }
 
+    /// <summary>The addresses a request that is unsafe to repeat was sent to before its current one (redirects), or null.</summary>
+    public List<Uri>? Visited
+    {
+        get => _rare?.Visited;
+        set => Rare(value is not null)?.Visited = value;
+    }
+
     // ---- shared calls (deduplication) -----------------------------------------------------------
 
     /// <summary>The deduplication key while this exchange leads a shared wire request.</summary>
@@ -545,6 +552,7 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
         public Caching.ResponseCache? Cache;
         public long CacheEpoch;
         public Caching.CacheEntry? Cached;
+        public List<Uri>? Visited;
     }
 
     // ---- the one outcome: claimed once, handed over once, and what it is made of ----------------

@@ -898,6 +898,18 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             ex.Method = ex.Method == HttpMethod.Head ? HttpMethod.Head : HttpMethod.Get;
             ex.Content = null;
         }
+        else if (!RetryClassifier.IsIdempotent(ex.Method) && ex.IdempotencyKey is null)
+        {
+            // A request that is unsafe to repeat goes to each address once: a redirect back to one it was already
+            // sent to (a loop) ends here with the redirect as its answer, instead of sending it there again.
+            var visited = ex.Visited ??= [];
+            visited.Add(ex.Target!);
+            if (visited.Contains(next))
+            {
+                Fail(ex, new HttpStatusException(status, ex.Info(), null));
+                return;
+            }
+        }
 
         if (_context.Log.IsEnabled(LogLevel.Debug))
         {
