@@ -101,7 +101,8 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
         var settings = NetActorsSettings.Create(system);
         Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(
             new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
-        var orphans = system.ActorOf(OrphanWatcher.Props(this), "netactors-orphans");
+        // A system actor: it outlives the user actors while the system stops, so what reaches dead letters then is answered.
+        var orphans = ((ExtendedActorSystem)system).SystemActorOf(OrphanWatcher.Props(this), "netactors-orphans");
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
         if (settings.Cluster.Enabled)
         {

@@ -18,6 +18,22 @@ internal sealed class OrphanWatcher : ReceiveActor
         var shutdown = CoordinatedShutdown.Get(Context.System);
         Receive<AllDeadLetters>(letter =>
         {
+            if (letter.Message is NetRequest request)
+            {
+                // Told or asked of the gateway after it stopped (the system shutting down): its sender is answered as
+                // the gateway would have, so an Ask does not wait out its own timeout.
+                if (!letter.Sender.IsNobody())
+                {
+                    var info = new NetRequestInfo(request.Client, request.Method?.Method ?? "(none)",
+                        request.Url is null ? "(none)" : RedactionSettings.Default.Url(request.Url), 0);
+                    letter.Sender.Tell(new Status.Failure(shutdown.ShutdownReason is not null || runtime.IsDisposed
+                        ? new NetShutdownException(info)
+                        : new NetRuntimeException(info, "the gateway stopped before it could take the request (see the log)", null)));
+                }
+
+                return;
+            }
+
             if (letter.Message is not Exchange ex)
             {
                 return;
