@@ -93,7 +93,7 @@ internal sealed partial class HostActor
 
         if (decision.Verdict == Auth.UnauthorizedVerdict.Fail)
         {
-            var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
+            var problem = ProblemOf(ex, response, body);
             Fail(ex, new UnauthorizedException(ex.Info(), problem));
             return;
         }
@@ -101,7 +101,7 @@ internal sealed partial class HostActor
         if (!RetryPolicy.MaySendAgain(ex))
         {
             // The token is treated as the policy said (a refresh follows for the next request); this one went once.
-            var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
+            var problem = ProblemOf(ex, response, body);
             Fail(ex, new UnauthorizedException(ex.Info(), problem, NotResent));
             return;
         }

@@ -819,7 +819,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             PauseOrigin(pause); // the whole origin waits, not only this request
         }
 
-        var problem = IsProblemJson(response) ? NetProblemDetails.TryParse(body.Span) : null;
+        var problem = ProblemOf(ex, response, body);
         var failure = HttpStatusException.For(response.StatusCode, ex.Info(), problem, retryAfter);
         if (!TryRetry(ex, failure, retryAfter))
         {
@@ -831,6 +831,30 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
 
             FailOrServeStale(ex, failure);
         }
+    }
+
+    /// <summary>
+    /// The response's problem details, if it carries them, with any credential the request sent masked in the text
+    /// that goes into the error's message and the log (a server may echo the Authorization header back).
+    /// </summary>
+    private static NetProblemDetails? ProblemOf(Exchange ex, HttpResponseMessage response, ReadOnlyMemory<byte> body)
+    {
+        if (!IsProblemJson(response) || NetProblemDetails.TryParse(body.Span) is not { } problem)
+        {
+            return null;
+        }
+
+        if (ex.Authorization is not { } authorization)
+        {
+            return problem;
+        }
+
+        var space = authorization.IndexOf(' ');
+        var token = space >= 0 ? authorization[(space + 1)..].Trim() : authorization;
+        return token.Length < 8 ? problem : problem with { Title = Mask(problem.Title, token), Detail = Mask(problem.Detail, token) };
+
+        static string? Mask(string? text, string secret) =>
+            text is not null && text.Contains(secret, StringComparison.Ordinal) ? text.Replace(secret, "***", StringComparison.Ordinal) : text;
     }
 
     private static bool IsProblemJson(HttpResponseMessage response) =>

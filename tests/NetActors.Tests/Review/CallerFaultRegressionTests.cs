@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
@@ -182,6 +183,26 @@ public sealed class CallerFaultRegressionTests
         Assert.Equal("/landed", moved.RequestMessage!.RequestUri!.AbsolutePath);
     }
 
+    [Fact]
+    public async Task A_server_that_echoes_the_token_in_its_problem_details_does_not_put_it_in_the_error_or_the_log()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/echo", ctx => TestUpstream.Write(ctx, 500,
+            "{\"title\":\"boom\",\"detail\":\"echo " + ctx.Request.Headers.Authorization + "\"}", "application/problem+json"));
+        var logs = new LogCapture();
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxAttempts(1)
+            .WithBearerAuth(a => a.WithRefreshEndpoint("/auth/refresh")), logs);
+        await net.Client.SignInAsync("api", new TokenSet("AT-ECHOED-SECRET-1", "RT-1", DateTimeOffset.UtcNow.AddHours(1)));
+
+        var error = Assert.IsType<ServerException>(await Capture(net.Client.SendAsync(NetRequest.Get("api", "/echo"))));
+
+        Assert.Contains("echo Bearer ***", error.Message);
+        Assert.DoesNotContain("AT-ECHOED-SECRET-1", error.Message);
+        Assert.DoesNotContain("AT-ECHOED-SECRET-1", error.Problem!.Detail);
+        Assert.DoesNotContain("AT-ECHOED-SECRET-1", logs.All);
+        Assert.Equal("Bearer AT-ECHOED-SECRET-1", upstream.Seen.Single(r => r.Path == "/echo").Headers["Authorization"]);
+    }
+
     private static async Task<Exception?> Capture(Task task)
     {
         try
@@ -254,5 +275,33 @@ public sealed class CallerFaultRegressionTests
     private sealed class ThrowingProgress : IProgress<TransferProgress>
     {
         public void Report(TransferProgress value) => throw new IOException("progress broke");
+    }
+}
+
+/// <summary>Found by the same probe: requests asked of the gateway once it is gone are answered, not left to time out.</summary>
+public sealed class ShutdownAskRegressionTests
+{
+    [Fact]
+    public async Task Requests_told_or_asked_of_a_stopped_gateway_are_answered_with_a_typed_failure()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Respond("/fast", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream);
+        var gateway = net.Gateway;
+        await gateway.GracefulStop(TimeSpan.FromSeconds(10)); // as while the system stops: the gateway first
+
+        // Each reaches dead letters; the orphan watcher (a system actor, which outlives the user actors while the
+        // system stops) answers the sender as the gateway would have.
+        var replies = Enumerable.Range(0, 10)
+            .Select(_ => gateway.Ask<object>(NetRequest.Get("api", "/fast?access_token=ASK-SECRET"), TimeSpan.FromSeconds(10)))
+            .ToList();
+        foreach (var reply in replies)
+        {
+            var error = await Assert.ThrowsAsync<NetRuntimeException>(() => reply);
+            Assert.Contains("gateway stopped", error.Message);
+            Assert.DoesNotContain("ASK-SECRET", error.Message);
+        }
+
+        Assert.Empty(upstream.Seen);
     }
 }
