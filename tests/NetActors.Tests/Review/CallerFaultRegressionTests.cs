@@ -217,7 +217,17 @@ public sealed class CallerFaultRegressionTests
     }
 
     /// <summary>A body whose reads never end until cancelled.</summary>
-    private sealed class StallingStream : Stream
+    private sealed class StallingStream : ReadOnlyBodyStream
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
+    }
+
+    /// <summary>A non-seekable body of unknown length that is read asynchronously only.</summary>
+    private abstract class ReadOnlyBodyStream : Stream
     {
         public override bool CanRead => true;
         public override bool CanSeek => false;
@@ -230,31 +240,16 @@ public sealed class CallerFaultRegressionTests
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
-            return 0;
-        }
+        public abstract override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 
     /// <summary>A body that gives one byte, then throws a cancellation nobody asked for.</summary>
-    private sealed class CancellingStream : Stream
+    private sealed class CancellingStream : ReadOnlyBodyStream
     {
         private bool _gave;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => 0; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().Result;
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -267,9 +262,6 @@ public sealed class CallerFaultRegressionTests
             buffer.Span[0] = (byte)'x';
             return ValueTask.FromResult(1);
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 
     private sealed class ThrowingProgress : IProgress<TransferProgress>
