@@ -33,8 +33,8 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
 
     /// <summary>
     /// The request as a log line or a dead letter shows it: client, method and URL with user info and secret query
-    /// values masked (the default redaction), header names only, never a header's value, a body's content or the
-    /// idempotency key.
+    /// values masked (the built-in names: a request does not know the names a client adds in its configuration),
+    /// header names only, never a header's value, a body's content or the idempotency key.
     /// </summary>
     public override string ToString()
     {

@@ -102,7 +102,7 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
         Setup = system.Settings.Setup.Get<NetActorsSetup>().GetOrElse(new NetActorsSetup(
             new Dictionary<string, RealmRegistration>(), new Dictionary<string, Resilience.ClientHooks>()));
         // A system actor: it outlives the user actors while the system stops, so what reaches dead letters then is answered.
-        var orphans = ((ExtendedActorSystem)system).SystemActorOf(OrphanWatcher.Props(this), "netactors-orphans");
+        var orphans = ((ExtendedActorSystem)system).SystemActorOf(OrphanWatcher.Props(this, settings), "netactors-orphans");
         system.EventStream.Subscribe(orphans, typeof(Akka.Event.AllDeadLetters));
         if (settings.Cluster.Enabled)
         {
@@ -111,7 +111,7 @@ internal sealed class NetActorsRuntime(IHttpMessageHandlerFactory handlerFactory
 
         var services = new GatewayServices(Time, Metrics, Sessions, RequestLog, Caches, Stores, StoreWrites, JsonFor,
             CreateInvoker, ForgetOrigin, () => Fleet.Members, () => IsDisposed, Setup, RealmPlacement, _traffic);
-        var gateway = system.ActorOf(NetGateway.Props(services, settings), "netactors");
+        var gateway = system.ActorOf(NetGateway.Props(services, settings), OrphanWatcher.GatewayName);
         registry.Register<NetGateway>(gateway);
         if (settings.FeatureFlags.Enabled)
         {

@@ -13,19 +13,24 @@ namespace NetActors.Hosting;
 /// </summary>
 internal sealed class OrphanWatcher : ReceiveActor
 {
-    private OrphanWatcher(NetActorsRuntime runtime)
+    private OrphanWatcher(NetActorsRuntime runtime, Configuration.NetActorsSettings settings)
     {
         var shutdown = CoordinatedShutdown.Get(Context.System);
         Receive<AllDeadLetters>(letter =>
         {
             if (letter.Message is NetRequest request)
             {
+                if (letter is UnhandledMessage || letter.Recipient.Path.Name != GatewayName)
+                {
+                    return; // a NetRequest some other actor did not handle, or sent elsewhere: not the gateway's to answer
+                }
+
                 // Told or asked of the gateway after it stopped (the system shutting down): its sender is answered as
                 // the gateway would have, so an Ask does not wait out its own timeout.
                 if (!letter.Sender.IsNobody())
                 {
                     var info = new NetRequestInfo(request.Client, request.Method?.Method ?? "(none)",
-                        request.Url is null ? "(none)" : RedactionSettings.Default.Url(request.Url), 0);
+                        request.Url is null ? "(none)" : RedactionOf(settings, request.Client).Url(request.Url), 0);
                     letter.Sender.Tell(new Status.Failure(shutdown.ShutdownReason is not null || runtime.IsDisposed
                         ? new NetShutdownException(info)
                         : new NetRuntimeException(info, "the gateway stopped before it could take the request (see the log)", null)));
@@ -50,5 +55,13 @@ internal sealed class OrphanWatcher : ReceiveActor
         });
     }
 
-    public static Props Props(NetActorsRuntime runtime) => ActorProps.Of(() => new OrphanWatcher(runtime));
+    /// <summary>The gateway's actor name (<see cref="NetActorsRuntime"/> starts it under the user guardian).</summary>
+    internal const string GatewayName = "netactors";
+
+    /// <summary>The redaction the request's client uses (its own names and the runtime's), or the runtime's.</summary>
+    private static RedactionSettings RedactionOf(Configuration.NetActorsSettings settings, string? client) =>
+        client is not null && settings.Clients.TryGetValue(client, out var c) ? c.Redaction : settings.Redaction;
+
+    public static Props Props(NetActorsRuntime runtime, Configuration.NetActorsSettings settings) =>
+        ActorProps.Of(() => new OrphanWatcher(runtime, settings));
 }

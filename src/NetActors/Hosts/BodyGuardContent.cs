@@ -33,9 +33,9 @@ internal sealed class BodyGuardContent : HttpContent
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
         var wire = new WireStream(stream, _inner.Headers.ContentLength);
+        _wire = wire; // before the registration: a token already cancelled runs its callback at once
         using (_exchange is null ? default : cancellationToken.UnsafeRegister(static s => ((BodyGuardContent)s!).OnCancelled(), this))
         {
-            _wire = wire;
             try
             {
                 await _inner.CopyToAsync(wire, context, cancellationToken).ConfigureAwait(false);
@@ -117,6 +117,19 @@ internal sealed class BodyGuardContent : HttpContent
         {
             Failed = true;
             _writing = false;
+        }
+
+        public override void Flush()
+        {
+            _writing = true;
+            try
+            {
+                base.Flush();
+            }
+            finally
+            {
+                _writing = false;
+            }
         }
 
         public override async Task FlushAsync(CancellationToken cancellationToken)

@@ -693,7 +693,13 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                     return;
                 }
 
-                RecordOutcome(FailureClassifier.CountsAgainstOrigin(ex, failure));
+                if (failure is not (InvalidRequestException or NetInterceptorException))
+                {
+                    RecordOutcome(FailureClassifier.CountsAgainstOrigin(ex, failure));
+                }
+
+                // (The caller's own fault says nothing of the origin, not even that it is healthy: no success is
+                // recorded either, and a half-open probe that ends so is abandoned when it settles.)
                 if (failure is NetTimeoutException { Kind: TimeoutKind.Total } && ex.HasLiveFollowers)
                 {
                     // The leader's own budget ran out, not the followers': they get a wire call of their own.

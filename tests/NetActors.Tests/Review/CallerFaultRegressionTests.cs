@@ -61,6 +61,33 @@ public sealed class CallerFaultRegressionTests
     }
 
     [Fact]
+    public async Task A_half_open_probe_whose_body_stalls_does_not_close_the_circuit()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/reset", TestUpstream.Abort);
+        upstream.Respond("/upload", 200, "{}");
+        upstream.Respond("/ok", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithResponseTimeout(TimeSpan.FromMilliseconds(300))
+            .WithMaxAttempts(1).WithCircuitBreaker(0.5, 2, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)));
+        var events = Events.Collect<NetActors.Resilience.CircuitStateChanged>(net.System);
+
+        // The upstream's own failures open the circuit; after the break it is half-open, the next request its probe.
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.IsType<NetworkException>(await Capture(net.Client.SendAsync(NetRequest.Get("api", "/reset"))));
+        }
+
+        await Eventually.Assert(() => Assert.Contains(events, e => e.Current == NetActors.Resilience.CircuitState.HalfOpen));
+        var stalled = await Capture(net.Client.SendAsync(NetRequest.Put("api", "/upload", NetContent.Stream(() => new StallingStream()))));
+        Assert.IsType<InvalidRequestException>(stalled);
+
+        // The stalled body said nothing of the origin: the circuit did not close on it; a real answer closes it.
+        Assert.DoesNotContain(events, e => e.Current == NetActors.Resilience.CircuitState.Closed);
+        Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
+        await Eventually.Assert(() => Assert.Contains(events, e => e.Current == NetActors.Resilience.CircuitState.Closed));
+    }
+
+    [Fact]
     public async Task A_body_stream_that_throws_a_cancellation_of_its_own_fails_typed_once_and_does_not_open_the_circuit()
     {
         await using var upstream = await TestUpstream.StartAsync();
