@@ -133,10 +133,19 @@ public sealed class NetActorsHandler(INetClient net, string client, bool streamR
         }
 
         // As SocketsHttpHandler does after redirects: the request message names the URI that answered.
+        // A streamed body holds its slot until it is disposed, so nothing here may leave it with no owner.
         var answered = whole?.Uri ?? response!.Uri;
         if (answered is not null && answered != request.RequestUri)
         {
-            request.RequestUri = answered;
+            try
+            {
+                request.RequestUri = answered;
+            }
+            catch
+            {
+                response?.Dispose();
+                throw;
+            }
         }
 
         if (whole is not null)

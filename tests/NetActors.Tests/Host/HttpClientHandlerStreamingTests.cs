@@ -111,6 +111,28 @@ public sealed class HttpClientHandlerStreamingTests
         Assert.Equal("head-tail", await response.Content.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task A_request_message_disposed_while_its_redirect_is_answered_fails_and_frees_the_streamed_slot()
+    {
+        await using var origin = await StartAsync();
+        origin.Upstream.Map("/moved", ctx =>
+        {
+            ctx.Response.Headers.Location = "/no-headers-yet";
+            return TestUpstream.Write(ctx, 302, null);
+        });
+        var http = Client(origin);
+        var request = new HttpRequestMessage(HttpMethod.Get, "moved");
+
+        var sending = http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await origin.Gate.WaitForArrivalsAsync(1);
+        request.Dispose(); // the caller gives up on its message; the handler must not keep the slot for a body nobody owns
+        origin.Gate.Open();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => sending.WaitAsync(Safety));
+        await Eventually.Assert(() => Assert.Empty(origin.Ledger.Members));
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("ok").WaitAsync(Safety)).StatusCode); // cap 1: the slot is free
+    }
+
     private static Task<StreamOrigin> StartAsync() =>
         StreamOrigin.StartAsync(services: s => s.AddHttpClient("plain").AddNetActorsHandler("api"));
 
