@@ -195,7 +195,18 @@ public abstract class Paging
             {
                 if (NextLink(value) is { } target)
                 {
-                    return current with { Url = new Uri(response.Uri, target).AbsoluteUri };
+                    if (!Uri.TryCreate(response.Uri, target, out var next) ||
+                        (next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps))
+                    {
+                        throw response.FormatError($"page {pageIndex + 1}'s Link rel=\"next\" is not an http(s) URL.");
+                    }
+
+                    // The server names the next page: on another origin it gets none of the caller's credential
+                    // headers (as a redirect there would not), only the request's others.
+                    var request = current with { Url = next.AbsoluteUri };
+                    return Uri.Compare(next, response.Uri, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) == 0
+                        ? request
+                        : request with { Headers = current.Headers.Where(h => !RedactionSettings.Default.IsSecretHeader(h.Key)).ToArray() };
                 }
             }
 

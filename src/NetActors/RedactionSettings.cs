@@ -114,7 +114,28 @@ public sealed class RedactionSettings
         url.Contains(':') && !url.StartsWith('/') && Uri.TryCreate(url, UriKind.Absolute, out var absolute) &&
         (url.Contains("://", StringComparison.Ordinal) || absolute.Scheme == Uri.UriSchemeHttp || absolute.Scheme == Uri.UriSchemeHttps)
             ? Url(absolute)
-            : RedactRelative(url);
+            : RedactRelative(url.Contains('@') ? WithoutUserInfo(url) : url);
+
+    /// <summary>
+    /// The text without the user info of a <c>scheme://user:pw@host</c> it starts with: a URL that does not parse
+    /// (an invalid port, a bad host) still never shows its password.
+    /// </summary>
+    private static string WithoutUserInfo(string text)
+    {
+        var start = text.IndexOf("://", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return text;
+        }
+
+        start += 3;
+        var end = text.IndexOfAny(AuthorityEnds, start);
+        end = end < 0 ? text.Length : end;
+        var at = end > start ? text.LastIndexOf('@', end - 1, end - start) : -1;
+        return at < 0 ? text : string.Concat(text.AsSpan(0, start), text.AsSpan(at + 1));
+    }
+
+    private static readonly char[] AuthorityEnds = ['/', '?', '#', '\\'];
 
     private string RedactRelative(string text)
     {

@@ -111,8 +111,10 @@ internal static class TokenRefreshers
                          err.ValueKind == JsonValueKind.String ? err.GetString() : null;
         if (status is 400 or 401 or 403 || oauthError is "invalid_grant" or "invalid_client" or "unauthorized_client")
         {
-            throw new TokenRejectedException(oauthError is null || !IsToken(oauthError)
-                ? $"the token endpoint answered {status}"
+            // Only a registered error code is repeated (into the message, the log, the SessionExpired event): a
+            // server that echoes the refresh token or the client's secret as its "error" must not get it logged.
+            throw new TokenRejectedException(oauthError is null || !RegisteredErrors.Contains(oauthError)
+                ? $"the token endpoint answered {status}" + (oauthError is null ? string.Empty : " (an unregistered error code)")
                 : $"the token endpoint answered {status} {oauthError}");
         }
 
@@ -170,8 +172,16 @@ internal static class TokenRefreshers
          e.ValueKind == JsonValueKind.String && e.GetString() == "use_dpop_nonce" ||
          response.Headers.TryGetValues("WWW-Authenticate", out var challenges) && DPoPProofs.AsksForNonce(challenges));
 
-    /// <summary>An OAuth error code is a token of visible ASCII (RFC 6749 5.2); anything else is not repeated.</summary>
-    private static bool IsToken(string code) => code.Length <= 64 && code.All(c => c is > ' ' and < (char)127 and not '"' and not '\\');
+    /// <summary>
+    /// The error codes a token endpoint may answer that are registered (RFC 6749 5.2, RFC 8628 3.5, RFC 8693 2.2.2,
+    /// RFC 9449 and the authorization endpoint's own two); only these are repeated, anything else could be an echo.
+    /// </summary>
+    private static readonly HashSet<string> RegisteredErrors = new(StringComparer.Ordinal)
+    {
+        "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+        "invalid_scope", "authorization_pending", "slow_down", "access_denied", "expired_token", "invalid_target",
+        "invalid_dpop_proof", "use_dpop_nonce", "server_error", "temporarily_unavailable",
+    };
 
     /// <summary>An <c>application/x-www-form-urlencoded</c> answer as a JSON object of its fields (the last of a repeated name wins).</summary>
     private static JsonElement? TryParseForm(NetResponse response)

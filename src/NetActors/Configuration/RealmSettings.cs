@@ -260,7 +260,7 @@ public sealed record RealmSettings
             TokenClient = tokenClient,
             RefreshSkew = r.Duration("refresh-skew", allowZero: true),
             RefreshSkewRatio = r.Double("refresh-skew-ratio", 0, 0.9),
-            RefreshTimeout = r.Duration("refresh-timeout"),
+            RefreshTimeout = RefreshTimeoutOf(r),
             RetryMinBackoff = min,
             RetryMaxBackoff = max,
             RetryOnDemandAfter = r.Duration("refresh-retry.on-demand-after", allowZero: true),
@@ -276,6 +276,15 @@ public sealed record RealmSettings
             StoreType = storeType,
             StorePath = storePath,
         };
+    }
+
+    /// <summary>refresh-timeout, at most what a request's timeout can be (each refresh call is a request with it).</summary>
+    private static TimeSpan RefreshTimeoutOf(HoconReader r)
+    {
+        var timeout = r.Duration("refresh-timeout");
+        return timeout <= NetRequest.MaxTimeout
+            ? timeout
+            : throw r.Invalid("refresh-timeout", $"{timeout} is longer than a request's timeout can be ({NetRequest.MaxTimeout.TotalDays:0.#} days).");
     }
 
     /// <summary>

@@ -72,6 +72,9 @@ public abstract class NetContent
     /// <summary>This content as the client that sends it has it (JSON bodies take the client's options).</summary>
     internal virtual NetContent ForClient(JsonSerializerOptions clientOptions) => this;
 
+    /// <summary>Whether <see cref="ForClient"/> has work to do (a JSON body not yet serialized).</summary>
+    internal virtual bool WaitsForClient => false;
+
     /// <summary>A JSON body waiting for its client's options; serialized once, when the request is prepared.</summary>
     private sealed class ClientJsonContent<T>(T value) : NetContent
     {
@@ -82,12 +85,15 @@ public abstract class NetContent
         public override HttpContent CreateHttpContent() => JsonBytes(value, NetJson.Default).CreateHttpContent();
 
         internal override NetContent ForClient(JsonSerializerOptions clientOptions) => JsonBytes(value, clientOptions);
+
+        internal override bool WaitsForClient => true;
     }
 
     /// <summary>An <c>application/x-www-form-urlencoded</c> body.</summary>
     /// <param name="fields">The form fields.</param>
     public static NetContent Form(IEnumerable<KeyValuePair<string, string>> fields)
     {
+        ArgumentNullException.ThrowIfNull(fields);
         var sb = new StringBuilder();
         foreach (var (k, v) in fields)
         {

@@ -129,7 +129,11 @@ public sealed class ClientBuilder
     /// <param name="generate">True to generate keys.</param>
     public ClientBuilder WithIdempotencyKeys(bool generate = true) => Set("retry.idempotency-keys", HoconText.Bool(generate));
 
-    /// <summary>Replaces the retry classifier: which failures are transient.</summary>
+    /// <summary>
+    /// Replaces the retry classifier: which failures are transient. It is called on the origin's actor, so it must
+    /// return at once (no I/O, no locks, no waiting): while it runs, the origin's other requests wait. One that takes
+    /// longer than 50 ms is logged as a warning.
+    /// </summary>
     /// <param name="isTransient">True for failures worth retrying; see <see cref="Resilience.RetryClassifier.IsTransient"/>.</param>
     public ClientBuilder WithRetryClassifier(Func<Errors.NetException, bool> isTransient)
     {

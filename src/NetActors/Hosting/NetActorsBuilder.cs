@@ -16,7 +16,7 @@ public sealed class NetActorsBuilder
     /// <param name="configure">Sets the client's settings.</param>
     public NetActorsBuilder AddClient(string name, Action<ClientBuilder>? configure = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        CheckName(name);
         if (!_clients.TryGetValue(name, out var client))
         {
             client = new ClientBuilder(name, this);
@@ -32,7 +32,7 @@ public sealed class NetActorsBuilder
     /// <param name="configure">Configures the realm.</param>
     public NetActorsBuilder AddAuthRealm(string name, Action<AuthRealmBuilder>? configure = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        CheckName(name);
         if (!_realms.TryGetValue(name, out var realm))
         {
             realm = new AuthRealmBuilder(name);
@@ -94,5 +94,20 @@ public sealed class NetActorsBuilder
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// A client or realm name is a HOCON key: one with a double quote, a backslash or a control character would not
+    /// read back as the same key, and its settings would be lost without a word. Refused here, with the reason.
+    /// </summary>
+    private static void CheckName(string name, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(name))] string? parameter = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name, parameter);
+        if (name.Any(c => c is '"' or '\\' || char.IsControl(c)))
+        {
+            throw new ArgumentException(
+                $"The name '{name}' has a double quote, a backslash or a control character; a client or realm name cannot.",
+                parameter);
+        }
     }
 }

@@ -81,7 +81,19 @@ public sealed class NetActorsHandler(INetClient net, string client, bool streamR
         if (request.Content is { } body)
         {
             // The caller's content goes as it is, content headers included; the runtime checks the other headers.
-            var (callerContent, problem) = await CallerContent.FromAsync(body, cancellationToken).ConfigureAwait(false);
+            NetContent? callerContent;
+            string? problem;
+            try
+            {
+                (callerContent, problem) = await CallerContent.FromAsync(body, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // A body that must be read into memory (it cannot be written twice) failed while it was read: the
+                // caller's problem, typed as HttpClient's own handler would surface it.
+                (callerContent, problem) = (null, "the request body could not be read: " + e.GetType().Name + ": " + e.Message);
+            }
+
             if (problem is not null)
             {
                 var info = new NetRequestInfo(Client, request.Method.Method, RedactionSettings.Default.Url(url), 0);

@@ -13,6 +13,8 @@ namespace NetActors.Hosting;
 internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem system, NetActorsRuntime runtime)
     : INetClient
 {
+    private static readonly TimeSpan DefaultTotalTimeout = Configuration.ReferenceDefaults.Duration("client-defaults.total-timeout");
+
     private readonly CoordinatedShutdown _shutdown = CoordinatedShutdown.Get(system);
     private IActorRef? _gateway;
 
@@ -95,6 +97,13 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
             return null;
         }
 
+        if (exchange.Content is { WaitsForClient: true } &&
+            RequestMessageBuilder.SerializeBody(exchange, runtime.JsonFor(exchange.Client)) is { } bodyProblem)
+        {
+            answered = new Errors.InvalidRequestException(exchange.Info(), bodyProblem);
+            return null;
+        }
+
         exchange.Span = Telemetry.NetActivity.Begin(request.Method, System.Diagnostics.Activity.Current); // telemetry: the caller's trace
 
         // The gateway would only pass it on: a declared origin's host actor takes it directly, unless an earlier
@@ -129,6 +138,7 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     public async Task<long> SignInAsync(string realm, TokenSet tokens, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tokens);
+        ThrowIfShutDown();
         var gateway = await GatewayAsync(cancellationToken).ConfigureAwait(false);
         var signedIn = await gateway.Ask<Auth.SignedIn>(new Auth.SignIn(realm, tokens), cancellationToken).ConfigureAwait(false);
         return signedIn.Version;
@@ -136,9 +146,22 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
 
     public async Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default)
     {
+        ThrowIfShutDown();
         var gateway = await GatewayAsync(cancellationToken).ConfigureAwait(false);
         await gateway.Ask<Auth.SessionTerminated>(new Auth.TerminateSession(realm, "the session was terminated"),
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A session call after shutdown began is refused here (the gateway may be gone; an Ask of it would wait for
+    /// ever). One that races the gateway's stop is answered by the <see cref="OrphanWatcher"/>.
+    /// </summary>
+    private void ThrowIfShutDown()
+    {
+        if (_shutdown.ShutdownReason is not null || runtime.IsDisposed)
+        {
+            throw new Errors.NetShutdownException(null);
+        }
     }
 
     private async ValueTask<IActorRef> GatewayAsync(CancellationToken cancellationToken) =>
@@ -151,7 +174,21 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     /// </summary>
     private async Task<Task<NetResponse>> SendWhenStartedAsync(NetRequest request, bool streamed, CancellationToken cancellationToken)
     {
-        await GatewayAsync(cancellationToken).ConfigureAwait(false);
+        // Its total timeout runs from now: a runtime that never starts (its start failed, or a hosted service that
+        // starts before it waits for this request) does not leave it without an outcome. Before the runtime has
+        // read its settings, a request without a timeout of its own gets the reference default.
+        var wait = request.Timeout ?? DefaultTotalTimeout;
+        try
+        {
+            await GatewayAsync(cancellationToken).AsTask().WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            var info = new Errors.NetRequestInfo(request.Client, request.Method?.Method ?? "(none)",
+                RedactionSettings.Default.Url(request.Url ?? string.Empty), 0);
+            return Task.FromException<NetResponse>(new Errors.NetTimeoutException(info, wait, Errors.TimeoutKind.Total));
+        }
+
         return Send(request, streamed, cancellationToken);
     }
 }

@@ -39,6 +39,20 @@ internal sealed class OrphanWatcher : ReceiveActor
                 return;
             }
 
+            if (letter.Message is Auth.SignIn or Auth.TerminateSession)
+            {
+                // A session call asked of the gateway after it stopped: answered, so its Ask (which has no timeout of
+                // its own) does not wait for ever.
+                if (letter is not UnhandledMessage && letter.Recipient.Path.Name == GatewayName && !letter.Sender.IsNobody())
+                {
+                    letter.Sender.Tell(new Status.Failure(shutdown.ShutdownReason is not null || runtime.IsDisposed
+                        ? new NetShutdownException(null)
+                        : new NetRuntimeException(null, "the gateway stopped before it could take the session call (see the log)", null)));
+                }
+
+                return;
+            }
+
             if (letter.Message is not Exchange ex)
             {
                 return;

@@ -267,7 +267,11 @@ internal static class AttemptRunner
                 await interceptor.OnRequestAsync(message, new NetInterceptorContext(ex.Request, ex.Attempts), token)
                     .AsTask().WaitAsync(token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+            catch (OperationCanceledException e) when (token.IsCancellationRequested)
+            {
+                throw new InterceptorStalled(interceptor.Name, e); // the actor tells its caller's cancellation apart
+            }
+            catch (Exception e)
             {
                 throw new InterceptorFailure(interceptor.Name, e);
             }

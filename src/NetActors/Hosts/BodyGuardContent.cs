@@ -47,6 +47,11 @@ internal sealed class BodyGuardContent : HttpContent
                 // cancellation of the attempt itself passes on (its deadline, its caller).
                 throw new RequestBodyException("the request body could not be read: " + e.GetType().Name + ": " + e.Message, e);
             }
+            catch when (wire.Failed && _exchange is not null)
+            {
+                _exchange.BodyCutOff = true; // the connection went while the body was written: see Exchange.BodyCutOff
+                throw;
+            }
         }
 
         if (wire.Declared is { } declared && wire.Written != declared)

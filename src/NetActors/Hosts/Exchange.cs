@@ -137,6 +137,13 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
 
     private bool _bodyStalled;
 
+    /// <summary>
+    /// The current attempt's connection failed while its body was being written: the server read the request's
+    /// head and closed before taking the body (a refusal such as 413 it could not deliver first, most often), so
+    /// the failure is not counted against the origin's circuit (set from the attempt's thread before it reports).
+    /// </summary>
+    public bool BodyCutOff { get; set; }
+
     public long StartedAt { get; }
 
     /// <summary>The host actor that owns it now; cancellation notices go there.</summary>

@@ -23,6 +23,12 @@ internal static class FailureClassifier
         {
             case InterceptorFailure hook:
                 return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
+            case InterceptorStalled stalled when !ex.CallerCancelled && !ex.DeadlineIsTotal:
+                // Nothing was on the wire yet: the hook took the attempt's whole time. Not retried, not counted.
+                return new NetInterceptorException(ex.Info(), stalled.Interceptor, "OnRequest", new TimeoutException(
+                    $"it did not return within the attempt timeout ({ex.Client.ResponseTimeout.TotalSeconds:0.###} s)"));
+            case InterceptorStalled stalled:
+                return Classify(ex, stalled.InnerException!); // the caller's cancellation, or the total timeout
             case OperationCanceledException when ex.CallerCancelled && (ex.Aborted || !ex.AttemptCancelled):
                 return new OperationCanceledException("The caller cancelled the request.", error, ex.CallerToken);
             case OperationCanceledException when ex.AttemptCancelled && !ex.DeadlineIsTotal && ex.BodyStalled:
@@ -43,8 +49,14 @@ internal static class FailureClassifier
                     "the download's progress reporter threw " + progress.InnerException!.GetType().Name + ": " + progress.InnerException.Message);
             case BodyTooLargeException big:
                 return new ResponseTooLargeException(ex.Info(), big.Limit, big.Declared);
+            case HttpRequestException when ex.BodyCutOff:
+                return new NetworkException(ex.Info(),
+                    "the server closed the connection while the request body was sent (it may refuse the body: too large, or not allowed)", error);
             case HttpRequestException http:
                 return new NetworkException(ex.Info(), NetworkReason(http), error);
+            case InvalidDataException bad:
+                // The body is not in the encoding its Content-Encoding names (a gzip or brotli stream that is not one).
+                return new ResponseFormatException(ex.Info(), "its Content-Encoding could not be decoded: " + bad.Message, error);
             case IOException or SocketException:
                 return new NetworkException(ex.Info(), "the connection failed while the response was read", error);
             case OperationCanceledException:
@@ -77,7 +89,7 @@ internal static class FailureClassifier
     /// </summary>
     public static bool CountsAgainstOrigin(Exchange ex, Exception failure) => failure switch
     {
-        NetworkException => true,
+        NetworkException => !ex.BodyCutOff, // a server that read the head and closed on the body is up (see BodyCutOff)
         NetTimeoutException { Kind: TimeoutKind.Connect } => true,
         NetTimeoutException => !ex.DeadlineIsTotal,
         _ => false,

@@ -8,6 +8,9 @@ internal sealed partial class HostActor
 {
     // ---- retries -----------------------------------------------------------------------------------------
 
+    /// <summary>A retry classifier slower than this is logged as blocking the origin.</summary>
+    private const double SlowClassifierMs = 50;
+
     /// <summary>Schedules a retry when <see cref="RetryPolicy"/> allows one; false when the failure is final.</summary>
     private bool TryRetry(Exchange ex, Exception failure, TimeSpan? retryAfter)
     {
@@ -16,10 +19,20 @@ internal sealed partial class HostActor
             return false;
         }
 
+        var asked = System.Diagnostics.Stopwatch.GetTimestamp();
         var decision = RetryPolicy.Decide(ex, failure, retryAfter, _context.Random(), DeadlineTolerance);
         if (decision.ClassifierError is { } error)
         {
             _log.Error(error, "The retry classifier of client {Client} threw; not retrying", ex.Request.Client);
+        }
+
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(asked) is { TotalMilliseconds: > SlowClassifierMs } took)
+        {
+            // The classifier is a synchronous predicate the actor calls: while it runs, every request of this origin
+            // waits (its answers, its timeouts). Said loudly, because nothing else shows it.
+            _log.Warning("The retry classifier of client {Client} took {Milliseconds:0} ms on the origin's actor; " +
+                         "it must return at once (no I/O, no locks): every request of {Origin} waited meanwhile",
+                ex.Request.Client, took.TotalMilliseconds, _origin);
         }
 
         if (decision.Delay is not { } delay)

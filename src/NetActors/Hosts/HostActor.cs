@@ -20,7 +20,10 @@ namespace NetActors.Hosts;
 /// means and whether it counts against the origin), <see cref="RetryPolicy"/>, <see cref="DedupTable"/>,
 /// <see cref="CacheRules"/>, <see cref="CircuitBreaker"/>, <see cref="RateGate"/>, <see cref="AdaptiveLimit"/>,
 /// <see cref="AdaptiveRate"/>. Attempts run off the actor
-/// (<see cref="AttemptRunner"/>) and report back as messages; user hooks never run on this actor. Under a backlog
+/// (<see cref="AttemptRunner"/>) and report back as messages; interceptors never run on this actor, and a JSON body
+/// sent through the facade is serialized on its caller's thread. Two pieces of user code do run here and must
+/// return at once: the client's retry classifier (a synchronous predicate; a slow one is logged) and a custom
+/// <see cref="NetContent"/>'s <c>CreateHttpContent</c>. Under a backlog
 /// the actor builds the head of its queue ahead and a completing attempt starts it in the slot it frees, reporting
 /// the hand-off in its own message (see <see cref="PrepareReady"/>).
 /// </summary>
@@ -915,6 +918,14 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         if (next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps)
         {
             Fail(ex, new InvalidRequestException(ex.Info(), $"redirect to an unsupported scheme '{next.Scheme}'."));
+            return;
+        }
+
+        if (ex.Priority && Origins.KeyOf(next) != _origin)
+        {
+            // A token endpoint's call carries the refresh token or the client's secret in its body: it never follows
+            // a redirect off its origin (the realm gets the redirect as the endpoint's answer).
+            Fail(ex, new HttpStatusException(status, ex.Info(), null));
             return;
         }
 

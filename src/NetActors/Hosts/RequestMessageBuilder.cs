@@ -45,21 +45,9 @@ internal static class RequestMessageBuilder
         }
 
         ex.JsonOptions = json(ex.Client);
-        if (ex.Content is not null)
+        if (SerializeBody(ex, ex.JsonOptions) is { } bodyProblem)
         {
-            try
-            {
-                ex.Content = ex.Content.ForClient(ex.JsonOptions);
-            }
-            catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
-            {
-                return "the body could not be serialized as JSON: " + e.Message;
-            }
-            catch (Exception e)
-            {
-                // The body's own code threw (a property getter, a converter): the caller's problem, never the actor's.
-                return "the body could not be serialized as JSON: " + e.GetType().Name + ": " + e.Message;
-            }
+            return bodyProblem;
         }
 
         var retry = ex.Client.Retry;
@@ -70,6 +58,35 @@ internal static class RequestMessageBuilder
         }
 
         return ex.IdempotencyKey is not null ? HeaderRules.Check(retry.IdempotencyHeader, ex.IdempotencyKey) : null;
+    }
+
+    /// <summary>
+    /// Serializes a JSON body that waits for its client's options (once; a body already serialized is left as it
+    /// is). The facade calls it on the caller's thread before the request reaches an actor, so the body's own code
+    /// (its getters, its converters) runs there and not on the origin's actor; the host actor calls it again for a
+    /// request that came another way. Null when the body is ready; otherwise what is wrong with it.
+    /// </summary>
+    public static string? SerializeBody(Exchange ex, System.Text.Json.JsonSerializerOptions options)
+    {
+        if (ex.Content is not { WaitsForClient: true } content)
+        {
+            return null;
+        }
+
+        try
+        {
+            ex.Content = content.ForClient(options);
+            return null;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+        {
+            return "the body could not be serialized as JSON: " + e.Message;
+        }
+        catch (Exception e)
+        {
+            // The body's own code threw (a property getter, a converter): the caller's problem, never the actor's.
+            return "the body could not be serialized as JSON: " + e.GetType().Name + ": " + e.Message;
+        }
     }
 
     /// <summary>The value of header <paramref name="name"/> in <paramref name="headers"/> (any case), or null.</summary>
@@ -97,8 +114,13 @@ internal static class RequestMessageBuilder
         // After a redirect to another origin, no credential header of the original request goes along (the
         // realm's bearer token is decided per hop by Authorize; these are hand-set ones such as Basic or Cookie).
         var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
+
+        // The client's own credential headers (a default Cookie, an API key) go only to its base address's origin,
+        // as its realm's token does: not to an absolute URL elsewhere, nor to a next page a server names there.
+        var away = crossed || (ex.Client.BaseOrigin is { } home && !string.Equals(home, ex.OriginKey, StringComparison.Ordinal));
         var message = new HttpRequestMessage(ex.Method, ex.Target);
         ex.BodyStalled = false; // per attempt
+        ex.BodyCutOff = false;
         var content = ex.Content?.CreateHttpContent();
         if (content is not null)
         {
@@ -119,7 +141,7 @@ internal static class RequestMessageBuilder
         for (var i = 0; i < defaultHeaders.Count; i++)
         {
             var (name, value) = defaultHeaders[i];
-            if (HeaderValue(requestHeaders, name) is null && !(crossed && ex.Redaction.IsSecretHeader(name)))
+            if (HeaderValue(requestHeaders, name) is null && !(away && ex.Redaction.IsSecretHeader(name)))
             {
                 message.Headers.TryAddWithoutValidation(name, value);
             }

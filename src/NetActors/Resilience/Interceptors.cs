@@ -70,3 +70,12 @@ internal sealed class InterceptorFailure(string interceptor, Exception inner) : 
 {
     public string Interceptor { get; } = interceptor;
 }
+
+/// <summary>
+/// The attempt's token fired while an OnRequest hook ran: nothing was sent yet, so unless the caller cancelled or the
+/// request's total budget ran out, the hook used up the attempt's time (its fault, never the origin's).
+/// </summary>
+internal sealed class InterceptorStalled(string interceptor, OperationCanceledException inner) : Exception(inner.Message, inner)
+{
+    public string Interceptor { get; } = interceptor;
+}

@@ -31,6 +31,9 @@ namespace NetActors.Resilience;
 /// <param name="adaptive">The adaptive rate, or null for a fixed one.</param>
 internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = null, AdaptiveRate? adaptive = null)
 {
+    /// <summary>The longest wait for a permit this gate names at once (the queue asks again when it is over).</summary>
+    private static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+
     private readonly double _burstPerRate = BurstPerRate(settings);
     private double _fleetRate = adaptive?.Rate ?? settings.PermitsPerSecond;
     private double _fleetBurst = Math.Max(1, adaptive is null ? settings.Burst : adaptive.Rate * BurstPerRate(settings));
@@ -95,7 +98,10 @@ internal sealed class RateGate(RateLimitSettings settings, Func<int>? members = 
 
         _owed = true;
         adaptive?.Throttled();
-        wait = TimeSpan.FromSeconds((1 - _tokens) / rate);
+        // At a rate the settings allow but no timer can wait for (1e-300 permits/s, or a fleet share of a tiny rate),
+        // the wait is capped: the request's own deadline answers it long before, and nothing overflows.
+        var seconds = (1 - _tokens) / rate;
+        wait = seconds < MaxWait.TotalSeconds ? TimeSpan.FromSeconds(seconds) : MaxWait;
         return false;
     }
 
