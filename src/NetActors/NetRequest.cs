@@ -56,6 +56,12 @@ public sealed record NetRequest(string Client, HttpMethod Method, string Url)
     /// <summary>When true no credentials are attached, even for an origin of the client's auth realm.</summary>
     public bool Anonymous { get; init; }
 
+    /// <summary>
+    /// For a request a server named (a next page): the origin the caller's credentials were sent to, the first hop
+    /// of the page that named it. On any other origin, no credential header goes along (the caller's or the client's).
+    /// </summary>
+    internal string? CredentialsOrigin { get; init; }
+
     /// <summary>Overrides the client's total timeout for this request.</summary>
     public TimeSpan? Timeout { get; init; }
 

@@ -14,6 +14,9 @@ namespace NetActors;
 /// </summary>
 public sealed class NetResponse
 {
+    /// <summary>The origin of the request's first hop (before any redirect), as the runtime keys origins.</summary>
+    internal string? FirstOrigin { get; init; }
+
     internal NetResponse(NetRequest request, Uri uri, HttpStatusCode status, HttpResponseHeaders headers,
         HttpContentHeaders? contentHeaders, ReadOnlyMemory<byte> body, int attempts, TimeSpan elapsed,
         RedactionSettings redaction)

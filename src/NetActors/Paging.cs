@@ -201,12 +201,9 @@ public abstract class Paging
                         throw response.FormatError($"page {pageIndex + 1}'s Link rel=\"next\" is not an http(s) URL.");
                     }
 
-                    // The server names the next page: on another origin it gets none of the caller's credential
-                    // headers (as a redirect there would not), only the request's others.
-                    var request = current with { Url = next.AbsoluteUri };
-                    return Uri.Compare(next, response.Uri, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) == 0
-                        ? request
-                        : request with { Headers = current.Headers.Where(h => !RedactionSettings.Default.IsSecretHeader(h.Key)).ToArray() };
+                    // The server names the next page: on another origin than the one the caller's credentials went
+                    // to (the first page's first hop, before any redirect) it gets none of them (see CredentialsOrigin).
+                    return current with { Url = next.AbsoluteUri, CredentialsOrigin = current.CredentialsOrigin ?? response.FirstOrigin };
                 }
             }
 

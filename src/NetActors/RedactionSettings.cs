@@ -117,22 +117,47 @@ public sealed class RedactionSettings
             : RedactRelative(url.Contains('@') ? WithoutUserInfo(url) : url);
 
     /// <summary>
-    /// The text without the user info of a <c>scheme://user:pw@host</c> it starts with: a URL that does not parse
-    /// (an invalid port, a bad host) still never shows its password.
+    /// The text without the user info of a <c>scheme://user:pw@host</c> it starts with (also spelled with
+    /// backslashes, <c>http:/\user:pw@host</c>, or protocol-relative, <c>//user:pw@host</c>): a URL that does not
+    /// parse (an invalid port, a bad host) still never shows its password.
     /// </summary>
     private static string WithoutUserInfo(string text)
     {
-        var start = text.IndexOf("://", StringComparison.Ordinal);
+        var start = text.StartsWith("//", StringComparison.Ordinal) || text.StartsWith("\\\\", StringComparison.Ordinal) ? 0 : SchemeEnd(text);
         if (start < 0)
         {
             return text;
         }
 
-        start += 3;
+        while (start < text.Length && text[start] is '/' or '\\')
+        {
+            start++;
+        }
+
         var end = text.IndexOfAny(AuthorityEnds, start);
         end = end < 0 ? text.Length : end;
         var at = end > start ? text.LastIndexOf('@', end - 1, end - start) : -1;
         return at < 0 ? text : string.Concat(text.AsSpan(0, start), text.AsSpan(at + 1));
+    }
+
+    /// <summary>Where the text's scheme ends (just past its colon), or -1 when it does not start with one.</summary>
+    private static int SchemeEnd(string text)
+    {
+        var colon = text.IndexOf(':');
+        if (colon < 1 || !char.IsAsciiLetter(text[0]))
+        {
+            return -1;
+        }
+
+        for (var i = 1; i < colon; i++)
+        {
+            if (!(char.IsAsciiLetterOrDigit(text[i]) || text[i] is '+' or '-' or '.'))
+            {
+                return -1;
+            }
+        }
+
+        return colon + 1;
     }
 
     private static readonly char[] AuthorityEnds = ['/', '?', '#', '\\'];

@@ -72,8 +72,17 @@ internal static partial class UnauthorizedPolicy
 
         return newerTokenUsable
             ? new(UnauthorizedVerdict.RetryWithCurrent, true, false, "401; a newer token is at hand")
-            : new(UnauthorizedVerdict.Refresh, true, false, error is null ? "401" : "401 " + error);
+            : new(UnauthorizedVerdict.Refresh, true, false, error is null ? "401" : RegisteredErrors.Contains(error) ? "401 " + error : "401 (an unregistered error code)");
     }
+
+    /// <summary>
+    /// The challenge error codes that are registered (RFC 6750 3.1, RFC 9449 7.1); only these are repeated in a
+    /// reason (messages, logs), so a server that echoes a secret in its challenge does not get it logged.
+    /// </summary>
+    private static readonly HashSet<string> RegisteredErrors = new(StringComparer.Ordinal)
+    {
+        "invalid_request", "invalid_token", "insufficient_scope", "invalid_dpop_proof", "use_dpop_nonce",
+    };
 
     /// <summary>The <c>error</c> parameter of the first Bearer or DPoP challenge that has one, or null.</summary>
     public static string? ErrorOf(IEnumerable<string> challenges)

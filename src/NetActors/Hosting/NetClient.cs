@@ -139,17 +139,34 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     {
         ArgumentNullException.ThrowIfNull(tokens);
         ThrowIfShutDown();
-        var gateway = await GatewayAsync(cancellationToken).ConfigureAwait(false);
-        var signedIn = await gateway.Ask<Auth.SignedIn>(new Auth.SignIn(realm, tokens), cancellationToken).ConfigureAwait(false);
+        var signedIn = await AskGatewayAsync<Auth.SignedIn>(new Auth.SignIn(realm, tokens), cancellationToken).ConfigureAwait(false);
         return signedIn.Version;
     }
 
     public async Task TerminateSessionAsync(string realm, CancellationToken cancellationToken = default)
     {
         ThrowIfShutDown();
-        var gateway = await GatewayAsync(cancellationToken).ConfigureAwait(false);
-        await gateway.Ask<Auth.SessionTerminated>(new Auth.TerminateSession(realm, "the session was terminated"),
+        await AskGatewayAsync<Auth.SessionTerminated>(new Auth.TerminateSession(realm, "the session was terminated"),
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A session call, bounded (as a request is, by the reference total timeout): the wait for the runtime to start
+    /// and the answer together, so a start that fails or a realm's actor that is gone never leaves it waiting.
+    /// </summary>
+    private async Task<T> AskGatewayAsync<T>(object message, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var gateway = await GatewayAsync(cancellationToken).AsTask().WaitAsync(DefaultTotalTimeout, cancellationToken).ConfigureAwait(false);
+            var left = DefaultTotalTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            return await gateway.Ask<T>(message, left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or AskTimeoutException)
+        {
+            throw new Errors.NetTimeoutException(null, DefaultTotalTimeout, Errors.TimeoutKind.Total, e);
+        }
     }
 
     /// <summary>
@@ -174,10 +191,11 @@ internal sealed class NetClient(IRequiredActor<NetGateway> gateway, ActorSystem 
     /// </summary>
     private async Task<Task<NetResponse>> SendWhenStartedAsync(NetRequest request, bool streamed, CancellationToken cancellationToken)
     {
-        // Its total timeout runs from now: a runtime that never starts (its start failed, or a hosted service that
-        // starts before it waits for this request) does not leave it without an outcome. Before the runtime has
-        // read its settings, a request without a timeout of its own gets the reference default.
-        var wait = request.Timeout ?? DefaultTotalTimeout;
+        // The wait is bounded by its total timeout: a runtime that never starts (its start failed, or a hosted
+        // service that starts before it waits for this request) does not leave it without an outcome. Before the
+        // runtime has read its settings, a request without a (valid) timeout of its own gets the reference default;
+        // an invalid one is answered typed once it reaches the router.
+        var wait = request.Timeout is { } own && own > TimeSpan.Zero && own <= NetRequest.MaxTimeout ? own : DefaultTotalTimeout;
         try
         {
             await GatewayAsync(cancellationToken).AsTask().WaitAsync(wait, cancellationToken).ConfigureAwait(false);

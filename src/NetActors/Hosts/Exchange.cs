@@ -694,7 +694,7 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
     /// <summary>The response for this exchange's caller, from the attempt's response and body.</summary>
     public NetResponse ResponseOf(HttpResponseMessage response, ReadOnlyMemory<byte> body) =>
         new(Request, Target!, response.StatusCode, response.Headers, response.Content.Headers, body, Attempts, Elapsed,
-            Redaction) { JsonOptions = JsonOptions };
+            Redaction) { JsonOptions = JsonOptions, FirstOrigin = OriginalOrigin ?? OriginKey };
 }
 
 /// <summary>What makes two requests identical for in-flight deduplication.</summary>

@@ -23,7 +23,7 @@ internal static class FailureClassifier
         {
             case InterceptorFailure hook:
                 return new NetInterceptorException(ex.Info(), hook.Interceptor, "OnRequest", hook.InnerException!);
-            case InterceptorStalled stalled when !ex.CallerCancelled && !ex.DeadlineIsTotal:
+            case InterceptorStalled stalled when !ex.Aborted && !ex.DeadlineIsTotal:
                 // Nothing was on the wire yet: the hook took the attempt's whole time. Not retried, not counted.
                 return new NetInterceptorException(ex.Info(), stalled.Interceptor, "OnRequest", new TimeoutException(
                     $"it did not return within the attempt timeout ({ex.Client.ResponseTimeout.TotalSeconds:0.###} s)"));
@@ -82,6 +82,14 @@ internal static class FailureClassifier
     };
 
     /// <summary>
+    /// Whether a failed attempt says nothing of the origin, not even that it is healthy: the caller's own fault (an
+    /// invalid request, a hook) or an upload the server cut off mid-body (a refusal it could not say first, or a
+    /// server failing: no telling which, so the circuit and the adaptive limit learn from other requests).
+    /// </summary>
+    public static bool SaysNothingOfOrigin(Exchange ex, Exception failure) =>
+        failure is InvalidRequestException or NetInterceptorException || (failure is NetworkException && ex.BodyCutOff);
+
+    /// <summary>
     /// Whether a failed attempt says something about the origin's health (the circuit counts only these): a
     /// network failure, or an attempt timeout when the attempt had its whole attempt timeout on the wire. Not a
     /// timeout because the request's own total budget ran out (it waited too long here: the client's overload,
@@ -89,7 +97,7 @@ internal static class FailureClassifier
     /// </summary>
     public static bool CountsAgainstOrigin(Exchange ex, Exception failure) => failure switch
     {
-        NetworkException => !ex.BodyCutOff, // a server that read the head and closed on the body is up (see BodyCutOff)
+        NetworkException => true,
         NetTimeoutException { Kind: TimeoutKind.Connect } => true,
         NetTimeoutException => !ex.DeadlineIsTotal,
         _ => false,

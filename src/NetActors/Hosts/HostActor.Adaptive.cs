@@ -43,7 +43,7 @@ internal sealed partial class HostActor
         if (done.Error is not null)
         {
             var failure = FailureClassifier.Classify(ex, done.Error);
-            if (failure is OperationCanceledException or InvalidRequestException or NetInterceptorException)
+            if (failure is OperationCanceledException || FailureClassifier.SaysNothingOfOrigin(ex, failure))
             {
                 return;
             }

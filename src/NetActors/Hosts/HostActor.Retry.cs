@@ -8,9 +8,6 @@ internal sealed partial class HostActor
 {
     // ---- retries -----------------------------------------------------------------------------------------
 
-    /// <summary>A retry classifier slower than this is logged as blocking the origin.</summary>
-    private const double SlowClassifierMs = 50;
-
     /// <summary>Schedules a retry when <see cref="RetryPolicy"/> allows one; false when the failure is final.</summary>
     private bool TryRetry(Exchange ex, Exception failure, TimeSpan? retryAfter)
     {
@@ -19,14 +16,13 @@ internal sealed partial class HostActor
             return false;
         }
 
-        var asked = System.Diagnostics.Stopwatch.GetTimestamp();
         var decision = RetryPolicy.Decide(ex, failure, retryAfter, _context.Random(), DeadlineTolerance);
         if (decision.ClassifierError is { } error)
         {
             _log.Error(error, "The retry classifier of client {Client} threw; not retrying", ex.Request.Client);
         }
 
-        if (System.Diagnostics.Stopwatch.GetElapsedTime(asked) is { TotalMilliseconds: > SlowClassifierMs } took)
+        if (decision.SlowClassifier is { Ticks: > 0 } took)
         {
             // The classifier is a synchronous predicate the actor calls: while it runs, every request of this origin
             // waits (its answers, its timeouts). Said loudly, because nothing else shows it.

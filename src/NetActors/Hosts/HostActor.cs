@@ -21,7 +21,8 @@ namespace NetActors.Hosts;
 /// <see cref="CacheRules"/>, <see cref="CircuitBreaker"/>, <see cref="RateGate"/>, <see cref="AdaptiveLimit"/>,
 /// <see cref="AdaptiveRate"/>. Attempts run off the actor
 /// (<see cref="AttemptRunner"/>) and report back as messages; interceptors never run on this actor, and a JSON body
-/// sent through the facade is serialized on its caller's thread. Two pieces of user code do run here and must
+/// sent through the facade once the runtime has started is serialized on its caller's thread (one told to the
+/// gateway, or sent before the start, is serialized here). Two pieces of user code do run here and must
 /// return at once: the client's retry classifier (a synchronous predicate; a slow one is logged) and a custom
 /// <see cref="NetContent"/>'s <c>CreateHttpContent</c>. Under a backlog
 /// the actor builds the head of its queue ahead and a completing attempt starts it in the slot it frees, reporting
@@ -609,7 +610,9 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         HttpRequestMessage? message = null;
         try
         {
-            message = RequestMessageBuilder.Build(ex);
+            message = RequestMessageBuilder.Build(ex, ex.Client.AuthRealm is { } realm && _context.Realms.TryGetValue(realm, out var route)
+                ? route.Settings.Origins
+                : null);
             DPoPFor(ex)?.Attach(message, ex.Authorization); // a fresh DPoP proof per attempt
             return message;
         }
@@ -696,13 +699,13 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
                     return;
                 }
 
-                if (failure is not (InvalidRequestException or NetInterceptorException))
+                if (!FailureClassifier.SaysNothingOfOrigin(ex, failure))
                 {
                     RecordOutcome(FailureClassifier.CountsAgainstOrigin(ex, failure));
                 }
 
-                // (The caller's own fault says nothing of the origin, not even that it is healthy: no success is
-                // recorded either, and a half-open probe that ends so is abandoned when it settles.)
+                // (The caller's own fault, or a cut-off upload, says nothing of the origin, not even that it is
+                // healthy: no success is recorded either, and a half-open probe that ends so is abandoned when it settles.)
                 if (failure is NetTimeoutException { Kind: TimeoutKind.Total } && ex.HasLiveFollowers)
                 {
                     // The leader's own budget ran out, not the followers': they get a wire call of their own.
@@ -924,8 +927,10 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
         if (ex.Priority && Origins.KeyOf(next) != _origin)
         {
             // A token endpoint's call carries the refresh token or the client's secret in its body: it never follows
-            // a redirect off its origin (the realm gets the redirect as the endpoint's answer).
-            Fail(ex, new HttpStatusException(status, ex.Info(), null));
+            // a redirect off its origin. The realm judges that answer once, as unusable (a misconfigured endpoint
+            // does not heal by itself), instead of retrying it as an outage for ever.
+            Fail(ex, new ResponseFormatException(ex.Info(),
+                $"the token endpoint answered {(int)status} with a redirect to another origin, and a token request never leaves its endpoint's origin", null));
             return;
         }
 

@@ -109,15 +109,20 @@ internal static class RequestMessageBuilder
     /// idempotency key, the caller's headers. Throws when .NET refuses a header (the caller fails the request
     /// typed, before anything was sent).
     /// </summary>
-    public static HttpRequestMessage Build(Exchange ex)
+    /// <param name="ex">The exchange.</param>
+    /// <param name="realmOrigins">The origins of the client's auth realm, if it has one: its credential headers may go there too.</param>
+    public static HttpRequestMessage Build(Exchange ex, IReadOnlySet<string>? realmOrigins = null)
     {
         // After a redirect to another origin, no credential header of the original request goes along (the
         // realm's bearer token is decided per hop by Authorize; these are hand-set ones such as Basic or Cookie).
-        var crossed = ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!);
+        // A next page a server named on another origin than its first page's gets none of the caller's either.
+        var crossed = (ex.Redirects > 0 && ex.OriginalOrigin is { } first && first != Origins.KeyOf(ex.Target!)) ||
+                      (ex.Request.CredentialsOrigin is { } named && !string.Equals(named, ex.OriginKey, StringComparison.Ordinal));
 
-        // The client's own credential headers (a default Cookie, an API key) go only to its base address's origin,
-        // as its realm's token does: not to an absolute URL elsewhere, nor to a next page a server names there.
-        var away = crossed || (ex.Client.BaseOrigin is { } home && !string.Equals(home, ex.OriginKey, StringComparison.Ordinal));
+        // The client's own credential headers (a default Cookie, an API key) go only where its realm's token may go:
+        // its base address's origin and its realm's origins, not to an absolute URL elsewhere.
+        var away = crossed || (ex.Client.BaseOrigin is { } home && !string.Equals(home, ex.OriginKey, StringComparison.Ordinal) &&
+                               realmOrigins?.Contains(ex.OriginKey) != true);
         var message = new HttpRequestMessage(ex.Method, ex.Target);
         ex.BodyStalled = false; // per attempt
         ex.BodyCutOff = false;

@@ -6,7 +6,8 @@ namespace NetActors.Hosts;
 /// <summary>What <see cref="RetryPolicy.Decide"/> says about a failed attempt.</summary>
 /// <param name="Delay">The wait before the next attempt, or null: the failure is final.</param>
 /// <param name="ClassifierError">The exception the client's retry classifier threw, if it did (then no retry).</param>
-internal readonly record struct RetryDecision(TimeSpan? Delay, Exception? ClassifierError = null)
+/// <param name="SlowClassifier">How long the client's own classifier took, when it took more than 50 ms (else zero).</param>
+internal readonly record struct RetryDecision(TimeSpan? Delay, Exception? ClassifierError = null, TimeSpan SlowClassifier = default)
 {
     public static RetryDecision Final { get; } = new(null);
 }
@@ -19,6 +20,10 @@ internal readonly record struct RetryDecision(TimeSpan? Delay, Exception? Classi
 /// </summary>
 internal static class RetryPolicy
 {
+    private static readonly TimeSpan SlowClassifier = TimeSpan.FromMilliseconds(50);
+
+    private static readonly Func<NetException, bool> BuiltIn = RetryClassifier.IsTransient;
+
     /// <summary>
     /// Whether the request may go on the wire again (a retry, or a resend after a 401 or a DPoP nonce challenge):
     /// its method is idempotent or it carries an idempotency key. A POST or PATCH without one is sent at most once.
@@ -44,21 +49,29 @@ internal static class RetryPolicy
             return RetryDecision.Final;
         }
 
+        var classifier = ex.Hooks.IsTransient;
+        var asked = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool transient;
         try
         {
-            if (!ex.Hooks.IsTransient(net))
-            {
-                return RetryDecision.Final;
-            }
+            transient = classifier(net);
         }
         catch (Exception e)
         {
             return new RetryDecision(null, e);
         }
 
+        // The client's own classifier runs on the origin's actor: one that blocks holds up the whole origin.
+        var took = System.Diagnostics.Stopwatch.GetElapsedTime(asked);
+        var slow = took > SlowClassifier && classifier.Method != BuiltIn.Method ? took : TimeSpan.Zero;
+        if (!transient)
+        {
+            return RetryDecision.Final with { SlowClassifier = slow };
+        }
+
         var delay = retryAfter ?? retry.DelayFor(ex.Attempts, random);
         return delay >= ex.Remaining - tolerance
-            ? RetryDecision.Final // it cannot happen within the total timeout: the caller gets the failure now
-            : new RetryDecision(delay);
+            ? RetryDecision.Final with { SlowClassifier = slow } // it cannot happen within the total timeout: the caller gets the failure now
+            : new RetryDecision(delay, null, slow);
     }
 }

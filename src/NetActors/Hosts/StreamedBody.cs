@@ -187,9 +187,14 @@ internal sealed class StreamedBody : Stream
     /// </summary>
     private Exception Failed(Exception error, CancellationToken read)
     {
-        Exception reason = error is OperationCanceledException && read.IsCancellationRequested
-            ? new OperationCanceledException("The read of the streamed response was cancelled.", error, read)
-            : new NetworkException(_ex.Info(), "the connection failed while the streamed response was read", error);
+        Exception reason = error switch
+        {
+            OperationCanceledException when read.IsCancellationRequested =>
+                new OperationCanceledException("The read of the streamed response was cancelled.", error, read),
+            InvalidDataException bad => // a gzip or brotli stream that is not one: the body's format, not the connection
+                new ResponseFormatException(_ex.Info(), "its Content-Encoding could not be decoded: " + bad.Message, error),
+            _ => new NetworkException(_ex.Info(), "the connection failed while the streamed response was read", error),
+        };
         End(reason);
         var end = Volatile.Read(ref _end)!;
         return end as Exception ?? new ObjectDisposedException(nameof(NetStreamedResponse), "The streamed response was disposed.");

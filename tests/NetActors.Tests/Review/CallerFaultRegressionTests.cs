@@ -88,6 +88,37 @@ public sealed class CallerFaultRegressionTests
     }
 
     [Fact]
+    public async Task A_half_open_probe_whose_upload_the_server_cuts_off_does_not_close_the_circuit()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/reset", TestUpstream.Abort);
+        upstream.Map("/upload", async ctx =>
+        {
+            ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = 1024 * 1024;
+            await ctx.Request.Body.CopyToAsync(Stream.Null); // over the limit: Kestrel answers 413 and closes
+            await TestUpstream.Write(ctx, 200, "{}");
+        });
+        upstream.Respond("/ok", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxAttempts(1)
+            .WithCircuitBreaker(0.5, 2, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)));
+        var events = Events.Collect<NetActors.Resilience.CircuitStateChanged>(net.System);
+
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.IsType<NetworkException>(await Capture(net.Client.SendAsync(NetRequest.Get("api", "/reset"))));
+        }
+
+        await Eventually.Assert(() => Assert.Contains(events, e => e.Current == NetActors.Resilience.CircuitState.HalfOpen));
+        var cut = await Capture(net.Client.SendAsync(NetRequest.Put("api", "/upload", NetContent.Bytes(new byte[64 * 1024 * 1024]))));
+        Assert.True(cut is NetworkException or HttpStatusException { StatusCode: HttpStatusCode.RequestEntityTooLarge }, cut?.ToString());
+
+        // A cut-off upload says nothing of the origin, not even that it is healthy: the probe is given back.
+        Assert.DoesNotContain(events, e => e.Current == NetActors.Resilience.CircuitState.Closed);
+        Assert.Equal(HttpStatusCode.OK, (await net.Client.SendAsync(NetRequest.Get("api", "/ok"))).StatusCode);
+        await Eventually.Assert(() => Assert.Contains(events, e => e.Current == NetActors.Resilience.CircuitState.Closed));
+    }
+
+    [Fact]
     public async Task A_body_stream_that_throws_a_cancellation_of_its_own_fails_typed_once_and_does_not_open_the_circuit()
     {
         await using var upstream = await TestUpstream.StartAsync();

@@ -105,6 +105,69 @@ public sealed class SurfaceProbeRegressionTests
     }
 
     [Fact]
+    public async Task A_next_page_named_after_a_redirect_to_another_origin_gets_no_credential_headers_there()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var cdn = await TestUpstream.StartAsync();
+        upstream.Map("/list", ctx =>
+        {
+            ctx.Response.Headers.Location = cdn.BaseAddress + "list";
+            return TestUpstream.Write(ctx, 302, null);
+        });
+        cdn.Map("/list", ctx =>
+        {
+            ctx.Response.Headers["Link"] = $"<{cdn.BaseAddress}page2>; rel=\"next\"";
+            return TestUpstream.Write(ctx, 200, "[1,2]");
+        });
+        cdn.Map("/page2", ctx => TestUpstream.Write(ctx, 200, "[3]"));
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithHeader("Cookie", "sid=COOKIESECRET"));
+
+        var items = new List<int>();
+        var first = NetRequest.Get("api", "/list").WithHeader("Authorization", "Basic QUxJQ0U6UEFTUw==");
+        await foreach (var i in net.Client.PaginateAsync<int>(first, Paging.LinkHeader()))
+        {
+            items.Add(i);
+        }
+
+        Assert.Equal([1, 2, 3], items);
+        Assert.Equal("Basic QUxJQ0U6UEFTUw==", upstream.Seen.Single().Headers["Authorization"]);
+        Assert.All(cdn.Seen, s =>
+        {
+            Assert.False(s.Headers.ContainsKey("Authorization"), s.Path);
+            Assert.False(s.Headers.ContainsKey("Cookie"), s.Path);
+        });
+        Assert.Equal(2, cdn.Seen.Count);
+    }
+
+    [Fact]
+    public async Task The_clients_default_credential_headers_go_to_its_realms_other_origins()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var uploads = await TestUpstream.StartAsync();
+        var tokens = new TokenServer().Install(upstream);
+        uploads.Respond("/files", 200, "{}");
+        await using var net = await AuthTestHost.StartAsync(upstream, client: c => c.WithHeader("X-Api-Key", "KEYSECRET"),
+            realm: r => r.WithOrigins(uploads.Origin));
+        await net.Client.SignInAsync("api", tokens.SignIn());
+
+        await net.Client.SendAsync(NetRequest.Get("api", uploads.BaseAddress + "files")).WaitAsync(Safety);
+
+        var seen = uploads.Seen.Single();
+        Assert.Equal("KEYSECRET", seen.Headers["X-Api-Key"]);
+        Assert.StartsWith("Bearer ", seen.Headers["Authorization"]);
+    }
+
+    [Theory]
+    [InlineData("http:/\\admin:hunter2pw@127.0.0.1:99999/x")]
+    [InlineData("http:\\\\admin:hunter2pw@127.0.0.1:99999/x")]
+    [InlineData("//admin:hunter2pw@127.0.0.1:99999/x")]
+    public void Other_spellings_of_user_info_in_a_url_that_does_not_parse_never_show_the_password(string url)
+    {
+        Assert.DoesNotContain("hunter2pw", RedactionSettings.Default.Url(url));
+        Assert.DoesNotContain("hunter2pw", NetRequest.Get("api", url).ToString());
+    }
+
+    [Fact]
     public async Task The_clients_default_credential_headers_do_not_go_to_an_absolute_url_on_another_origin()
     {
         await using var upstream = await TestUpstream.StartAsync();
