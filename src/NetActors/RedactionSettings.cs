@@ -123,7 +123,16 @@ public sealed class RedactionSettings
     /// </summary>
     private static string WithoutUserInfo(string text)
     {
-        var start = text.StartsWith("//", StringComparison.Ordinal) || text.StartsWith("\\\\", StringComparison.Ordinal) ? 0 : SchemeEnd(text);
+        var lead = 0; // leading white space does not hide a URL from the reader (it is trimmed before parsing)
+        while (lead < text.Length && char.IsWhiteSpace(text[lead]))
+        {
+            lead++;
+        }
+
+        var rest = text.AsSpan(lead);
+        var start = rest.StartsWith("//", StringComparison.Ordinal) || rest.StartsWith("\\\\", StringComparison.Ordinal)
+            ? lead
+            : SchemeEnd(text, lead);
         if (start < 0)
         {
             return text;
@@ -141,15 +150,15 @@ public sealed class RedactionSettings
     }
 
     /// <summary>Where the text's scheme ends (just past its colon), or -1 when it does not start with one.</summary>
-    private static int SchemeEnd(string text)
+    private static int SchemeEnd(string text, int from)
     {
-        var colon = text.IndexOf(':');
-        if (colon < 1 || !char.IsAsciiLetter(text[0]))
+        var colon = text.IndexOf(':', from);
+        if (colon < from + 1 || !char.IsAsciiLetter(text[from]))
         {
             return -1;
         }
 
-        for (var i = 1; i < colon; i++)
+        for (var i = from + 1; i < colon; i++)
         {
             if (!(char.IsAsciiLetterOrDigit(text[i]) || text[i] is '+' or '-' or '.'))
             {

@@ -83,11 +83,15 @@ internal static class FailureClassifier
 
     /// <summary>
     /// Whether a failed attempt says nothing of the origin, not even that it is healthy: the caller's own fault (an
-    /// invalid request, a hook) or an upload the server cut off mid-body (a refusal it could not say first, or a
-    /// server failing: no telling which, so the circuit and the adaptive limit learn from other requests).
+    /// invalid request, a hook), a request whose own total budget ran out (while queued, in a hook, or on the wire
+    /// with less than a whole attempt timeout left), or an upload the server cut off mid-body (a refusal it could
+    /// not say first, or a server failing: no telling which). The circuit and the adaptive limit learn of the origin
+    /// from other requests; a half-open probe that ends so is given back.
     /// </summary>
     public static bool SaysNothingOfOrigin(Exchange ex, Exception failure) =>
-        failure is InvalidRequestException or NetInterceptorException || (failure is NetworkException && ex.BodyCutOff);
+        failure is InvalidRequestException or NetInterceptorException ||
+        (failure is NetTimeoutException { Kind: TimeoutKind.Total }) ||
+        (failure is NetworkException && ex.BodyCutOff);
 
     /// <summary>
     /// Whether a failed attempt says something about the origin's health (the circuit counts only these): a

@@ -118,6 +118,68 @@ public sealed class CallerFaultRegressionTests
         await Eventually.Assert(() => Assert.Contains(events, e => e.Current == NetActors.Resilience.CircuitState.Closed));
     }
 
+    private sealed class PathHook(string path, TimeSpan delay) : NetActors.Resilience.NetInterceptor
+    {
+        public override async ValueTask OnRequestAsync(HttpRequestMessage request, NetActors.Resilience.NetInterceptorContext context,
+            CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath == path)
+            {
+                await Task.Delay(delay, CancellationToken.None); // slow user code that ignores its token
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_half_open_probe_whose_hook_outlasts_its_total_timeout_does_not_close_the_circuit()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/fail", TestUpstream.Abort);
+        upstream.Respond("/ok", 200, "{}");
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxAttempts(1)
+            .WithCircuitBreaker(0.5, 2, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200))
+            .WithResponseTimeout(TimeSpan.FromSeconds(5)).WithTotalTimeout(TimeSpan.FromSeconds(10))
+            .AddInterceptor(new PathHook("/slow", TimeSpan.FromSeconds(2))));
+        var events = Events.Collect<NetActors.Resilience.CircuitStateChanged>(net.System);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.IsType<NetworkException>(await Capture(net.Client.SendAsync(NetRequest.Get("api", "/fail"))));
+        }
+
+        await Eventually.Assert(() => Assert.Contains(events, e => e.Current == NetActors.Resilience.CircuitState.HalfOpen));
+        var timedOut = await Capture(net.Client.SendAsync(NetRequest.Get("api", "/slow").WithTimeout(TimeSpan.FromMilliseconds(400))));
+        Assert.IsType<NetTimeoutException>(timedOut);
+
+        // Its own budget ran out before anything was sent: no success recorded, the probe given back for the next
+        // request, which fails: the circuit opens again, and it was never closed in between.
+        Assert.IsType<NetworkException>(await Capture(net.Client.SendAsync(NetRequest.Get("api", "/fail"))));
+        await Eventually.Assert(() => Assert.Equal(2, events.Count(e => e.Current == NetActors.Resilience.CircuitState.Open)));
+        Assert.DoesNotContain(events, e => e.Current == NetActors.Resilience.CircuitState.Closed);
+        Assert.Equal(0, upstream.Count("/slow"));
+    }
+
+    [Fact]
+    public async Task Requests_whose_total_budget_runs_out_in_a_hook_do_not_keep_a_failing_origins_circuit_closed()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        upstream.Map("/fail", TestUpstream.Abort);
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithMaxAttempts(1).WithMaxConnections(10)
+            .WithCircuitBreaker(0.5, 4, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30))
+            .WithResponseTimeout(TimeSpan.FromSeconds(5)).AddInterceptor(new PathHook("/slow", TimeSpan.FromMilliseconds(600))));
+        var events = Events.Collect<NetActors.Resilience.CircuitStateChanged>(net.System);
+
+        var stalled = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            Capture(net.Client.SendAsync(NetRequest.Get("api", $"/slow?i={i}").WithTimeout(TimeSpan.FromMilliseconds(200))))));
+        Assert.All(stalled, e => Assert.IsType<NetTimeoutException>(e));
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.IsType<NetworkException>(await Capture(net.Client.SendAsync(NetRequest.Get("api", "/fail"))));
+        }
+
+        Assert.Equal(0, upstream.Count("/slow"));
+        await Eventually.Assert(() => Assert.Contains(events, e => e.Current == NetActors.Resilience.CircuitState.Open));
+    }
+
     [Fact]
     public async Task A_body_stream_that_throws_a_cancellation_of_its_own_fails_typed_once_and_does_not_open_the_circuit()
     {

@@ -161,6 +161,10 @@ public sealed class SurfaceProbeRegressionTests
     [InlineData("http:/\\admin:hunter2pw@127.0.0.1:99999/x")]
     [InlineData("http:\\\\admin:hunter2pw@127.0.0.1:99999/x")]
     [InlineData("//admin:hunter2pw@127.0.0.1:99999/x")]
+    [InlineData(" http://admin:hunter2pw@127.0.0.1:99999/x")]
+    [InlineData("\thttp://admin:hunter2pw@127.0.0.1:99999/x")]
+    [InlineData("\nhttp://admin:hunter2pw@127.0.0.1:99999/x")]
+    [InlineData(" //admin:hunter2pw@127.0.0.1:99999/x")]
     public void Other_spellings_of_user_info_in_a_url_that_does_not_parse_never_show_the_password(string url)
     {
         Assert.DoesNotContain("hunter2pw", RedactionSettings.Default.Url(url));
