@@ -108,10 +108,10 @@ internal sealed class CacheEntry
     /// </summary>
     public static CacheEntry? TryCreate(string key, Uri uri, HttpStatusCode status, HttpResponseHeaders headers,
         HttpContentHeaders? contentHeaders, ReadOnlyMemory<byte> body, Func<string, string?> requestHeader,
-        CacheSettings settings, DateTimeOffset now)
+        CacheSettings settings, DateTimeOffset now, HttpRequestHeaders? sent = null, string? realmAuthorization = null)
     {
         if (status is not (HttpStatusCode.OK or HttpStatusCode.NonAuthoritativeInformation) ||
-            headers.CacheControl?.NoStore == true || body.Length > settings.MaxEntryBytes)
+            MayNotStore(headers) || body.Length > settings.MaxEntryBytes)
         {
             return null;
         }
@@ -124,12 +124,24 @@ internal sealed class CacheEntry
                 return null;
             }
 
-            // A private cache of one client: the realm's token is the same for every entry (the cache is cleared
-            // when the session changes), so Authorization does not split entries.
-            if (!string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase))
+            // What the request says and what went on the wire can differ: a hook may set a header, and the realm's
+            // token is set by the runtime. The realm's token is the same for every entry of this private cache (it
+            // is cleared when the session changes), so it does not split entries; any other difference cannot be
+            // keyed from the next request, so the response is not stored (never served to another user or tenant).
+            var value = requestHeader(name);
+            var onWire = sent is null ? value : sent.NonValidated.TryGetValues(name, out var values) ? values.ToString() : null;
+            if (!string.Equals(onWire, value, StringComparison.Ordinal))
             {
-                vary.Add(new(name, requestHeader(name)));
+                if (realmAuthorization is not null && string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase) &&
+                    string.Equals(onWire, realmAuthorization, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                return null;
             }
+
+            vary.Add(new(name, value));
         }
 
         var entry = new CacheEntry(key, uri, status, Copy(headers), Copy(contentHeaders), body, vary);
@@ -139,8 +151,17 @@ internal sealed class CacheEntry
     }
 
     /// <summary>
+    /// Whether the response's <c>Cache-Control</c> forbids storing it: <c>no-store</c>, or a header .NET cannot read
+    /// (one bad directive, <c>max-age=abc</c>, hides all the others, <c>no-store</c> among them: such a response is
+    /// not stored, rather than stored against what its server may have said).
+    /// </summary>
+    public static bool MayNotStore(HttpResponseHeaders headers) =>
+        headers.CacheControl is { } cc ? cc.NoStore : headers.NonValidated.Contains("Cache-Control");
+
+    /// <summary>
     /// The entry after a 304: the 304's headers replace the stored ones of the same name (RFC 9111 §4.3.4), the
-    /// body stays, freshness starts again.
+    /// body stays, freshness starts again. The caller keeps it only if <see cref="MayNotStore"/> allows (a 304 may
+    /// say <c>no-store</c> now).
     /// </summary>
     public CacheEntry Revalidated(HttpResponseMessage notModified, CacheSettings settings, DateTimeOffset now)
     {
@@ -192,7 +213,8 @@ internal sealed class CacheEntry
         return new CacheEntry(Key, Uri, Status, Headers, ContentHeaders, Body, Vary)
         {
             StoredAt = now,
-            InitialAge = Headers.Age ?? TimeSpan.Zero,
+            // An Age too large to read is 2^31 s (RFC 9111 §1.2.2), not zero: the entry is stale at once.
+            InitialAge = Headers.Age ?? (Headers.NonValidated.Contains("Age") ? TimeSpan.FromSeconds(2147483648) : TimeSpan.Zero),
             Lifetime = lifetime < TimeSpan.Zero ? TimeSpan.Zero : lifetime,
             NoCache = NoCache,
         };

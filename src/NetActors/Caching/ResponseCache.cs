@@ -214,6 +214,12 @@ internal sealed class CacheRegistry
     public ResponseCache? Find(string client) => _caches.GetValueOrDefault(client);
 
     /// <summary>
+    /// The realm's session generation: it grows on every sign-in and sign-out (before either is answered), so a
+    /// request admitted after one never shares an in-flight call, nor a stored response, of the session before.
+    /// </summary>
+    public long SessionOf(string realm) => _floors.GetValueOrDefault(realm);
+
+    /// <summary>
     /// Clears the caches of every client of <paramref name="realm"/> (its session ended or changed); only
     /// responses fetched with tokens from <paramref name="minTokenVersion"/> on are stored afterwards.
     /// </summary>

@@ -212,7 +212,8 @@ public sealed class ClientBuilder
     /// <c>cache.*</c>: turns on the client's private HTTP cache (GET and HEAD, RFC 9111 freshness and
     /// validators, bounded by <paramref name="maxBytes"/>, least recently used evicted).
     /// </summary>
-    /// <param name="maxBytes">Most bytes held; 0 keeps the configured value.</param>
+    /// <param name="maxBytes">Most bytes held; 0 keeps the configured value. Below the default entry limit (4 MiB) it
+    /// is the entry limit too, so a small cache still starts (set <c>cache.max-entry-bytes</c> for a smaller one).</param>
     /// <param name="staleIfError">How long past freshness an entry may be served, marked stale, when the origin cannot be reached; null keeps the configured value.</param>
     public ClientBuilder WithCache(long maxBytes = 0, TimeSpan? staleIfError = null)
     {
@@ -220,10 +221,16 @@ public sealed class ClientBuilder
         if (maxBytes > 0)
         {
             Set("cache.max-bytes", HoconText.Number(maxBytes));
+            if (maxBytes < DefaultMaxEntryBytes)
+            {
+                Set("cache.max-entry-bytes", HoconText.Number(maxBytes));
+            }
         }
 
         return staleIfError is { } stale ? Set("cache.stale-if-error", HoconText.Duration(stale)) : this;
     }
+
+    private const long DefaultMaxEntryBytes = 4 * 1024 * 1024;
 
     /// <summary>
     /// <c>cache.path-ttls</c>: responses for paths matching <paramref name="pathPattern"/> (<c>*</c> matches

@@ -20,14 +20,17 @@ internal sealed class DedupTable
     /// makes it the leader of its key and returns false. An exchange that may not share (a body, not GET/HEAD, a
     /// token refresh, opted out) is left alone, and false is returned.
     /// </summary>
-    public bool TryFollow(Exchange ex)
+    /// <param name="ex">The exchange.</param>
+    /// <param name="session">The session generation of the client's realm (0 without one): a request sent after a
+    /// sign-in or a sign-out never shares a call started in the session before (it would get another user's answer).</param>
+    public bool TryFollow(Exchange ex, long session = 0)
     {
         if (ex.Leader is not null || ex.DedupKey is not null || !CanShare(ex))
         {
             return false;
         }
 
-        var key = KeyOf(ex);
+        var key = KeyOf(ex, session);
         if (_leaders.TryGetValue(key, out var leader) && leader.State != ExchangeState.Done && !leader.Aborted)
         {
             (leader.Followers ??= []).Add(ex);
@@ -62,7 +65,7 @@ internal sealed class DedupTable
     /// headers. A value tuple, so the common case (no request headers) allocates nothing. The URL stands for what goes
     /// on the wire (see <see cref="WireUrl"/>).
     /// </summary>
-    public static SharedKey KeyOf(Exchange ex)
+    public static SharedKey KeyOf(Exchange ex, long session = 0)
     {
         string? headers = null;
         if (ex.Request.Headers.Count > 0)
@@ -77,7 +80,7 @@ internal sealed class DedupTable
         }
 
         return new SharedKey(ex.Request.Client, ex.Request.Anonymous, ex.Request.AllowErrorStatus, ex.Method,
-            WireUrl(ex.Target!), headers);
+            WireUrl(ex.Target!), headers, session);
     }
 
     /// <summary>

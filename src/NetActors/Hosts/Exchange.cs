@@ -698,7 +698,8 @@ internal sealed class Exchange : IThreadPoolWorkItem, ITracedExchange
 }
 
 /// <summary>What makes two requests identical for in-flight deduplication.</summary>
-internal readonly record struct SharedKey(string Client, bool Anonymous, bool AnyStatus, HttpMethod Method, string Url, string? Headers);
+internal readonly record struct SharedKey(string Client, bool Anonymous, bool AnyStatus, HttpMethod Method, string Url, string? Headers,
+    long Session = 0);
 
 /// <summary>
 /// Look at the exchange's deadline: its caller cancelled, or its interceptors finished after its outcome was

@@ -55,7 +55,15 @@ internal sealed partial class HostActor
         }
 
         var renewed = cached.Revalidated(response, cache.Settings, Now);
-        cache.Store(renewed, ex.CacheEpoch, TokenVersionOf(ex));
+        if (CacheEntry.MayNotStore(renewed.Headers))
+        {
+            cache.Invalidate(ex.Target!); // the server no longer lets it be kept: this answer is its last use
+        }
+        else
+        {
+            cache.Store(renewed, ex.CacheEpoch, TokenVersionOf(ex));
+        }
+
         CompleteShared(ex, renewed.ToResponse(ex.Request, ex.Attempts, ex.Elapsed, ex.Redaction, stale: false));
         return true;
     }
@@ -68,7 +76,7 @@ internal sealed partial class HostActor
         {
             var key = ResponseCache.KeyOf(ex.Method, ex.Target!, ex.Request.Anonymous);
             if (CacheEntry.TryCreate(key, ex.Target!, response.StatusCode, response.Headers, response.Content.Headers,
-                    body, CacheRules.RequestHeaderOf(ex), cache.Settings, Now) is { } entry)
+                    body, CacheRules.RequestHeaderOf(ex), cache.Settings, Now, response.RequestMessage?.Headers, ex.Authorization) is { } entry)
             {
                 cache.Store(entry, ex.CacheEpoch, TokenVersionOf(ex));
             }

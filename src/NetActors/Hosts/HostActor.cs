@@ -244,7 +244,7 @@ internal sealed partial class HostActor : UntypedActor, IWithTimers
             return;
         }
 
-        if (_shared.TryFollow(ex))
+        if (_shared.TryFollow(ex, ex.Client.AuthRealm is { } realm ? _context.Caches.SessionOf(realm) : 0))
         {
             ArmTotal(ex); // it waits for the call it shares
             return;
