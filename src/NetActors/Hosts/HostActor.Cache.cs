@@ -80,6 +80,12 @@ internal sealed partial class HostActor
             {
                 cache.Store(entry, ex.CacheEpoch, TokenVersionOf(ex));
             }
+            else if (ex.Cached is not null)
+            {
+                // A revalidation answered with a new response that may not be kept (no-store, Vary: *): the old
+                // entry is out of date now, so it is dropped rather than served stale later.
+                cache.Invalidate(ex.Target!);
+            }
         }
         else if (status is >= 200 and <= 399)
         {

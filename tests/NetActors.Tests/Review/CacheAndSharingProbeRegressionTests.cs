@@ -177,4 +177,35 @@ public sealed class CacheAndSharingProbeRegressionTests
 
         Assert.True((await net.Client.SendAsync(NetRequest.Get("api", "/r"))).FromCache);
     }
+
+    [Fact]
+    public async Task A_revalidation_answered_with_a_new_response_that_may_not_be_kept_drops_the_old_entry()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        var phase = 0;
+        upstream.Map("/doc", ctx =>
+        {
+            switch (Volatile.Read(ref phase))
+            {
+                case 0:
+                    ctx.Response.Headers.CacheControl = "max-age=0";
+                    ctx.Response.Headers.ETag = "\"v1\"";
+                    return TestUpstream.Write(ctx, 200, "old");
+                case 1:
+                    ctx.Response.Headers.CacheControl = "no-store";
+                    return TestUpstream.Write(ctx, 200, "new");
+                default:
+                    return TestUpstream.Write(ctx, 503, null);
+            }
+        });
+        await using var net = await NetHost.StartAsync(upstream, c => c.WithCache(staleIfError: TimeSpan.FromMinutes(10)).WithMaxAttempts(1));
+
+        await net.Client.SendAsync(NetRequest.Get("api", "/doc"));
+        Volatile.Write(ref phase, 1);
+        Assert.Equal("new", (await net.Client.SendAsync(NetRequest.Get("api", "/doc"))).ReadAsString());
+        Volatile.Write(ref phase, 2);
+        var outcome = await net.Client.TrySendAsync(NetRequest.Get("api", "/doc")).AsTask().WaitAsync(Safety);
+
+        Assert.IsType<ServerException>(outcome.Error); // not the replaced "old", served stale
+    }
 }
