@@ -50,7 +50,7 @@ internal static class ContentDecoding
 
     private static Func<Stream, Stream>? DecoderFor(string coding) => coding.ToLowerInvariant() switch
     {
-        "gzip" or "x-gzip" => static s => new GZipStream(s, CompressionMode.Decompress),
+        "gzip" or "x-gzip" => static s => GzipEndCheck.Decode(s), // a body cut short fails instead of ending early
         "br" => static s => new BrotliStream(s, CompressionMode.Decompress),
         "deflate" => static s => new ZLibStream(s, CompressionMode.Decompress), // RFC 9110: "deflate" is zlib
         _ => null,
