@@ -116,37 +116,14 @@ public sealed class CacheAndSharingProbeRegressionTests
     }
 
     [Fact]
-    public async Task A_304_that_says_no_store_drops_the_entry_so_it_is_never_served_stale()
-    {
-        await using var upstream = await TestUpstream.StartAsync();
-        var phase = 0;
-        upstream.Map("/doc", ctx =>
+    public Task A_304_that_says_no_store_drops_the_entry_so_it_is_never_served_stale() =>
+        RevalidatedThenDownAsync("doc", ctx =>
         {
-            switch (Volatile.Read(ref phase))
-            {
-                case 0:
-                    ctx.Response.Headers.CacheControl = "max-age=0";
-                    ctx.Response.Headers.ETag = "\"v1\"";
-                    return TestUpstream.Write(ctx, 200, "doc");
-                case 1:
-                    ctx.Response.Headers.CacheControl = "no-store";
-                    ctx.Response.Headers.ETag = "\"v1\"";
-                    ctx.Response.StatusCode = 304;
-                    return Task.CompletedTask;
-                default:
-                    return TestUpstream.Write(ctx, 503, null);
-            }
-        });
-        await using var net = await NetHost.StartAsync(upstream, c => c.WithCache(staleIfError: TimeSpan.FromMinutes(10)).WithMaxAttempts(1));
-
-        await net.Client.SendAsync(NetRequest.Get("api", "/doc"));
-        Volatile.Write(ref phase, 1);
-        Assert.Equal("doc", (await net.Client.SendAsync(NetRequest.Get("api", "/doc"))).ReadAsString()); // the 304's one use
-        Volatile.Write(ref phase, 2);
-        var outcome = await net.Client.TrySendAsync(NetRequest.Get("api", "/doc")).AsTask().WaitAsync(Safety);
-
-        Assert.IsType<ServerException>(outcome.Error);
-    }
+            ctx.Response.Headers.CacheControl = "no-store";
+            ctx.Response.Headers.ETag = "\"v1\"";
+            ctx.Response.StatusCode = 304;
+            return Task.CompletedTask;
+        }, expected: "doc"); // the 304's one use
 
     [Fact]
     public async Task An_age_too_large_to_read_makes_the_entry_stale()
@@ -179,33 +156,36 @@ public sealed class CacheAndSharingProbeRegressionTests
     }
 
     [Fact]
-    public async Task A_revalidation_answered_with_a_new_response_that_may_not_be_kept_drops_the_old_entry()
+    public Task A_revalidation_answered_with_a_new_response_that_may_not_be_kept_drops_the_old_entry() =>
+        RevalidatedThenDownAsync("old", ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "no-store";
+            return TestUpstream.Write(ctx, 200, "new");
+        }, expected: "new");
+
+    /// <summary>
+    /// An entry stored stale with a validator (body <paramref name="first"/>), revalidated with
+    /// <paramref name="revalidation"/> (whose answer the caller gets: <paramref name="expected"/>), then the origin
+    /// down: with stale-if-error on, the entry must be gone, so the caller gets the 503, not the old body served stale.
+    /// </summary>
+    private static async Task RevalidatedThenDownAsync(string first, Func<HttpContext, Task> revalidation, string expected)
     {
         await using var upstream = await TestUpstream.StartAsync();
         var phase = 0;
-        upstream.Map("/doc", ctx =>
+        upstream.Map("/doc", ctx => Volatile.Read(ref phase) switch
         {
-            switch (Volatile.Read(ref phase))
-            {
-                case 0:
-                    ctx.Response.Headers.CacheControl = "max-age=0";
-                    ctx.Response.Headers.ETag = "\"v1\"";
-                    return TestUpstream.Write(ctx, 200, "old");
-                case 1:
-                    ctx.Response.Headers.CacheControl = "no-store";
-                    return TestUpstream.Write(ctx, 200, "new");
-                default:
-                    return TestUpstream.Write(ctx, 503, null);
-            }
+            0 => CacheResponses.Answer(ctx, first, "max-age=0", etag: "\"v1\""),
+            1 => revalidation(ctx),
+            _ => TestUpstream.Write(ctx, 503, null),
         });
         await using var net = await NetHost.StartAsync(upstream, c => c.WithCache(staleIfError: TimeSpan.FromMinutes(10)).WithMaxAttempts(1));
 
         await net.Client.SendAsync(NetRequest.Get("api", "/doc"));
         Volatile.Write(ref phase, 1);
-        Assert.Equal("new", (await net.Client.SendAsync(NetRequest.Get("api", "/doc"))).ReadAsString());
+        Assert.Equal(expected, (await net.Client.SendAsync(NetRequest.Get("api", "/doc"))).ReadAsString());
         Volatile.Write(ref phase, 2);
         var outcome = await net.Client.TrySendAsync(NetRequest.Get("api", "/doc")).AsTask().WaitAsync(Safety);
 
-        Assert.IsType<ServerException>(outcome.Error); // not the replaced "old", served stale
+        Assert.IsType<ServerException>(outcome.Error);
     }
 }
